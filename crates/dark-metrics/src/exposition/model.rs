@@ -1,0 +1,88 @@
+//! The in-memory form of one scrape: metric families and their samples, independent of the
+//! format they are written in.
+//!
+//! Naming follows the Prometheus text format 0.0.4 as node_exporter writes it: a family's
+//! [`MetricFamily::name`] is the name its `# TYPE` line carries in 0.0.4, so a counter keeps
+//! its `_total` (`node_cpu_seconds_total`). The OpenMetrics writer derives the OpenMetrics
+//! family name (without `_total`) from it.
+
+/// The type of a metric family.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum MetricType {
+    /// A monotonically increasing value.
+    Counter,
+    /// A value that can go up and down.
+    Gauge,
+    /// Buckets, sum and count of observations.
+    Histogram,
+    /// A histogram of a current distribution (OpenMetrics only; 0.0.4 writes it as histogram).
+    GaugeHistogram,
+    /// Quantiles, sum and count of observations.
+    Summary,
+    /// Constant labels describing the target (OpenMetrics `info`; 0.0.4 writes a gauge).
+    Info,
+    /// A set of boolean states (OpenMetrics `stateset`; 0.0.4 writes a gauge).
+    StateSet,
+    /// No type given: 0.0.4 `untyped`, OpenMetrics `unknown`.
+    Unknown,
+}
+
+/// One sample line.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Sample {
+    /// Appended to the family name to form the sample name: `""` for the plain value, or one
+    /// of `_bucket`, `_sum`, `_count`, `_created`, `_gcount`, `_gsum`, `_info`.
+    pub suffix: &'static str,
+    /// Label pairs in the order they are written.
+    pub labels: Vec<(String, String)>,
+    /// The sample value.
+    pub value: f64,
+    /// Optional timestamp in milliseconds since the Unix epoch.
+    pub timestamp_ms: Option<i64>,
+}
+
+/// A named group of samples with one type and one help text.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MetricFamily {
+    /// Family name, as a 0.0.4 `# TYPE` line carries it (counters keep `_total`).
+    pub name: String,
+    /// Help text, unescaped; empty means none.
+    pub help: String,
+    /// Unit (OpenMetrics `# UNIT`), empty means none.
+    pub unit: String,
+    /// The family's type.
+    pub metric_type: MetricType,
+    /// The samples, in the order they are written.
+    pub samples: Vec<Sample>,
+}
+
+impl Sample {
+    /// A plain sample (no suffix, no timestamp) with the given labels.
+    pub fn new(labels: Vec<(String, String)>, value: f64) -> Self {
+        Sample {
+            suffix: "",
+            labels,
+            value,
+            timestamp_ms: None,
+        }
+    }
+}
+
+impl MetricFamily {
+    /// An empty family.
+    pub fn new(name: impl Into<String>, help: impl Into<String>, metric_type: MetricType) -> Self {
+        MetricFamily {
+            name: name.into(),
+            help: help.into(),
+            unit: String::new(),
+            metric_type,
+            samples: Vec::new(),
+        }
+    }
+
+    /// Adds a plain sample with the given labels and returns `self`, for chaining.
+    pub fn with_sample(mut self, labels: Vec<(String, String)>, value: f64) -> Self {
+        self.samples.push(Sample::new(labels, value));
+        self
+    }
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# The darkscrape test command (README "Run the tests"; CI runs exactly this).
+# On a fresh machine it first installs what the tests need, then runs the format check,
+# clippy with warnings as errors, and every test of the workspace.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+scripts/install-test-deps.sh
+# shellcheck source=/dev/null
+source scripts/peers.env
+
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets -- -D warnings
+echo "== cargo test"
+cargo test --workspace --all-targets
+cargo test --workspace --doc

@@ -1,0 +1,3 @@
+//! One module per `darkscrape` subcommand.
+
+pub mod identity;

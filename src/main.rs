@@ -1,0 +1,37 @@
+//! The `darkscrape` command: every darkscrape part behind one binary.
+//!
+//! Each subcommand lives in its own module under `cmd/`; this file only parses the command
+//! line, sets up logging and dispatches.
+
+mod cmd;
+
+use clap::{Parser, Subcommand};
+
+/// Prometheus scraping over an OpenZiti overlay, with no open port.
+#[derive(Debug, Parser)]
+#[command(name = "darkscrape", version, about, long_about = None)]
+struct Cli {
+    /// Log filter in `tracing` syntax (also read from RUST_LOG), e.g. `info,dark_listener=debug`.
+    #[arg(long, global = true, env = "RUST_LOG", default_value = "info")]
+    log: String,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Read an OpenZiti identity file and print what it holds (no network).
+    Identity(cmd::identity::IdentityArgs),
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log)?)
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Identity(args) => cmd::identity::run(args),
+    }
+}
