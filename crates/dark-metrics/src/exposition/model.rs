@@ -85,4 +85,35 @@ impl MetricFamily {
         self.samples.push(Sample::new(labels, value));
         self
     }
+
+    /// Sets the unit (OpenMetrics `# UNIT`) and returns `self`, for chaining. The writer emits
+    /// the unit only when the OpenMetrics family name ends in `_<unit>`, as the format requires.
+    pub fn with_unit(mut self, unit: impl Into<String>) -> Self {
+        self.unit = unit.into();
+        self
+    }
+
+    /// The name the OpenMetrics `# TYPE`/`# UNIT`/`# HELP` lines carry: the name without
+    /// `_total` for a counter, without `_info` for an info family, otherwise [`Self::name`].
+    /// A counter whose name lacks `_total` keeps its name (and is written as `unknown`, as Go's
+    /// encoder does).
+    pub fn openmetrics_name(&self) -> &str {
+        let suffix = match self.metric_type {
+            MetricType::Counter => "_total",
+            MetricType::Info => "_info",
+            _ => return &self.name,
+        };
+        self.name.strip_suffix(suffix).unwrap_or(&self.name)
+    }
+
+    /// Sorts the families by name and each sample's labels by label name, the order Go's
+    /// registry produces (`{core="0",cpu="0",package="0"}`). Sample order is kept.
+    pub fn sort_for_exposition(families: &mut [MetricFamily]) {
+        families.sort_by(|a, b| a.name.cmp(&b.name));
+        for family in families.iter_mut() {
+            for sample in &mut family.samples {
+                sample.labels.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+        }
+    }
 }
