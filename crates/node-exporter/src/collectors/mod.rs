@@ -1,0 +1,333 @@
+//! The collectors, one file each, and the table of their names and default states.
+//!
+//! Every collector reads only below the [`HostPaths`] roots in its [`CollectorOptions`], so
+//! unit tests run it against the fixture tree in `tests/fixtures/`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use regex::Regex;
+
+use crate::error::{compile_regex, CollectorError, ConfigError};
+use crate::families::Families;
+use crate::paths::HostPaths;
+
+pub mod conntrack;
+pub mod cpu;
+pub mod cpufreq;
+pub mod diskstats;
+pub mod entropy;
+pub mod filefd;
+pub mod filesystem;
+pub mod hwmon;
+pub mod loadavg;
+pub mod meminfo;
+pub mod netclass;
+pub mod netdev;
+pub mod netstat;
+pub mod os;
+pub mod powersupplyclass;
+pub mod pressure;
+pub mod sockstat;
+pub mod softnet;
+pub mod stat;
+pub mod textfile;
+pub mod thermal_zone;
+pub mod time;
+pub mod timex;
+pub mod udp_queues;
+pub mod uname;
+pub mod vmstat;
+
+/// One source of metrics, run once per scrape.
+pub trait Collector: Send + Sync {
+    /// Reads the host and adds this collector's samples to `out`. An error makes the
+    /// scrape report `node_scrape_collector_success{collector} 0`; samples already added
+    /// are still served (as node_exporter does).
+    fn update(&self, out: &mut Families) -> Result<(), CollectorError>;
+}
+
+/// Name and default state of a collector.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CollectorInfo {
+    /// The name used in `--collector.<name>` and in the `collector` label.
+    pub name: &'static str,
+    /// Whether it runs unless disabled (node_exporter 1.5.0's default on Linux).
+    pub default_enabled: bool,
+}
+
+macro_rules! collector_table {
+    ($($name:ident),* $(,)?) => {
+        /// Every collector this crate has, in name order, with node_exporter 1.5.0's
+        /// default state on Linux.
+        pub const COLLECTORS: &[CollectorInfo] = &[
+            $(CollectorInfo { name: stringify!($name), default_enabled: true },)*
+        ];
+        /// `(name, "collector.<name>", "no-collector.<name>")` for every collector, for
+        /// building the command-line flags.
+        pub(crate) const COLLECTOR_FLAGS: &[(&str, &str, &str)] = &[
+            $((stringify!($name), concat!("collector.", stringify!($name)),
+               concat!("no-collector.", stringify!($name))),)*
+        ];
+    };
+}
+
+collector_table!(
+    conntrack,
+    cpu,
+    cpufreq,
+    diskstats,
+    entropy,
+    filefd,
+    filesystem,
+    hwmon,
+    loadavg,
+    meminfo,
+    netclass,
+    netdev,
+    netstat,
+    os,
+    powersupplyclass,
+    pressure,
+    sockstat,
+    softnet,
+    stat,
+    textfile,
+    thermal_zone,
+    time,
+    timex,
+    udp_queues,
+    uname,
+    vmstat,
+);
+
+/// An include or exclude regular expression on device names (mutually exclusive).
+#[derive(Debug, Clone, Default)]
+pub struct DeviceFilter {
+    exclude: Option<Regex>,
+    include: Option<Regex>,
+}
+
+impl DeviceFilter {
+    /// Builds a filter from the two flag values; an empty string means "not given".
+    pub fn new(
+        exclude_flag: &'static str,
+        exclude: &str,
+        include_flag: &'static str,
+        include: &str,
+    ) -> Result<Self, ConfigError> {
+        if !exclude.is_empty() && !include.is_empty() {
+            return Err(ConfigError::MutuallyExclusive(exclude_flag, include_flag));
+        }
+        Ok(DeviceFilter {
+            exclude: (!exclude.is_empty())
+                .then(|| compile_regex(exclude_flag, exclude))
+                .transpose()?,
+            include: (!include.is_empty())
+                .then(|| compile_regex(include_flag, include))
+                .transpose()?,
+        })
+    }
+
+    /// Whether `name` is filtered out.
+    pub fn ignored(&self, name: &str) -> bool {
+        self.exclude.as_ref().is_some_and(|r| r.is_match(name))
+            || self.include.as_ref().is_some_and(|r| !r.is_match(name))
+    }
+}
+
+/// node_exporter 1.5.0's default `--collector.filesystem.mount-points-exclude`.
+pub const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
+    "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
+/// node_exporter 1.5.0's default `--collector.filesystem.fs-types-exclude`.
+pub const DEFAULT_FS_TYPES_EXCLUDE: &str = "^(autofs|binfmt_misc|bpf|cgroup2?|configfs|debugfs|devpts|devtmpfs|fusectl|hugetlbfs|iso9660|mqueue|nsfs|overlay|proc|procfs|pstore|rpc_pipefs|securityfs|selinuxfs|squashfs|sysfs|tracefs)$";
+/// node_exporter 1.5.0's default `--collector.diskstats.device-exclude`.
+pub const DEFAULT_DISKSTATS_EXCLUDE: &str = r"^(ram|loop|fd|(h|s|v|xv)d[a-z]|nvme\d+n\d+p)\d+$";
+/// node_exporter 1.5.0's default `--collector.netstat.fields`.
+pub const DEFAULT_NETSTAT_FIELDS: &str = "^(.*_(InErrors|InErrs)|Ip_Forwarding|Ip(6|Ext)_(InOctets|OutOctets)|Icmp6?_(InMsgs|OutMsgs)|TcpExt_(Listen.*|Syncookies.*|TCPSynRetrans|TCPTimeouts)|Tcp_(ActiveOpens|InSegs|OutSegs|OutRsts|PassiveOpens|RetransSegs|CurrEstab)|Udp6?_(InDatagrams|OutDatagrams|NoPorts|RcvbufErrors|SndbufErrors))$";
+/// node_exporter 1.5.0's default `--collector.vmstat.fields`.
+pub const DEFAULT_VMSTAT_FIELDS: &str = "^(oom_kill|pgpg|pswp|pg.*fault).*";
+
+/// Everything the collectors can be configured with (built from the command line by
+/// [`crate::ExporterArgs`], or directly in tests).
+#[derive(Debug, Clone)]
+pub struct CollectorOptions {
+    /// Host roots.
+    pub paths: HostPaths,
+    /// cpu: also export `node_cpu_guest_seconds_total`.
+    pub cpu_guest: bool,
+    /// stat: also export `node_softirqs_total{vector}`.
+    pub stat_softirq: bool,
+    /// diskstats: device filter.
+    pub diskstats_devices: DeviceFilter,
+    /// filesystem: mount points left out.
+    pub filesystem_mount_points_exclude: Regex,
+    /// filesystem: file system types left out.
+    pub filesystem_fs_types_exclude: Regex,
+    /// filesystem: how long one `statfs` may take before the mount is marked stuck.
+    pub filesystem_mount_timeout: Duration,
+    /// netdev: device filter.
+    pub netdev_devices: DeviceFilter,
+    /// netdev: take the statistics netlink would give (adds `receive_nohandler`, read from
+    /// sysfs); off means `/proc/net/dev` only, like `--no-collector.netdev.netlink`.
+    pub netdev_netlink: bool,
+    /// netdev: export the unfolded per-error statistics (incompatible names).
+    pub netdev_detailed: bool,
+    /// netclass: devices left out.
+    pub netclass_ignored_devices: Regex,
+    /// netclass: leave out a negative (unknown) speed.
+    pub netclass_ignore_invalid_speed: bool,
+    /// netstat: fields exported.
+    pub netstat_fields: Regex,
+    /// vmstat: fields exported.
+    pub vmstat_fields: Regex,
+    /// powersupplyclass: supplies left out.
+    pub powersupply_ignored: Regex,
+    /// textfile: directories (globs allowed) holding `*.prom` files.
+    pub textfile_directories: Vec<String>,
+}
+
+impl CollectorOptions {
+    /// node_exporter 1.5.0's defaults, reading below `paths`.
+    pub fn defaults(paths: HostPaths) -> Result<Self, ConfigError> {
+        Ok(CollectorOptions {
+            paths,
+            cpu_guest: true,
+            stat_softirq: false,
+            diskstats_devices: DeviceFilter::new(
+                "collector.diskstats.device-exclude",
+                DEFAULT_DISKSTATS_EXCLUDE,
+                "collector.diskstats.device-include",
+                "",
+            )?,
+            filesystem_mount_points_exclude: compile_regex(
+                "collector.filesystem.mount-points-exclude",
+                DEFAULT_MOUNT_POINTS_EXCLUDE,
+            )?,
+            filesystem_fs_types_exclude: compile_regex(
+                "collector.filesystem.fs-types-exclude",
+                DEFAULT_FS_TYPES_EXCLUDE,
+            )?,
+            filesystem_mount_timeout: Duration::from_secs(5),
+            netdev_devices: DeviceFilter::default(),
+            netdev_netlink: true,
+            netdev_detailed: false,
+            netclass_ignored_devices: compile_regex("collector.netclass.ignored-devices", "^$")?,
+            netclass_ignore_invalid_speed: false,
+            netstat_fields: compile_regex("collector.netstat.fields", DEFAULT_NETSTAT_FIELDS)?,
+            vmstat_fields: compile_regex("collector.vmstat.fields", DEFAULT_VMSTAT_FIELDS)?,
+            powersupply_ignored: compile_regex("collector.powersupply.ignored-supplies", "^$")?,
+            textfile_directories: Vec::new(),
+        })
+    }
+}
+
+/// Creates the collector called `name`.
+pub fn build(
+    name: &str,
+    options: &Arc<CollectorOptions>,
+) -> Result<Box<dyn Collector>, ConfigError> {
+    let o = Arc::clone(options);
+    Ok(match name {
+        "conntrack" => Box::new(conntrack::ConntrackCollector::new(o)),
+        "cpu" => Box::new(cpu::CpuCollector::new(o)),
+        "cpufreq" => Box::new(cpufreq::CpufreqCollector::new(o)),
+        "diskstats" => Box::new(diskstats::DiskstatsCollector::new(o)),
+        "entropy" => Box::new(entropy::EntropyCollector::new(o)),
+        "filefd" => Box::new(filefd::FilefdCollector::new(o)),
+        "filesystem" => Box::new(filesystem::FilesystemCollector::new(o)),
+        "hwmon" => Box::new(hwmon::HwmonCollector::new(o)),
+        "loadavg" => Box::new(loadavg::LoadavgCollector::new(o)),
+        "meminfo" => Box::new(meminfo::MeminfoCollector::new(o)),
+        "netclass" => Box::new(netclass::NetclassCollector::new(o)),
+        "netdev" => Box::new(netdev::NetdevCollector::new(o)),
+        "netstat" => Box::new(netstat::NetstatCollector::new(o)),
+        "os" => Box::new(os::OsCollector::new(o)),
+        "powersupplyclass" => Box::new(powersupplyclass::PowerSupplyCollector::new(o)),
+        "pressure" => Box::new(pressure::PressureCollector::new(o)),
+        "sockstat" => Box::new(sockstat::SockstatCollector::new(o)),
+        "softnet" => Box::new(softnet::SoftnetCollector::new(o)),
+        "stat" => Box::new(stat::StatCollector::new(o)),
+        "textfile" => Box::new(textfile::TextfileCollector::new(o)),
+        "thermal_zone" => Box::new(thermal_zone::ThermalZoneCollector::new(o)),
+        "time" => Box::new(time::TimeCollector::new(o)),
+        "timex" => Box::new(timex::TimexCollector::new(o)),
+        "udp_queues" => Box::new(udp_queues::UdpQueuesCollector::new(o)),
+        "uname" => Box::new(uname::UnameCollector::new(o)),
+        "vmstat" => Box::new(vmstat::VmstatCollector::new(o)),
+        other => return Err(ConfigError::UnknownCollector(other.to_string())),
+    })
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    //! Shared helpers for the collector unit tests.
+
+    use super::*;
+    use dark_metrics::exposition::{MetricFamily, MetricType};
+
+    /// Options reading from `tests/fixtures`.
+    pub fn fixture_options() -> Arc<CollectorOptions> {
+        Arc::new(
+            CollectorOptions::defaults(HostPaths::under(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/tests/fixtures"
+            )))
+            .unwrap(),
+        )
+    }
+
+    /// Runs a collector and returns its families, sorted.
+    pub fn run(c: &dyn Collector) -> Vec<MetricFamily> {
+        let mut f = Families::new();
+        c.update(&mut f).unwrap();
+        f.into_sorted_vec()
+    }
+
+    /// The value of the sample of `name` whose labels include all of `want`.
+    pub fn value(families: &[MetricFamily], name: &str, want: &[(&str, &str)]) -> f64 {
+        let fam = families
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no family {name}"));
+        let s = fam
+            .samples
+            .iter()
+            .find(|s| {
+                want.iter()
+                    .all(|(k, v)| s.labels.iter().any(|(lk, lv)| lk == k && lv == v))
+            })
+            .unwrap_or_else(|| panic!("no sample {name}{want:?}"));
+        s.value
+    }
+
+    /// The type of family `name`.
+    pub fn type_of(families: &[MetricFamily], name: &str) -> MetricType {
+        families
+            .iter()
+            .find(|f| f.name == name)
+            .unwrap_or_else(|| panic!("no family {name}"))
+            .metric_type
+    }
+
+    /// Number of samples in family `name` (0 if absent).
+    pub fn count(families: &[MetricFamily], name: &str) -> usize {
+        families
+            .iter()
+            .find(|f| f.name == name)
+            .map_or(0, |f| f.samples.len())
+    }
+
+    /// A fresh temporary directory for one test.
+    pub fn temp_dir(tag: &str) -> std::path::PathBuf {
+        let dir = std::env::temp_dir().join(format!(
+            "node-exporter-test-{}-{}-{:?}",
+            tag,
+            std::process::id(),
+            std::thread::current().id()
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

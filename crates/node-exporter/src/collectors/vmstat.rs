@@ -1,0 +1,95 @@
+//! `vmstat` collector: virtual memory counters from `/proc/vmstat` as untyped
+//! `node_vmstat_<field>`, filtered by `--collector.vmstat.fields`.
+
+use std::sync::Arc;
+
+use super::{Collector, CollectorOptions};
+use crate::error::CollectorError;
+use crate::families::Families;
+use crate::read::read_text;
+
+/// Exports `node_vmstat_*`.
+pub struct VmstatCollector {
+    options: Arc<CollectorOptions>,
+}
+
+impl VmstatCollector {
+    /// A collector reading `<procfs>/vmstat`.
+    pub fn new(options: Arc<CollectorOptions>) -> Self {
+        VmstatCollector { options }
+    }
+}
+
+impl Collector for VmstatCollector {
+    fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
+        let path = self.options.paths.proc("vmstat");
+        let text = read_text(&path)?;
+        for line in text.lines() {
+            let mut parts = line.split_ascii_whitespace();
+            let Some(name) = parts.next() else { continue };
+            let raw = parts.next().ok_or_else(|| {
+                CollectorError::parse(&path, format!("field without value: {line:?}"))
+            })?;
+            let value: f64 = raw
+                .parse()
+                .map_err(|e| CollectorError::parse(&path, format!("bad value in {line:?}: {e}")))?;
+            if self.options.vmstat_fields.is_match(name) {
+                let help = format!("Field {name} of /proc/vmstat.");
+                out.untyped(&format!("node_vmstat_{name}"), &help, vec![], value);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collectors::test_support::*;
+
+    #[test]
+    fn fixture_values() {
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/proc/vmstat"
+        ))
+        .unwrap();
+        let pgfault: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("pgfault "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let f = run(&VmstatCollector::new(fixture_options()));
+        assert_eq!(value(&f, "node_vmstat_pgfault", &[]), pgfault);
+        let names: Vec<&str> = f.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "node_vmstat_oom_kill",
+                "node_vmstat_pgfault",
+                "node_vmstat_pgmajfault",
+                "node_vmstat_pgpgin",
+                "node_vmstat_pgpgout",
+                "node_vmstat_pswpin",
+                "node_vmstat_pswpout"
+            ]
+        );
+    }
+
+    #[test]
+    fn malformed() {
+        let dir = temp_dir("vmstat");
+        std::fs::create_dir_all(dir.join("proc")).unwrap();
+        let o = Arc::new(CollectorOptions::defaults(crate::HostPaths::under(&dir)).unwrap());
+        for bad in ["pgfault\n", "pgfault x\n"] {
+            std::fs::write(dir.join("proc/vmstat"), bad).unwrap();
+            assert!(
+                VmstatCollector::new(Arc::clone(&o))
+                    .update(&mut Families::new())
+                    .is_err(),
+                "{bad:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,159 @@
+//! [`Families`]: the set of metric families one collector (or one whole scrape) produces,
+//! keyed by family name so samples of one name always end up in one family.
+
+use std::collections::BTreeMap;
+
+use dark_metrics::exposition::{MetricFamily, MetricType, Sample};
+
+/// Metric families by name. Adding a sample to a name that already exists with another
+/// type drops the sample (node_exporter's registry would fail the whole family instead).
+#[derive(Debug, Default, Clone)]
+pub struct Families {
+    map: BTreeMap<String, MetricFamily>,
+}
+
+/// Builds an owned label list from borrowed pairs.
+pub(crate) fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect()
+}
+
+impl Families {
+    /// An empty set.
+    pub fn new() -> Self {
+        Families::default()
+    }
+
+    /// Adds one sample to family `name`, creating the family with `help` and `metric_type`
+    /// if it is new.
+    pub fn add(
+        &mut self,
+        name: &str,
+        help: &str,
+        metric_type: MetricType,
+        labels: Vec<(String, String)>,
+        value: f64,
+    ) {
+        if let Some(family) = self.map.get_mut(name) {
+            if family.metric_type != metric_type {
+                tracing::warn!(
+                    family = name,
+                    "sample dropped: the family already exists with another type"
+                );
+                return;
+            }
+            family.samples.push(Sample::new(labels, value));
+            return;
+        }
+        let mut family = MetricFamily::new(name, help, metric_type);
+        family.samples.push(Sample::new(labels, value));
+        self.map.insert(name.to_string(), family);
+    }
+
+    /// Adds a gauge sample.
+    pub fn gauge(&mut self, name: &str, help: &str, labels: Vec<(String, String)>, value: f64) {
+        self.add(name, help, MetricType::Gauge, labels, value);
+    }
+
+    /// Adds a counter sample (`name` keeps its `_total`).
+    pub fn counter(&mut self, name: &str, help: &str, labels: Vec<(String, String)>, value: f64) {
+        self.add(name, help, MetricType::Counter, labels, value);
+    }
+
+    /// Adds an untyped sample.
+    pub fn untyped(&mut self, name: &str, help: &str, labels: Vec<(String, String)>, value: f64) {
+        self.add(name, help, MetricType::Unknown, labels, value);
+    }
+
+    /// Inserts a whole family (used for families parsed from text files). Samples of an
+    /// existing family with the same name and type are appended; a type clash drops `family`.
+    pub fn insert_family(&mut self, family: MetricFamily) -> Result<(), MetricFamily> {
+        match self.map.get_mut(&family.name) {
+            Some(existing) if existing.metric_type == family.metric_type => {
+                existing.samples.extend(family.samples);
+                Ok(())
+            }
+            Some(_) => Err(family),
+            None => {
+                self.map.insert(family.name.clone(), family);
+                Ok(())
+            }
+        }
+    }
+
+    /// Moves every family of `other` into `self`.
+    pub fn merge(&mut self, other: Families) {
+        for (_, family) in other.map {
+            let name = family.name.clone();
+            if self.insert_family(family).is_err() {
+                tracing::warn!(family = %name, "family dropped: another collector emits it with another type");
+            }
+        }
+    }
+
+    /// The family called `name`, if any.
+    pub fn get(&self, name: &str) -> Option<&MetricFamily> {
+        self.map.get(name)
+    }
+
+    /// Number of families.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether there are no families.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Finishes the set the way node_exporter's registry writes it: families sorted by name,
+    /// label pairs sorted by name, samples sorted by label values, duplicate label sets
+    /// dropped (the first one wins), empty families left out.
+    pub fn into_sorted_vec(self) -> Vec<MetricFamily> {
+        let mut out = Vec::with_capacity(self.map.len());
+        for (_, mut family) in self.map {
+            for sample in &mut family.samples {
+                sample.labels.sort_by(|a, b| a.0.cmp(&b.0));
+            }
+            // Stable sort keeps the first of equal label sets first.
+            family.samples.sort_by(|a, b| a.labels.cmp(&b.labels));
+            let before = family.samples.len();
+            family
+                .samples
+                .dedup_by(|later, earlier| later.labels == earlier.labels);
+            if family.samples.len() != before {
+                tracing::warn!(family = %family.name, dropped = before - family.samples.len(),
+                    "duplicate label sets dropped");
+            }
+            if !family.samples.is_empty() {
+                out.push(family);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sorts_and_dedups_like_the_go_registry() {
+        let mut f = Families::new();
+        f.gauge("b", "h", labels(&[("z", "1"), ("a", "2")]), 1.0);
+        f.gauge("b", "h", labels(&[("a", "1"), ("z", "9")]), 2.0);
+        f.gauge("b", "h", labels(&[("a", "2"), ("z", "1")]), 3.0);
+        f.counter("a_total", "h", vec![], 4.0);
+        f.gauge("a_total", "h", vec![], 5.0); // type clash: dropped
+        let v = f.into_sorted_vec();
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].name, "a_total");
+        assert_eq!(v[0].samples.len(), 1);
+        assert_eq!(v[0].samples[0].value, 4.0);
+        assert_eq!(v[1].samples.len(), 2);
+        assert_eq!(v[1].samples[0].labels, labels(&[("a", "1"), ("z", "9")]));
+        assert_eq!(v[1].samples[1].value, 1.0);
+    }
+}

@@ -1,0 +1,91 @@
+//! # node-exporter — Linux host metrics with node_exporter's names and flags
+//!
+//! A Rust re-implementation of the default Linux collectors of Prometheus' node_exporter,
+//! compatible with node_exporter **1.5.0** (the version Debian 12 ships, used for parity
+//! tests), so the node-mixin alerts and community dashboards work unchanged. Metrics are
+//! produced as [`dark_metrics::exposition::MetricFamily`] values; serving them is
+//! dark-metrics' job.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), node_exporter::ConfigError> {
+//! use node_exporter::{CollectorOptions, HostPaths, NodeExporter, DEFAULT_COLLECTOR_TIMEOUT};
+//! let exporter = NodeExporter::new(&["cpu", "meminfo"], CollectorOptions::defaults(HostPaths::default())?,
+//!     DEFAULT_COLLECTOR_TIMEOUT)?;
+//! let families = exporter.scrape().await;
+//! # Ok(()) }
+//! ```
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`args`] | the command-line flags ([`ExporterArgs`]) in node_exporter's conventions |
+//! | [`scrape`] | [`NodeExporter`]: concurrent collectors with per-collector deadlines |
+//! | [`collectors`] | one file per collector, their option set and name table |
+//! | [`families`] | [`Families`], the per-name family set collectors write into |
+//! | [`textformat`] | the 0.0.4 text parser the textfile collector uses |
+//! | [`paths`] | [`HostPaths`]: the procfs / sysfs / rootfs / udev roots |
+//! | [`error`] | [`CollectorError`] and [`ConfigError`] |
+//!
+//! ## Collectors
+//!
+//! conntrack, cpu, cpufreq, diskstats, entropy, filefd, filesystem, hwmon, loadavg,
+//! meminfo, netclass, netdev, netstat, os, powersupplyclass, pressure, sockstat, softnet,
+//! stat, textfile, thermal_zone, time, timex, udp_queues, uname, vmstat — all enabled by
+//! default, as in node_exporter 1.5.0. Each reports
+//! `node_scrape_collector_duration_seconds{collector}` and
+//! `node_scrape_collector_success{collector}`. Collectors whose source is absent on a host
+//! behave as upstream: hwmon, netclass, powersupplyclass, pressure, conntrack, os and
+//! udp_queues report success 0 ("no data"); cpufreq and thermal_zone succeed with no samples.
+//!
+//! ## Known differences from node_exporter 1.5.0
+//!
+//! Each is also in the parity test's allow-list (`tests/parity.rs`) where it shows there.
+//!
+//! * **Not implemented collectors:** arp, bcache, bonding, btrfs, dmi, edac, fibrechannel,
+//!   infiniband, ipvs, mdadm, nfs, nfsd, nvme, rapl, schedstat, selinux, tapestats, xfs,
+//!   zfs, and all collectors that are off by default. The parity test runs node_exporter
+//!   with exactly our collector set.
+//! * **No `go_*`, `process_*`, `promhttp_*` and `node_exporter_build_info`**: those are Go
+//!   runtime and HTTP-handler metrics of the Go binary, not host metrics.
+//! * **Per-collector deadline** (`--collector.timeout`, default 5 s): upstream has none and
+//!   a hung collector hangs the scrape. A collector that misses it reports success 0.
+//! * **`--collector.filesystem.mount-timeout` defaults to 2 s** (upstream: 5 s, hidden
+//!   flag) so it fires before the collector deadline and the other mounts are served.
+//! * **netdev** reads `/proc/net/dev` (+ `rx_nohandler` from sysfs) instead of netlink;
+//!   the kernel derives both from the same counters with the same folding, so names and
+//!   values match. With `--collector.netdev.enable-detailed-metrics` the unfolded values
+//!   come from `/sys/class/net/<dev>/statistics/`.
+//! * **netclass** reads only the attributes it exports instead of every file of the
+//!   interface directory (faster; same metrics).
+//! * **conntrack** finds statistic columns by the header of `/proc/net/stat/nf_conntrack`
+//!   instead of fixed positions (same values on kernels whose layout upstream expects).
+//! * **`--collector.diskstats.device-include`** alone replaces the default exclude pattern
+//!   (1.5.0 rejects it as mutually exclusive with the default).
+//! * **`--collector.textfile.directory`** is repeatable (1.5.0 takes one value; newer
+//!   versions are repeatable). Families of one name from several files are merged.
+//! * **Debian's packaging** changes two defaults of its binary: `--collector.netdev.device-exclude`
+//!   is `^lo$` and `--collector.filesystem.mount-points-exclude` also excludes `/run`, `/mnt`
+//!   and `/media`. We keep upstream's defaults; the parity test passes both binaries the
+//!   same values explicitly.
+//! * **HELP texts** are our own wording (metric names, types, labels and units are
+//!   upstream's).
+//! * **Not implemented options:** `--collector.cpu.info` (and its flag/bug filters),
+//!   `--collector.netdev.address-info`, `--collector.netclass.netlink`, `collect[]` URL
+//!   filtering (a serving concern).
+#![warn(missing_docs)]
+#![deny(unsafe_code)]
+
+pub mod args;
+pub mod collectors;
+pub mod error;
+pub mod families;
+pub mod paths;
+mod read;
+pub mod scrape;
+pub mod textformat;
+
+pub use args::{CollectorToggles, ExporterArgs};
+pub use collectors::{Collector, CollectorInfo, CollectorOptions, DeviceFilter, COLLECTORS};
+pub use error::{CollectorError, ConfigError};
+pub use families::Families;
+pub use paths::HostPaths;
+pub use scrape::{NodeExporter, DEFAULT_COLLECTOR_TIMEOUT};

@@ -1,0 +1,144 @@
+//! Small, bounded readers for procfs and sysfs files, mapping failures to [`CollectorError`].
+
+use std::fs;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use crate::error::CollectorError;
+
+/// Largest file a collector reads whole (procfs files here are a few KiB; `/proc/net/udp`
+/// grows with the socket count, so the cap is generous).
+const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Reads a whole text file (lossy UTF-8), at most [`MAX_FILE_BYTES`].
+pub(crate) fn read_text(path: &Path) -> Result<String, CollectorError> {
+    let file = fs::File::open(path).map_err(|source| CollectorError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut bytes = Vec::with_capacity(4096);
+    file.take(MAX_FILE_BYTES)
+        .read_to_end(&mut bytes)
+        .map_err(|source| CollectorError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    Ok(match String::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
+    })
+}
+
+/// Reads a one-value sysfs attribute with a single bounded `read` (some drivers never
+/// signal end of file), trimmed of surrounding whitespace.
+pub(crate) fn read_attr(path: &Path) -> Result<String, CollectorError> {
+    let mut file = fs::File::open(path).map_err(|source| CollectorError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut buf = [0u8; 4096];
+    let n = file.read(&mut buf).map_err(|source| CollectorError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(String::from_utf8_lossy(&buf[..n]).trim().to_string())
+}
+
+/// Reads a sysfs attribute holding an unsigned integer.
+pub(crate) fn read_u64(path: &Path) -> Result<u64, CollectorError> {
+    let text = read_attr(path)?;
+    text.parse::<u64>().map_err(|e| {
+        CollectorError::parse(path, format!("{text:?} is not an unsigned integer: {e}"))
+    })
+}
+
+/// Reads a sysfs attribute holding a signed integer, accepting `0x` hex like Go's
+/// `ParseInt(s, 0, 64)` does for sysfs flags.
+pub(crate) fn read_i64(path: &Path) -> Result<i64, CollectorError> {
+    let text = read_attr(path)?;
+    parse_i64_auto(&text)
+        .ok_or_else(|| CollectorError::parse(path, format!("{text:?} is not an integer")))
+}
+
+/// Parses a decimal, `0x` hexadecimal or `0` octal integer with optional sign.
+pub(crate) fn parse_i64_auto(text: &str) -> Option<i64> {
+    let (neg, digits) = match text.strip_prefix('-') {
+        Some(rest) => (true, rest),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    let value = if let Some(hex) = digits
+        .strip_prefix("0x")
+        .or_else(|| digits.strip_prefix("0X"))
+    {
+        i64::from_str_radix(hex, 16).ok()?
+    } else if digits.len() > 1 && digits.starts_with('0') {
+        i64::from_str_radix(&digits[1..], 8).ok()?
+    } else {
+        digits.parse::<i64>().ok()?
+    };
+    Some(if neg { -value } else { value })
+}
+
+/// Lists the names of the entries of a directory, sorted.
+pub(crate) fn list_dir(path: &Path) -> Result<Vec<String>, CollectorError> {
+    let entries = fs::read_dir(path).map_err(|source| CollectorError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut names = Vec::new();
+    for entry in entries {
+        let entry = entry.map_err(|source| CollectorError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        names.push(entry.file_name().to_string_lossy().into_owned());
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// Entries of `dir` whose names start with `prefix` followed by digits, sorted by that
+/// number (`cpu0, cpu1, …, cpu10`). A missing directory yields an empty list.
+pub(crate) fn numbered_entries(
+    dir: &Path,
+    prefix: &str,
+) -> Result<Vec<(u64, PathBuf)>, CollectorError> {
+    let names = match list_dir(dir) {
+        Ok(n) => n,
+        Err(e) if e.is_not_found() => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out: Vec<(u64, PathBuf)> = names
+        .into_iter()
+        .filter_map(|name| {
+            let n = name.strip_prefix(prefix)?.parse::<u64>().ok()?;
+            Some((n, dir.join(&name)))
+        })
+        .collect();
+    out.sort_by_key(|(n, _)| *n);
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_auto_radix_integers() {
+        assert_eq!(parse_i64_auto("0x1003"), Some(4099));
+        assert_eq!(parse_i64_auto("-1"), Some(-1));
+        assert_eq!(parse_i64_auto("0"), Some(0));
+        assert_eq!(parse_i64_auto("010"), Some(8));
+        assert_eq!(parse_i64_auto("1500"), Some(1500));
+        assert_eq!(parse_i64_auto("up"), None);
+        assert_eq!(parse_i64_auto(""), None);
+        assert_eq!(parse_i64_auto("0x"), None);
+    }
+
+    #[test]
+    fn missing_file_is_a_read_error_naming_the_path() {
+        let err = read_text(Path::new("/nonexistent/darkscrape/x")).unwrap_err();
+        assert!(err.is_not_found());
+        assert!(err.to_string().contains("/nonexistent/darkscrape/x"));
+    }
+}

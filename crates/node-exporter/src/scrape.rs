@@ -1,0 +1,250 @@
+//! [`NodeExporter`]: runs the enabled collectors concurrently for one scrape, each under a
+//! deadline, and adds `node_scrape_collector_{duration_seconds,success}`.
+//!
+//! Collectors do blocking file reads, so each runs on tokio's blocking pool. A collector
+//! that misses the deadline is reported with success 0 and the scrape is answered with
+//! everything else. Its thread is left to finish; until it does, later scrapes skip that
+//! collector (success 0) instead of piling up more blocked threads.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use dark_metrics::exposition::MetricFamily;
+
+use crate::collectors::{self, Collector, CollectorOptions};
+use crate::error::ConfigError;
+use crate::families::{labels, Families};
+
+/// Default per-collector deadline.
+pub const DEFAULT_COLLECTOR_TIMEOUT: Duration = Duration::from_secs(5);
+
+struct Entry {
+    name: &'static str,
+    collector: Arc<dyn Collector>,
+    running: Arc<AtomicBool>,
+}
+
+/// A configured set of collectors; cheap to share behind an `Arc` across scrapes.
+pub struct NodeExporter {
+    entries: Vec<Entry>,
+    timeout: Duration,
+}
+
+/// Clears a collector's "running" flag when its blocking task ends, however it ends.
+struct RunningGuard(Arc<AtomicBool>);
+
+impl Drop for RunningGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
+    }
+}
+
+impl NodeExporter {
+    /// Builds the named collectors (from [`collectors::COLLECTORS`]) with `options`, each
+    /// given `timeout` per scrape.
+    pub fn new(
+        enabled: &[&str],
+        options: CollectorOptions,
+        timeout: Duration,
+    ) -> Result<Self, ConfigError> {
+        let options = Arc::new(options);
+        let mut entries = Vec::with_capacity(enabled.len());
+        for name in enabled {
+            let info = collectors::COLLECTORS
+                .iter()
+                .find(|c| c.name == *name)
+                .ok_or_else(|| ConfigError::UnknownCollector(name.to_string()))?;
+            entries.push(Entry {
+                name: info.name,
+                collector: Arc::from(collectors::build(info.name, &options)?),
+                running: Arc::new(AtomicBool::new(false)),
+            });
+        }
+        entries.sort_by_key(|e| e.name);
+        entries.dedup_by_key(|e| e.name);
+        Ok(NodeExporter { entries, timeout })
+    }
+
+    /// Names of the enabled collectors, sorted.
+    pub fn enabled_collectors(&self) -> Vec<&'static str> {
+        self.entries.iter().map(|e| e.name).collect()
+    }
+
+    /// The per-collector deadline.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// Runs one scrape: all collectors concurrently, then the per-collector duration and
+    /// success gauges. Families are sorted by name, samples by labels.
+    ///
+    /// Must be called inside a tokio runtime (collectors run on its blocking pool).
+    pub async fn scrape(&self) -> Vec<MetricFamily> {
+        let start = Instant::now();
+        let deadline = tokio::time::Instant::from_std(start + self.timeout);
+        let mut pending = Vec::with_capacity(self.entries.len());
+        let mut all = Families::new();
+        let mut outcomes: Vec<(&'static str, f64, bool)> = Vec::with_capacity(self.entries.len());
+        for e in &self.entries {
+            if e.running.swap(true, Ordering::AcqRel) {
+                tracing::warn!(
+                    collector = e.name,
+                    "collector still running from an earlier scrape; skipped"
+                );
+                outcomes.push((e.name, 0.0, false));
+                continue;
+            }
+            let guard = RunningGuard(Arc::clone(&e.running));
+            let collector = Arc::clone(&e.collector);
+            let handle = tokio::task::spawn_blocking(move || {
+                let _guard = guard;
+                let begin = Instant::now();
+                let mut out = Families::new();
+                let result = collector.update(&mut out);
+                (out, result, begin.elapsed())
+            });
+            pending.push((e.name, handle));
+        }
+        for (name, handle) in pending {
+            match tokio::time::timeout_at(deadline, handle).await {
+                Ok(Ok((out, result, elapsed))) => {
+                    let ok = match result {
+                        Ok(()) => true,
+                        Err(e) if e.is_no_data() => {
+                            tracing::debug!(collector = name, error = %e, "collector returned no data");
+                            false
+                        }
+                        Err(e) => {
+                            tracing::error!(collector = name, error = %e, "collector failed");
+                            false
+                        }
+                    };
+                    all.merge(out);
+                    outcomes.push((name, elapsed.as_secs_f64(), ok));
+                }
+                Ok(Err(join_error)) => {
+                    tracing::error!(collector = name, error = %join_error, "collector panicked");
+                    outcomes.push((name, start.elapsed().as_secs_f64(), false));
+                }
+                Err(_) => {
+                    tracing::error!(collector = name, timeout = ?self.timeout, "collector missed its deadline");
+                    outcomes.push((name, start.elapsed().as_secs_f64(), false));
+                }
+            }
+        }
+        for (name, secs, ok) in outcomes {
+            all.gauge(
+                "node_scrape_collector_duration_seconds",
+                "Seconds a collector took during this scrape.",
+                labels(&[("collector", name)]),
+                secs,
+            );
+            all.gauge(
+                "node_scrape_collector_success",
+                "1 if a collector succeeded during this scrape, else 0.",
+                labels(&[("collector", name)]),
+                if ok { 1.0 } else { 0.0 },
+            );
+        }
+        all.into_sorted_vec()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::collectors::test_support::fixture_options;
+    use crate::error::CollectorError;
+
+    /// A collector that blocks for a while (stands in for a hung NFS statfs).
+    struct Slow(Duration);
+    impl Collector for Slow {
+        fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
+            std::thread::sleep(self.0);
+            out.gauge("slow_value", "h", vec![], 1.0);
+            Ok(())
+        }
+    }
+
+    fn exporter_with_slow(slow: Duration, timeout: Duration) -> NodeExporter {
+        let mut ne = NodeExporter::new(
+            &["loadavg", "meminfo"],
+            (*fixture_options()).clone(),
+            timeout,
+        )
+        .unwrap();
+        ne.entries.push(Entry {
+            // A name of a real collector so the label is meaningful in the test.
+            name: "hwmon",
+            collector: Arc::new(Slow(slow)),
+            running: Arc::new(AtomicBool::new(false)),
+        });
+        ne
+    }
+
+    fn success(f: &[MetricFamily], collector: &str) -> f64 {
+        f.iter()
+            .find(|x| x.name == "node_scrape_collector_success")
+            .unwrap()
+            .samples
+            .iter()
+            .find(|s| s.labels[0].1 == collector)
+            .unwrap()
+            .value
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_hung_collector_does_not_block_the_scrape() {
+        let ne = exporter_with_slow(Duration::from_secs(3), Duration::from_millis(300));
+        let t = Instant::now();
+        let f = ne.scrape().await;
+        assert!(
+            t.elapsed() < Duration::from_secs(2),
+            "scrape took {:?}",
+            t.elapsed()
+        );
+        assert_eq!(success(&f, "hwmon"), 0.0);
+        assert_eq!(success(&f, "loadavg"), 1.0);
+        assert!(f.iter().any(|x| x.name == "node_load1"));
+        assert!(f.iter().all(|x| x.name != "slow_value"));
+        // While the first run is still blocked, the next scrape skips it at once.
+        let t = Instant::now();
+        let f = ne.scrape().await;
+        assert!(t.elapsed() < Duration::from_secs(1));
+        assert_eq!(success(&f, "hwmon"), 0.0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn reports_duration_and_success_per_collector() {
+        let ne = exporter_with_slow(Duration::from_millis(20), Duration::from_secs(5));
+        let f = ne.scrape().await;
+        assert_eq!(success(&f, "hwmon"), 1.0);
+        let d = f
+            .iter()
+            .find(|x| x.name == "node_scrape_collector_duration_seconds")
+            .unwrap();
+        assert_eq!(d.samples.len(), 3);
+        assert!(
+            d.samples
+                .iter()
+                .find(|s| s.labels[0].1 == "hwmon")
+                .unwrap()
+                .value
+                >= 0.02
+        );
+        assert!(f.iter().any(|x| x.name == "slow_value"));
+    }
+
+    #[test]
+    fn unknown_collector_is_a_config_error() {
+        let err = NodeExporter::new(
+            &["nope"],
+            (*fixture_options()).clone(),
+            DEFAULT_COLLECTOR_TIMEOUT,
+        )
+        .err()
+        .unwrap();
+        assert!(matches!(err, ConfigError::UnknownCollector(_)));
+    }
+}
