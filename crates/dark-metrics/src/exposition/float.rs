@@ -15,8 +15,6 @@
 //! `Infinity` and `nan` in any case, with an optional sign) and, like Prometheus, rejects hex
 //! floats and `_` digit separators.
 
-use std::fmt::Write as _;
-
 /// Largest integer below which every integer is exactly representable in an `f64`.
 const EXACT_INTEGER_LIMIT: f64 = 9_007_199_254_740_992.0; // 2^53
 
@@ -74,7 +72,7 @@ fn write_float(out: &mut Vec<u8>, value: f64, openmetrics: bool) {
 struct Digits {
     negative: bool,
     /// ASCII digits without leading or trailing zeros; at most 17 for an `f64`.
-    buf: [u8; 24],
+    buf: [u8; 32],
     len: usize,
     exponent: i32,
 }
@@ -103,59 +101,55 @@ impl Digits {
     /// Digits from the standard library's shortest round-trip `{:e}` output
     /// (`-1.795343977e9`, `7.5e-1`).
     fn of_shortest(value: f64) -> Self {
-        let mut digits = Digits::default();
-        digits.fill_from_std(value);
-        digits
+        let mut ryu_buffer = ryu::Buffer::new();
+        // `format_finite` is only called with finite values (checked by `write_float`).
+        let text = ryu_buffer.format_finite(value);
+        Digits::of_decimal_text(text)
     }
 
-    fn fill_from_std(&mut self, value: f64) {
-        let mut text = StackText::default();
-        // Writing into a fixed buffer large enough for any f64 in `{:e}` form cannot fail;
-        // if it somehow did, the digits below would be empty and we fall back to Display.
-        let _ = write!(text, "{value:e}");
-        let bytes = &text.buf[..text.len];
-        let mut i = 0;
-        if bytes.first() == Some(&b'-') {
-            self.negative = true;
-            i = 1;
-        }
-        let mut exponent_start = bytes.len();
-        while i < bytes.len() {
-            match bytes[i] {
-                b'0'..=b'9' if self.len < self.buf.len() => {
-                    self.buf[self.len] = bytes[i];
-                    self.len += 1;
-                }
-                b'e' => {
-                    exponent_start = i + 1;
-                    break;
-                }
-                _ => {}
-            }
-            i += 1;
-        }
-        let mut exponent: i32 = 0;
-        let mut exponent_negative = false;
-        for &b in &bytes[exponent_start.min(bytes.len())..] {
-            match b {
-                b'-' => exponent_negative = true,
-                b'0'..=b'9' => exponent = exponent * 10 + i32::from(b - b'0'),
-                _ => {}
-            }
-        }
-        self.exponent = if exponent_negative {
-            -exponent
-        } else {
-            exponent
+    /// Digits of a shortest round-trip decimal text as `ryu` (or Rust's `{:e}`) writes it:
+    /// `[-]mantissa[e[-]exponent]`, where the mantissa may have a point and leading or
+    /// trailing zeros (`1234.0`, `0.00123`, `1.795343977e9`, `1e-7`).
+    fn of_decimal_text(text: &str) -> Self {
+        let mut digits = Digits::default();
+        let (negative, unsigned) = match text.strip_prefix('-') {
+            Some(rest) => (true, rest),
+            None => (false, text),
         };
-        // Rust never emits trailing zeros in shortest form except a lone "0"; strip defensively.
-        while self.len > 1 && self.buf[self.len - 1] == b'0' {
-            self.len -= 1;
+        digits.negative = negative;
+        let (mantissa, exponent_text) = unsigned.split_once(['e', 'E']).unwrap_or((unsigned, "0"));
+        let exponent: i32 = exponent_text.parse().unwrap_or(0);
+        // All mantissa digits D with the point after `point` of them; `leading` zeros of D
+        // are dropped, so the value is 0.D' x 10^(point - leading).
+        let mut point: Option<i32> = None;
+        let mut seen: i32 = 0;
+        let mut leading: i32 = 0;
+        for b in mantissa.bytes() {
+            match b {
+                b'.' => point = Some(seen),
+                b'0'..=b'9' => {
+                    seen += 1;
+                    if b == b'0' && digits.len == 0 {
+                        leading += 1;
+                    } else if digits.len < digits.buf.len() {
+                        digits.buf[digits.len] = b;
+                        digits.len += 1;
+                    }
+                }
+                _ => {}
+            }
         }
-        if self.len == 0 {
-            self.buf[0] = b'0';
-            self.len = 1;
+        let point = point.unwrap_or(seen);
+        digits.exponent = point - leading - 1 + exponent;
+        while digits.len > 1 && digits.buf[digits.len - 1] == b'0' {
+            digits.len -= 1;
         }
+        if digits.len == 0 {
+            digits.buf[0] = b'0';
+            digits.len = 1;
+            digits.exponent = 0;
+        }
+        digits
     }
 
     /// Go's `%g` with shortest precision: exponent notation when the exponent is below -4 or at
@@ -204,34 +198,6 @@ impl Digits {
             out.push(b'.');
             out.extend_from_slice(&digits[integer_len..]);
         }
-    }
-}
-
-/// A fixed-size `fmt::Write` sink, so float formatting needs no heap allocation.
-struct StackText {
-    buf: [u8; 40],
-    len: usize,
-}
-
-impl Default for StackText {
-    fn default() -> Self {
-        StackText {
-            buf: [0; 40],
-            len: 0,
-        }
-    }
-}
-
-impl std::fmt::Write for StackText {
-    fn write_str(&mut self, s: &str) -> std::fmt::Result {
-        let bytes = s.as_bytes();
-        let end = self.len + bytes.len();
-        if end > self.buf.len() {
-            return Err(std::fmt::Error);
-        }
-        self.buf[self.len..end].copy_from_slice(bytes);
-        self.len = end;
-        Ok(())
     }
 }
 
@@ -438,6 +404,74 @@ mod tests {
                 .trim_end_matches('0')
                 .len();
             assert!(our_digits <= std_digits.max(1), "{value:e} -> {text}");
+        }
+    }
+
+    /// Two independent shortest-digit generators (ryu, and Rust's Grisu/Dragon `{:e}`) must
+    /// give the same digits and exponent, except when the exact binary value lies exactly
+    /// halfway between two shortest candidates: Go (and ryu) then round half to even, while
+    /// Rust's `{:e}` rounds half up (e.g. -134310626912275.625 -> Go `...275.62`).
+    #[test]
+    fn ryu_and_std_digits_agree_except_ties() {
+        let mut state: u64 = 0xD1B5_4A32_D192_ED03;
+        let mut ties = 0;
+        for i in 0..50_000u32 {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            let value = match i % 4 {
+                0 => f64::from_bits(state),
+                1 => (state % 1_000_000_007) as f64 / 1e6,
+                2 => (state % 97) as f64 * 10f64.powi((state % 40) as i32 - 20),
+                _ => 1.0 / ((state % 1000) as f64 + 1.0),
+            };
+            if !value.is_finite() || value == 0.0 {
+                continue;
+            }
+            let from_ryu = Digits::of_shortest(value);
+            let from_std = Digits::of_decimal_text(&format!("{value:e}"));
+            let ryu_digits = &from_ryu.buf[..from_ryu.len];
+            let std_digits = &from_std.buf[..from_std.len];
+            if (ryu_digits, from_ryu.exponent) == (std_digits, from_std.exponent) {
+                continue;
+            }
+            // A tie: same length, both round-trip, ryu's last digit even and one below std's.
+            ties += 1;
+            assert_eq!(ryu_digits.len(), std_digits.len(), "{value:e}");
+            let last = ryu_digits[ryu_digits.len() - 1];
+            assert_eq!(last % 2, 0, "{value:e}");
+            assert_eq!(last + 1, std_digits[std_digits.len() - 1], "{value:e}");
+            let mut written = Vec::new();
+            write_go_float(&mut written, value);
+            let text = String::from_utf8(written).unwrap();
+            assert_eq!(parse_float(&text), Some(value));
+        }
+        assert!(ties < 500, "{ties} ties is implausibly many");
+    }
+
+    #[test]
+    fn exact_ties_round_half_to_even_like_go() {
+        // Exact value -134310626912275.625; Go's FormatFloat gives ...275.62.
+        assert_eq!(go(-1.3431062691227563e14), "-1.3431062691227562e+14");
+    }
+
+    #[test]
+    fn decimal_text_shapes() {
+        for (text, digits, exponent) in [
+            ("1234.0", "1234", 3),
+            ("0.00123", "123", -3),
+            ("1.795343977e9", "1795343977", 9),
+            ("1e-7", "1", -7),
+            ("1e16", "1", 16),
+            ("-0.5", "5", -1),
+            ("100.0", "1", 2),
+        ] {
+            let d = Digits::of_decimal_text(text);
+            assert_eq!(
+                (std::str::from_utf8(&d.buf[..d.len]).unwrap(), d.exponent),
+                (digits, exponent),
+                "{text}"
+            );
         }
     }
 

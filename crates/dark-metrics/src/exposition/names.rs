@@ -53,10 +53,13 @@ fn is_legacy_label_char(c: char, first: bool) -> bool {
 
 /// True if `name` (the concatenation of `parts`) is a legacy-valid metric name.
 pub fn is_legacy_metric_name(parts: &[&str]) -> bool {
+    // Byte-wise: every legacy character is ASCII, so any non-ASCII byte fails.
     let mut first = true;
     for part in parts {
-        for c in part.chars() {
-            if !is_legacy_metric_char(c, first) {
+        for &b in part.as_bytes() {
+            let ok =
+                b.is_ascii_alphabetic() || b == b'_' || b == b':' || (!first && b.is_ascii_digit());
+            if !ok {
                 return false;
             }
             first = false;
@@ -67,14 +70,14 @@ pub fn is_legacy_metric_name(parts: &[&str]) -> bool {
 
 /// True if `name` is a legacy-valid label name.
 pub fn is_legacy_label_name(name: &str) -> bool {
-    let mut first = true;
-    for c in name.chars() {
-        if !is_legacy_label_char(c, first) {
-            return false;
-        }
-        first = false;
+    let bytes = name.as_bytes();
+    match bytes.first() {
+        Some(&b) if b.is_ascii_alphabetic() || b == b'_' => {}
+        _ => return false,
     }
-    !first
+    bytes[1..]
+        .iter()
+        .all(|&b| b.is_ascii_alphanumeric() || b == b'_')
 }
 
 /// Appends `text` with `\` → `\\`, newline → `\n` and, if `quote` is set, `"` → `\"`.

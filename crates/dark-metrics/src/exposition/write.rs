@@ -35,7 +35,9 @@ use std::io;
 
 use super::float::{write_go_float, write_openmetrics_count, write_openmetrics_float};
 use super::model::{MetricFamily, MetricType, Sample};
-use super::names::{write_escaped, write_label_name, write_metric_name, EscapingScheme};
+use super::names::{
+    is_legacy_metric_name, write_escaped, write_label_name, write_metric_name, EscapingScheme,
+};
 use super::negotiate::Format;
 
 /// Choices that change what a writer emits.
@@ -154,12 +156,20 @@ fn write_text_family(out: &mut Vec<u8>, family: &MetricFamily, options: &WriteOp
         MetricType::Summary => b" summary\n",
         MetricType::Unknown => b" untyped\n",
     });
+    // Every sample name is a prefix of the family name plus an ASCII suffix, so one check
+    // covers them all.
+    let legacy = is_legacy_metric_name(&[&family.name]);
     for sample in &family.samples {
         let Some((stem, suffix)) = text_sample_name(family, sample) else {
             continue;
         };
         let canonical = canonical_label(family.metric_type, suffix);
-        write_series(out, stem, suffix, sample, canonical, false, options);
+        let name = SeriesName {
+            stem,
+            suffix,
+            legacy,
+        };
+        write_series(out, &name, sample, canonical, false, options);
         out.push(b' ');
         write_go_float(out, sample.value);
         if let Some(ms) = sample.timestamp_ms {
@@ -248,12 +258,18 @@ fn write_openmetrics_family(out: &mut Vec<u8>, family: &MetricFamily, options: &
         write_escaped(out, &family.help, true);
         out.push(b'\n');
     }
+    let legacy = is_legacy_metric_name(&[&family.name]);
     for sample in &family.samples {
         let Some((stem, suffix)) = openmetrics_sample_name(family, sample, options) else {
             continue;
         };
         let canonical = canonical_label(family.metric_type, suffix);
-        write_series(out, stem, suffix, sample, canonical, true, options);
+        let name = SeriesName {
+            stem,
+            suffix,
+            legacy,
+        };
+        write_series(out, &name, sample, canonical, true, options);
         out.push(b' ');
         let is_count = match family.metric_type {
             MetricType::Histogram => matches!(suffix, "_bucket" | "_count"),
@@ -283,18 +299,30 @@ fn canonical_label(metric_type: MetricType, suffix: &str) -> Option<&'static str
     }
 }
 
+/// A sample's name: family stem, suffix, and whether the family name is legacy-valid.
+struct SeriesName<'a> {
+    stem: &'a str,
+    suffix: &'a str,
+    legacy: bool,
+}
+
 /// Writes `name{labels}` (or `{"name",labels}` for a quoted name).
 fn write_series(
     out: &mut Vec<u8>,
-    stem: &str,
-    suffix: &str,
+    name: &SeriesName<'_>,
     sample: &Sample,
     canonical: Option<&str>,
     openmetrics: bool,
     options: &WriteOptions,
 ) {
     let mark = out.len();
-    let quoted = write_metric_name(out, &[stem, suffix], options.escaping);
+    let quoted = if name.legacy && !name.stem.is_empty() {
+        out.extend_from_slice(name.stem.as_bytes());
+        out.extend_from_slice(name.suffix.as_bytes());
+        false
+    } else {
+        write_metric_name(out, &[name.stem, name.suffix], options.escaping)
+    };
     if quoted {
         // The quoted name goes inside the braces: `{"my.metric",a="b"}`.
         out.insert(mark, b'{');
@@ -306,13 +334,13 @@ fn write_series(
         return;
     }
     let mut separator = if quoted { b',' } else { b'{' };
-    for (name, value) in &sample.labels {
+    for (label_name, value) in &sample.labels {
         out.push(separator);
         separator = b',';
-        write_label_name(out, name, options.escaping);
+        write_label_name(out, label_name, options.escaping);
         out.extend_from_slice(b"=\"");
         match canonical {
-            Some(label) if label == name => write_canonical_number(out, value, openmetrics),
+            Some(label) if label == label_name => write_canonical_number(out, value, openmetrics),
             _ => write_escaped(out, value, true),
         }
         out.push(b'"');
