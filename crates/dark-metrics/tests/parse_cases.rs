@@ -517,6 +517,10 @@ fn openmetrics_errors_carry_line_and_kind() {
     for (input, line, kind) in cases {
         assert_eq!(om_error(input), (line, kind), "input {input:?}");
     }
+    assert_eq!(
+        om_error("# TYPE c counter\nc_created 1 # {a=\"b\"} 1\n# EOF\n"),
+        (2, K::ExemplarNotAllowed("c_created".into()))
+    );
     let long_value = "x".repeat(121); // 8 + 121 > 128 characters
     let input = format!("# TYPE c counter\nc_total 1 # {{trace_id=\"{long_value}\"}} 1\n# EOF\n");
     assert_eq!(om_error(&input), (2, K::ExemplarTooLong));

@@ -417,3 +417,32 @@ fn sort_for_exposition_orders_families_and_labels() {
         "# TYPE a gauge\na 2\n# TYPE b gauge\nb{core=\"0\",cpu=\"0\",package=\"0\"} 1\n"
     );
 }
+
+#[test]
+fn sort_for_exposition_orders_samples_like_go() {
+    let mut families = vec![MetricFamily {
+        name: "h".into(),
+        help: String::new(),
+        unit: String::new(),
+        metric_type: MetricType::Histogram,
+        samples: vec![
+            sample("_bucket", &[("le", "1"), ("path", "/b")], 1.0),
+            sample("_bucket", &[("le", "+Inf"), ("path", "/b")], 2.0),
+            sample("_count", &[("path", "/b")], 2.0),
+            sample("_bucket", &[("path", "/a"), ("le", "1")], 3.0),
+            sample("_bucket", &[("path", "/a"), ("le", "+Inf")], 4.0),
+            sample("_count", &[("path", "/a")], 4.0),
+        ],
+    }];
+    MetricFamily::sort_for_exposition(&mut families);
+    assert_eq!(
+        text(&families),
+        "# TYPE h histogram\n\
+         h_bucket{le=\"1\",path=\"/a\"} 3\n\
+         h_bucket{le=\"+Inf\",path=\"/a\"} 4\n\
+         h_count{path=\"/a\"} 4\n\
+         h_bucket{le=\"1\",path=\"/b\"} 1\n\
+         h_bucket{le=\"+Inf\",path=\"/b\"} 2\n\
+         h_count{path=\"/b\"} 2\n"
+    );
+}

@@ -1,7 +1,31 @@
 //! Exposition formats: the in-memory [`model`] of metric families, the writers for Prometheus
-//! text 0.0.4 and OpenMetrics 1.0 ([`write`]), content negotiation ([`negotiate`]), the
-//! parsers ([`parse`]), the `prometheus-client` bridge ([`registry`]), number formatting
+//! text 0.0.4 and OpenMetrics 1.0 ([`mod@write`]), content negotiation ([`mod@negotiate`]), the
+//! parsers ([`mod@parse`]), the `prometheus-client` bridge ([`registry`]), number formatting
 //! ([`float`]) and name escaping ([`names`]).
+//!
+//! One scrape, end to end:
+//!
+//! ```
+//! use dark_metrics::exposition::{negotiate, write_format, MetricFamily, MetricType};
+//!
+//! let families = vec![MetricFamily::new("node_load1", "1m load average.", MetricType::Gauge)
+//!     .with_sample(vec![], 0.75)];
+//! // The Accept header Prometheus 2.x sends.
+//! let accept = "application/openmetrics-text;version=1.0.0,\
+//!               application/openmetrics-text;version=0.0.1;q=0.75,\
+//!               text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+//! let negotiated = negotiate(Some(accept));
+//! let mut body = Vec::new(); // reuse across scrapes
+//! write_format(&mut body, negotiated.format, &families, &negotiated.write_options());
+//! assert_eq!(
+//!     negotiated.content_type,
+//!     "application/openmetrics-text; version=1.0.0; charset=utf-8"
+//! );
+//! assert_eq!(
+//!     body,
+//!     b"# TYPE node_load1 gauge\n# HELP node_load1 1m load average.\nnode_load1 0.75\n# EOF\n"
+//! );
+//! ```
 
 pub mod float;
 pub mod model;

@@ -106,14 +106,27 @@ impl MetricFamily {
         self.name.strip_suffix(suffix).unwrap_or(&self.name)
     }
 
-    /// Sorts the families by name and each sample's labels by label name, the order Go's
-    /// registry produces (`{core="0",cpu="0",package="0"}`). Sample order is kept.
+    /// Sorts the way Go's registry does before encoding, so output can be diffed against Go
+    /// exporters: families by name (stable, so same-named families keep their order), each
+    /// sample's labels by label name, and samples by their label values (ignoring `le` and
+    /// `quantile`, and stable, so a histogram's or summary's samples stay together and in
+    /// order).
     pub fn sort_for_exposition(families: &mut [MetricFamily]) {
         families.sort_by(|a, b| a.name.cmp(&b.name));
         for family in families.iter_mut() {
             for sample in &mut family.samples {
                 sample.labels.sort_by(|a, b| a.0.cmp(&b.0));
             }
+            family.samples.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
         }
     }
+}
+
+/// A sample's label values without `le` and `quantile`, the order Go sorts metrics by.
+fn sort_key(sample: &Sample) -> impl Iterator<Item = &str> + '_ {
+    sample
+        .labels
+        .iter()
+        .filter(|(name, _)| name != "le" && name != "quantile")
+        .map(|(_, value)| value.as_str())
 }

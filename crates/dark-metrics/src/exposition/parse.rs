@@ -646,7 +646,7 @@ impl Parser {
         };
         if has_exemplar {
             let allowed = match family.metric_type {
-                MetricType::Counter => true,
+                MetricType::Counter => suffix.is_empty(),
                 MetricType::Histogram | MetricType::GaugeHistogram => suffix == "_bucket",
                 _ => false,
             };
