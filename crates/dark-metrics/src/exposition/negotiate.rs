@@ -218,8 +218,13 @@ mod tests {
 
     /// Prometheus 3.x default (no native histograms), from `acceptHeader` in scrape/scrape.go.
     const PROMETHEUS_3_DEFAULT: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
-    /// Prometheus 2.x default as documented.
-    const PROMETHEUS_2_DEFAULT: &str = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+    /// The example in Prometheus' content negotiation documentation.
+    const DOCS_EXAMPLE: &str = "application/openmetrics-text;version=1.0.0;q=0.5,application/openmetrics-text;version=0.0.1;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
+
+    /// What Debian's Prometheus 2.42 sends (captured by the `peers` integration test).
+    const PROMETHEUS_2_42: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
+    /// Prometheus 3.x `DefaultProtoFirstScrapeProtocols` through `acceptHeader` (code-derived).
+    const PROMETHEUS_3_PROTO_FIRST: &str = "application/vnd.google.protobuf;proto=io.prometheus.client.MetricFamily;encoding=delimited;q=0.7,application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
 
     #[test]
     fn prometheus_defaults_get_openmetrics() {
@@ -227,10 +232,17 @@ mod tests {
         assert_eq!(n.format, Format::OpenMetrics100);
         assert_eq!(n.content_type, OPENMETRICS_100_CONTENT_TYPE);
         assert_eq!(n.escaping, EscapingScheme::AllowUtf8);
-        let n = negotiate(Some(PROMETHEUS_2_DEFAULT));
+        for accept in [DOCS_EXAMPLE, PROMETHEUS_2_42] {
+            let n = negotiate(Some(accept));
+            assert_eq!(n.format, Format::OpenMetrics100);
+            assert_eq!(n.content_type, OPENMETRICS_100_CONTENT_TYPE);
+            assert_eq!(n.escaping, EscapingScheme::Underscores);
+        }
+        // Prometheus 3 with native histograms or start timestamps asks for protobuf first;
+        // we do not offer protobuf, so the next entry (OpenMetrics) wins.
+        let n = negotiate(Some(PROMETHEUS_3_PROTO_FIRST));
         assert_eq!(n.format, Format::OpenMetrics100);
-        assert_eq!(n.content_type, OPENMETRICS_100_CONTENT_TYPE);
-        assert_eq!(n.escaping, EscapingScheme::Underscores);
+        assert_eq!(n.escaping, EscapingScheme::AllowUtf8);
     }
 
     #[test]
