@@ -51,14 +51,38 @@ fn is_legacy_label_char(c: char, first: bool) -> bool {
     c.is_ascii_alphabetic() || c == '_' || (!first && c.is_ascii_digit())
 }
 
+/// Byte classes for the hot loops (a metric name's first byte, its other bytes, and bytes that
+/// must be escaped inside a quoted string: `\\`, newline, `"`).
+const START: u8 = 0b001;
+const CONTINUE: u8 = 0b010;
+const ESCAPE: u8 = 0b100;
+const BYTE_CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut i = 0;
+    while i < 256 {
+        let c = i as u8;
+        if c.is_ascii_alphabetic() || c == b'_' || c == b':' {
+            table[i] |= START | CONTINUE;
+        }
+        if c.is_ascii_digit() {
+            table[i] |= CONTINUE;
+        }
+        if c == b'\\' || c == b'\n' || c == b'"' {
+            table[i] |= ESCAPE;
+        }
+        i += 1;
+    }
+    table
+};
+
 /// True if `name` (the concatenation of `parts`) is a legacy-valid metric name.
 pub fn is_legacy_metric_name(parts: &[&str]) -> bool {
     // Byte-wise: every legacy character is ASCII, so any non-ASCII byte fails.
     let mut first = true;
     for part in parts {
         for &b in part.as_bytes() {
-            let ok =
-                b.is_ascii_alphabetic() || b == b'_' || b == b':' || (!first && b.is_ascii_digit());
+            let class = BYTE_CLASS[usize::from(b)];
+            let ok = class & if first { START } else { CONTINUE } != 0;
             if !ok {
                 return false;
             }
@@ -83,6 +107,13 @@ pub fn is_legacy_label_name(name: &str) -> bool {
 /// Appends `text` with `\` → `\\`, newline → `\n` and, if `quote` is set, `"` → `\"`.
 pub fn write_escaped(out: &mut Vec<u8>, text: &str, quote: bool) {
     let bytes = text.as_bytes();
+    if !bytes
+        .iter()
+        .any(|&b| BYTE_CLASS[usize::from(b)] & ESCAPE != 0)
+    {
+        out.extend_from_slice(bytes);
+        return;
+    }
     let mut start = 0;
     for (i, &b) in bytes.iter().enumerate() {
         let replacement: &[u8] = match b {

@@ -38,6 +38,8 @@
 //! Limits ([`ParseLimits`]) bound the line length, the number of samples and the number of
 //! families, so a hostile target cannot make the parser use unbounded memory.
 
+use std::borrow::Cow;
+
 use super::float::{parse_float, parse_millis};
 use super::model::{MetricFamily, MetricType, Sample};
 use super::negotiate::Format;
@@ -641,7 +643,7 @@ impl Parser {
         let suffix = self.assign_family(&name)?;
         let Some(family) = self.current.as_ref() else {
             return Err(ParseErrorKind::ExpectedMetricName {
-                found: name.clone(),
+                found: name.to_string(),
             });
         };
         if has_exemplar {
@@ -651,7 +653,7 @@ impl Parser {
                 _ => false,
             };
             if !allowed {
-                return Err(ParseErrorKind::ExemplarNotAllowed(name));
+                return Err(ParseErrorKind::ExemplarNotAllowed(name.into_owned()));
             }
         }
         let required = match (family.metric_type, suffix) {
@@ -661,7 +663,12 @@ impl Parser {
         };
         if let Some(label) = required {
             match labels.iter().find(|(n, _)| n == label) {
-                None => return Err(ParseErrorKind::MissingLabel { name, label }),
+                None => {
+                    return Err(ParseErrorKind::MissingLabel {
+                        name: name.into_owned(),
+                        label,
+                    })
+                }
                 Some((_, v)) if parse_float(v).is_none() => {
                     return Err(ParseErrorKind::InvalidLabelNumber {
                         label,
@@ -785,6 +792,9 @@ fn unescape(text: &str, quote: bool) -> String {
     }
     out
 }
+
+/// Label pairs of one sample, in input order.
+type Labels = Vec<(String, String)>;
 
 /// A position in one line.
 struct Cursor<'a> {
@@ -943,8 +953,8 @@ impl<'a> Cursor<'a> {
     }
 
     /// `name{labels}` or `{"name",labels}`.
-    fn series(&mut self) -> Result<(String, Vec<(String, String)>), ParseErrorKind> {
-        let mut name = self.bare_name(true).map(str::to_string);
+    fn series(&mut self) -> Result<(Cow<'a, str>, Labels), ParseErrorKind> {
+        let mut name = self.bare_name(true).map(Cow::Borrowed);
         let mut labels: Vec<(String, String)> = Vec::new();
         if self.peek() == Some(b'{') {
             self.pos += 1;
@@ -961,7 +971,7 @@ impl<'a> Cursor<'a> {
     /// The inside of `{…}` after the `{`, through the `}`.
     fn labels(
         &mut self,
-        name: &mut Option<String>,
+        name: &mut Option<Cow<'a, str>>,
         labels: &mut Vec<(String, String)>,
     ) -> Result<(), ParseErrorKind> {
         let mut first = true;
@@ -979,7 +989,7 @@ impl<'a> Cursor<'a> {
                     if !first || name.is_some() {
                         return Err(ParseErrorKind::DuplicateMetricName);
                     }
-                    *name = Some(quoted);
+                    *name = Some(Cow::Owned(quoted));
                     first = false;
                     if !self.after_label()? {
                         return Ok(());
