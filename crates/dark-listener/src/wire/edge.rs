@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::consts::{
     capability, content_type as ct, crypto_method, header as h, ConnType, ErrorCode, Precedence,
-    PUBLIC_KEY_LEN,
+    RetryHint, PUBLIC_KEY_LEN,
 };
 use super::frame::Frame;
 use super::headers::{HeaderError, Headers};
@@ -295,6 +295,18 @@ pub struct StructuredError {
     /// Posture checks that failed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub failing_posture_check_ids: Vec<String>,
+}
+
+impl StructuredError {
+    /// The typed retry hint.
+    pub fn hint(&self) -> RetryHint {
+        RetryHint::from_u32(self.retry_hint)
+    }
+
+    /// The typed error code.
+    pub fn error_code(&self) -> ErrorCode {
+        ErrorCode::from_u32(self.code)
+    }
 }
 
 /// Error code (1014) and structured error (1033) of a failure message.

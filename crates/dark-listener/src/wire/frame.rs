@@ -15,8 +15,8 @@
 //!
 //! [`FrameCodec`] implements [`tokio_util::codec::Decoder`] and [`Encoder`]. It checks both
 //! lengths against [`FrameLimits`] as soon as the 20-byte header is in, *before* reserving
-//! room for the rest, so a peer cannot make it allocate more than the limits; it accepts
-//! input split at any byte boundary.
+//! room for the rest, so the buffer a peer can make it grow is bounded by one frame within
+//! the limits (plus `BytesMut`'s growth slack); it accepts input split at any byte boundary.
 //!
 //! A listener whose first message has a bad magic answers with [`unknown_version_reply`]
 //! and closes: [`FrameError::BadMagic`] says whether it was the first message.
