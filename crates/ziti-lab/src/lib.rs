@@ -26,6 +26,7 @@ pub mod identity_file;
 pub mod jwt;
 pub mod pkcs7;
 pub mod pki;
+pub mod router;
 pub mod state;
 pub mod timefmt;
 

@@ -787,6 +787,21 @@ impl LabState {
         Self::api_session_info(&inner, &record)
     }
 
+    /// The live API sessions of an identity (oldest first).
+    pub fn api_sessions_of(&self, identity_id: &str) -> Vec<ApiSessionInfo> {
+        let now = now_micros();
+        let mut inner = self.lock();
+        Self::expire(&mut inner, now);
+        let mut list: Vec<ApiSessionInfo> = inner
+            .api_sessions
+            .values()
+            .filter(|s| s.identity_id == identity_id)
+            .filter_map(|s| Self::api_session_info(&inner, s))
+            .collect();
+        list.sort_by_key(|s| s.created_at);
+        list
+    }
+
     /// `DELETE /current-api-session`: ends the API session and its service sessions.
     pub fn delete_api_session(&self, token: &str) -> Result<bool, LabError> {
         let mut inner = self.lock();

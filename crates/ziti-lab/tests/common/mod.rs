@@ -1,0 +1,194 @@
+//! Shared helpers of the ziti-lab integration tests: a cached test PKI, lab directories with
+//! ephemeral ports, an HTTPS client (hyper over tokio-rustls) and the peer-tool lookup.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use ziti_lab::{Lab, LabConfig, LabPki};
+
+/// One RSA PKI for all integration tests, generated once per target dir (RSA key generation is
+/// slow in debug builds) and copied into each lab.
+fn pki_template() -> &'static PathBuf {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ziti-lab-test-pki");
+        let pki = root.join("pki");
+        if LabPki::load(&pki).is_err() {
+            let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+                .unwrap()
+                .keep();
+            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
+            let _ = std::fs::remove_dir_all(&root);
+            // Another test binary may win this race; either copy is fine.
+            let _ = std::fs::rename(&scratch, &root);
+        }
+        pki
+    })
+}
+
+/// A configuration with the starter identities/services and ephemeral loopback ports.
+pub fn ephemeral_config() -> LabConfig {
+    let mut config = LabConfig::starter();
+    config.controller.address = "127.0.0.1:0".parse().unwrap();
+    config.router.address = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
+/// Creates a lab in a fresh temp dir with the shared PKI.
+pub fn new_lab(config: LabConfig) -> (tempfile::TempDir, Lab) {
+    let dir = tempfile::tempdir().unwrap();
+    let dst = dir.path().join("pki");
+    std::fs::create_dir_all(&dst).unwrap();
+    for entry in std::fs::read_dir(pki_template()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
+    }
+    let lab = Lab::init_with(dir.path(), config).unwrap();
+    (dir, lab)
+}
+
+/// The Python of the test venv (with openziti 0.6.0), or a panic saying how to install it.
+pub fn peer_python() -> PathBuf {
+    let path = std::env::var_os("DARKSCRAPE_PEER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "peer python {} not found: run scripts/install-test-deps.sh (or set DARKSCRAPE_PEER_PYTHON)",
+        path.display()
+    );
+    // Python locates its venv from the (lexical) path it was started with: resolve `..` first.
+    // (Only the directory is canonicalised: the venv's `python` is itself a symlink.)
+    match (
+        path.parent().and_then(|p| p.canonicalize().ok()),
+        path.file_name(),
+    ) {
+        (Some(dir), Some(file)) => dir.join(file),
+        _ => path,
+    }
+}
+
+/// Path of a file under tests/support.
+pub fn support_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(name)
+}
+
+/// Client-side TLS material.
+pub struct ClientTls {
+    pub config: Arc<rustls::ClientConfig>,
+}
+
+fn pem_certs(pem: &str) -> Vec<rustls::pki_types::CertificateDer<'static>> {
+    rustls_pemfile::certs(&mut pem.as_bytes())
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+impl ClientTls {
+    /// Trusts `ca_pem`; presents `cert_pem`/`key_pem` when given. `tls12_only` forces TLS 1.2.
+    pub fn new(ca_pem: &str, client: Option<(&str, &str)>, tls12_only: bool) -> Self {
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        for c in pem_certs(ca_pem) {
+            roots.add(c).unwrap();
+        }
+        let versions: &[&rustls::SupportedProtocolVersion] = if tls12_only {
+            &[&rustls::version::TLS12]
+        } else {
+            &[&rustls::version::TLS13, &rustls::version::TLS12]
+        };
+        let builder = rustls::ClientConfig::builder_with_provider(provider)
+            .with_protocol_versions(versions)
+            .unwrap()
+            .with_root_certificates(roots);
+        let config = match client {
+            Some((cert, key)) => {
+                let key = rustls_pemfile::private_key(&mut key.as_bytes())
+                    .unwrap()
+                    .unwrap();
+                builder.with_client_auth_cert(pem_certs(cert), key).unwrap()
+            }
+            None => builder.with_no_client_auth(),
+        };
+        ClientTls {
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// A response read completely.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+    pub tls_version: Option<rustls::ProtocolVersion>,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
+    }
+
+    pub fn content_type(&self) -> &str {
+        self.headers
+            .get(http::header::CONTENT_TYPE)
+            .map(|v| v.to_str().unwrap())
+            .unwrap_or("")
+    }
+}
+
+/// Sends one request on a new TLS connection to `addr` (bounded by a 10 s timeout).
+pub async fn send(
+    tls: &ClientTls,
+    addr: std::net::SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Reply {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let stream = connector.connect(name, tcp).await.unwrap();
+        let tls_version = stream.get_ref().1.protocol_version();
+        let (mut sender, conn) =
+            hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
+                .await
+                .unwrap();
+        tokio::spawn(conn);
+        let mut req = http::Request::builder()
+            .method(method)
+            .uri(path)
+            .header("host", addr.to_string())
+            .header("accept", "application/json");
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        let resp = sender
+            .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.into_body().collect().await.unwrap().to_bytes();
+        Reply {
+            status,
+            headers,
+            body,
+            tls_version,
+        }
+    })
+    .await
+    .expect("request timed out")
+}
