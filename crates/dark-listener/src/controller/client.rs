@@ -1,0 +1,613 @@
+//! [`ControllerClient`]: one method per edge client API call, in legacy (`zt-session`) mode.
+//!
+//! The client owns the base URL, the API path learned from `GET /version`, and the current
+//! API session token. It does not retry or schedule anything; [`super::ControllerSession`]
+//! does that on top of it.
+
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use rustls::ClientConfig;
+use serde::de::DeserializeOwned;
+
+use super::http::{HttpAnswer, HttpsTransport, TransportLimits};
+use super::model::{
+    ApiSession, AuthenticateRequest, ControllerVersion, CreateSessionRequest, CurrentIdentity,
+    Envelope, Service, ServiceSession, ServiceUpdates, SessionType,
+};
+use super::ControllerError;
+
+/// Characters left as-is in query values: RFC 3986 unreserved.
+const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+    .remove(b'-')
+    .remove(b'_')
+    .remove(b'.')
+    .remove(b'~');
+
+/// Tunables of a [`ControllerClient`].
+#[derive(Debug, Clone)]
+pub struct ControllerClientOptions {
+    /// Deadline for one request, connect and body included.
+    pub request_timeout: Duration,
+    /// Deadline for the TCP connect.
+    pub connect_timeout: Duration,
+    /// Largest response body accepted.
+    pub max_body_bytes: usize,
+    /// Page size for list calls (`GET /services`).
+    pub page_size: u32,
+    /// Most pages read for one list, so a misbehaving controller cannot keep us paging.
+    pub max_pages: u32,
+}
+
+impl Default for ControllerClientOptions {
+    fn default() -> Self {
+        Self {
+            request_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(10),
+            max_body_bytes: 8 * 1024 * 1024,
+            page_size: 100,
+            max_pages: 1000,
+        }
+    }
+}
+
+/// The split of a `ztAPI` URL: `https://host:port` and the path (possibly empty).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct ControllerUrl {
+    pub(crate) origin: String,
+    pub(crate) path: String,
+}
+
+impl ControllerUrl {
+    pub(crate) fn parse(url: &str) -> Result<Self, ControllerError> {
+        let bad = |reason: &str| ControllerError::InvalidUrl {
+            url: url.to_string(),
+            reason: reason.to_string(),
+        };
+        let uri: http::Uri = url.trim().parse().map_err(|_| bad("not a URL"))?;
+        if uri.scheme_str() != Some("https") {
+            return Err(bad("the controller URL must start with https://"));
+        }
+        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+        if authority.host().is_empty() || authority.as_str().contains('@') {
+            return Err(bad("no host, or user info in the URL"));
+        }
+        if uri.query().is_some() {
+            return Err(bad("the controller URL must not carry a query"));
+        }
+        let path = uri.path().trim_end_matches('/').to_string();
+        Ok(Self {
+            origin: format!("https://{authority}"),
+            path,
+        })
+    }
+}
+
+/// A client of the controller's edge client API.
+///
+/// Cheap to clone; clones share the connection pool, the learned API path and the token.
+#[derive(Clone)]
+pub struct ControllerClient {
+    transport: HttpsTransport,
+    url: ControllerUrl,
+    options: ControllerClientOptions,
+    state: Arc<Mutex<ClientState>>,
+}
+
+#[derive(Debug, Default)]
+struct ClientState {
+    api_path: Option<String>,
+    token: Option<String>,
+}
+
+impl std::fmt::Debug for ControllerClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ControllerClient")
+            .field("url", &self.url)
+            .field("api_path", &self.api_path())
+            .field("authenticated", &self.token().is_some())
+            .finish()
+    }
+}
+
+impl ControllerClient {
+    /// A client for the controller at `zt_api` (the identity's `ztAPI`, with or without the
+    /// `/edge/client/v1` path), using `tls` (normally [`crate::tls::client_config`]).
+    pub fn new(
+        zt_api: &str,
+        tls: Arc<ClientConfig>,
+        options: ControllerClientOptions,
+    ) -> Result<Self, ControllerError> {
+        let url = ControllerUrl::parse(zt_api)?;
+        let transport = HttpsTransport::new(
+            tls,
+            TransportLimits {
+                request_timeout: options.request_timeout,
+                connect_timeout: options.connect_timeout,
+                max_body_bytes: options.max_body_bytes,
+            },
+        );
+        Ok(Self {
+            transport,
+            url,
+            options,
+            state: Arc::new(Mutex::new(ClientState::default())),
+        })
+    }
+
+    /// `https://host:port` of the controller.
+    pub fn origin(&self) -> &str {
+        &self.url.origin
+    }
+
+    fn state(&self) -> MutexGuard<'_, ClientState> {
+        match self.state.lock() {
+            Ok(guard) => guard,
+            Err(poisoned) => poisoned.into_inner(),
+        }
+    }
+
+    /// The API path in use: learned from `/version`, else the `ztAPI` path.
+    pub fn api_path(&self) -> String {
+        self.state()
+            .api_path
+            .clone()
+            .unwrap_or_else(|| self.url.path.clone())
+    }
+
+    /// The current API session token, if logged in.
+    pub fn token(&self) -> Option<String> {
+        self.state().token.clone()
+    }
+
+    /// Forgets the API session token (e.g. after the controller refused it).
+    pub fn clear_token(&self) {
+        self.state().token = None;
+    }
+
+    fn url_for(&self, path_and_query: &str) -> String {
+        format!("{}{}{}", self.url.origin, self.api_path(), path_and_query)
+    }
+
+    /// `GET /version`: learns where the edge client API lives.
+    ///
+    /// Asked at the `ztAPI` path (as the C SDK does); afterwards every call goes to
+    /// `apiVersions.edge.v1.path` when the controller names one.
+    pub async fn version(&self) -> Result<ControllerVersion, ControllerError> {
+        let url = format!("{}{}/version", self.url.origin, self.url.path);
+        let answer = self
+            .transport
+            .send(Method::GET, &url, &self.headers(false, false), None)
+            .await?;
+        let version: ControllerVersion = decode_data("GET /version", &url, answer)?;
+        if let Some(path) = version.edge_client_path() {
+            let path = path.trim_end_matches('/').to_string();
+            if path.starts_with('/') || path.is_empty() {
+                self.state().api_path = Some(path);
+            } else {
+                tracing::warn!(
+                    path,
+                    "controller named an API path without a leading '/'; ignoring it"
+                );
+            }
+        }
+        Ok(version)
+    }
+
+    /// `POST /authenticate?method=cert`: logs in with the TLS client certificate. The token is
+    /// kept for later calls.
+    pub async fn authenticate(
+        &self,
+        request: &AuthenticateRequest,
+    ) -> Result<ApiSession, ControllerError> {
+        let body = serde_json::to_vec(request).map_err(|e| ControllerError::Encode {
+            operation: "POST /authenticate",
+            source: e,
+        })?;
+        let session: ApiSession = self
+            .call(
+                Method::POST,
+                "/authenticate?method=cert",
+                Some(body.into()),
+                false,
+                "POST /authenticate",
+            )
+            .await?;
+        if session.token.is_empty() {
+            return Err(ControllerError::Invalid {
+                operation: "POST /authenticate",
+                reason: "the API session has an empty token".into(),
+            });
+        }
+        if !session.auth_queries.is_empty() {
+            return Err(ControllerError::Invalid {
+                operation: "POST /authenticate",
+                reason: "the controller asks for further authentication (MFA), which this SDK does not support; remove the MFA posture check for this identity".into(),
+            });
+        }
+        self.state().token = Some(session.token.clone());
+        Ok(session)
+    }
+
+    /// `GET /current-api-session`: refreshes (and extends) the API session.
+    pub async fn current_api_session(&self) -> Result<ApiSession, ControllerError> {
+        self.call(
+            Method::GET,
+            "/current-api-session",
+            None,
+            true,
+            "GET /current-api-session",
+        )
+        .await
+    }
+
+    /// `DELETE /current-api-session`: logs out and forgets the token.
+    pub async fn logout(&self) -> Result<(), ControllerError> {
+        let result: Result<serde_json::Value, _> = self
+            .call(
+                Method::DELETE,
+                "/current-api-session",
+                None,
+                true,
+                "DELETE /current-api-session",
+            )
+            .await;
+        self.clear_token();
+        match result {
+            Ok(_) | Err(ControllerError::MissingData { .. }) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `GET /current-identity`.
+    pub async fn current_identity(&self) -> Result<CurrentIdentity, ControllerError> {
+        self.call(
+            Method::GET,
+            "/current-identity",
+            None,
+            true,
+            "GET /current-identity",
+        )
+        .await
+    }
+
+    /// `GET /current-api-session/service-updates`.
+    pub async fn service_updates(&self) -> Result<ServiceUpdates, ControllerError> {
+        self.call(
+            Method::GET,
+            "/current-api-session/service-updates",
+            None,
+            true,
+            "GET /current-api-session/service-updates",
+        )
+        .await
+    }
+
+    /// `GET /services`, every page, with `configTypes` (may be `["all"]`).
+    pub async fn services(&self, config_types: &[String]) -> Result<Vec<Service>, ControllerError> {
+        self.list_services(config_types, None).await
+    }
+
+    /// `GET /services?filter=name="…"`: the service called `name`, if the identity may see it.
+    pub async fn service_by_name(
+        &self,
+        name: &str,
+        config_types: &[String],
+    ) -> Result<Option<Service>, ControllerError> {
+        let filter = format!(
+            "name=\"{}\"",
+            name.replace('\\', "\\\\").replace('"', "\\\"")
+        );
+        let services = self.list_services(config_types, Some(&filter)).await?;
+        Ok(services.into_iter().find(|s| s.name == name))
+    }
+
+    async fn list_services(
+        &self,
+        config_types: &[String],
+        filter: Option<&str>,
+    ) -> Result<Vec<Service>, ControllerError> {
+        let limit = u64::from(self.options.page_size.max(1));
+        let mut all = Vec::new();
+        let mut offset = 0u64;
+        for _ in 0..self.options.max_pages.max(1) {
+            let mut query = format!("/services?limit={limit}&offset={offset}");
+            for ct in config_types {
+                query.push_str("&configTypes=");
+                query.extend(utf8_percent_encode(ct, QUERY_VALUE));
+            }
+            if let Some(filter) = filter {
+                query.push_str("&filter=");
+                query.extend(utf8_percent_encode(filter, QUERY_VALUE));
+            }
+            let url = self.url_for(&query);
+            let answer = self
+                .transport
+                .send(Method::GET, &url, &self.headers(true, false), None)
+                .await?;
+            let envelope: Envelope<Vec<Service>> = decode_envelope("GET /services", &url, answer)?;
+            let page = envelope.data.unwrap_or_default();
+            let page_len = page.len() as u64;
+            all.extend(page);
+            let total = envelope
+                .meta
+                .and_then(|m| m.pagination)
+                .map(|p| p.total_count);
+            offset += page_len;
+            match total {
+                Some(total) if offset < total && page_len > 0 => continue,
+                _ => return Ok(all),
+            }
+        }
+        Err(ControllerError::Invalid {
+            operation: "GET /services",
+            reason: format!(
+                "still paging after {} pages of {limit}; the controller's totalCount looks wrong",
+                self.options.max_pages
+            ),
+        })
+    }
+
+    /// `POST /sessions {serviceId, type}`: a Dial or Bind session for one service.
+    pub async fn create_session(
+        &self,
+        service_id: &str,
+        kind: SessionType,
+    ) -> Result<ServiceSession, ControllerError> {
+        let body = serde_json::to_vec(&CreateSessionRequest { service_id, kind }).map_err(|e| {
+            ControllerError::Encode {
+                operation: "POST /sessions",
+                source: e,
+            }
+        })?;
+        let session: ServiceSession = self
+            .call(
+                Method::POST,
+                "/sessions",
+                Some(body.into()),
+                true,
+                "POST /sessions",
+            )
+            .await?;
+        if session.token.is_empty() {
+            return Err(ControllerError::Invalid {
+                operation: "POST /sessions",
+                reason: "the session has an empty token".into(),
+            });
+        }
+        Ok(session)
+    }
+
+    /// `GET /sessions/{id}`: re-reads a session (its router list may have changed).
+    pub async fn session(&self, id: &str) -> Result<ServiceSession, ControllerError> {
+        let path = format!("/sessions/{}", utf8_percent_encode(id, QUERY_VALUE));
+        self.call(Method::GET, &path, None, true, "GET /sessions/{id}")
+            .await
+    }
+
+    fn headers(&self, authenticated: bool, json_body: bool) -> Vec<(&'static str, String)> {
+        let mut headers = vec![("accept", "application/json".to_string())];
+        if json_body {
+            headers.push(("content-type", "application/json".to_string()));
+        }
+        if authenticated {
+            if let Some(token) = self.token() {
+                headers.push(("zt-session", token));
+            }
+        }
+        headers
+    }
+
+    async fn call<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        path_and_query: &str,
+        body: Option<Bytes>,
+        authenticated: bool,
+        operation: &'static str,
+    ) -> Result<T, ControllerError> {
+        if authenticated && self.token().is_none() {
+            return Err(ControllerError::NotAuthenticated { operation });
+        }
+        let url = self.url_for(path_and_query);
+        let headers = self.headers(authenticated, body.is_some());
+        let answer = self.transport.send(method, &url, &headers, body).await?;
+        decode_data(operation, &url, answer)
+    }
+}
+
+/// Reads an envelope; an `error` member or a non-2xx status becomes [`ControllerError::Api`].
+fn decode_envelope<T: DeserializeOwned>(
+    operation: &'static str,
+    url: &str,
+    answer: HttpAnswer,
+) -> Result<Envelope<T>, ControllerError> {
+    let status = answer.status;
+    if !status.is_success() {
+        return Err(api_error(operation, url, status, &answer.body));
+    }
+    let envelope: Envelope<T> =
+        serde_json::from_slice(&answer.body).map_err(|e| ControllerError::Decode {
+            operation,
+            url: url.to_string(),
+            status: status.as_u16(),
+            body_start: excerpt(&answer.body),
+            source: e,
+        })?;
+    if let Some(error) = envelope.error {
+        return Err(ControllerError::Api {
+            operation,
+            status: status.as_u16(),
+            code: error.code,
+            message: error.message,
+        });
+    }
+    Ok(envelope)
+}
+
+fn decode_data<T: DeserializeOwned>(
+    operation: &'static str,
+    url: &str,
+    answer: HttpAnswer,
+) -> Result<T, ControllerError> {
+    decode_envelope::<T>(operation, url, answer)?
+        .data
+        .ok_or(ControllerError::MissingData { operation })
+}
+
+fn api_error(
+    operation: &'static str,
+    url: &str,
+    status: StatusCode,
+    body: &[u8],
+) -> ControllerError {
+    match serde_json::from_slice::<Envelope<serde_json::Value>>(body) {
+        Ok(Envelope {
+            error: Some(error), ..
+        }) => ControllerError::Api {
+            operation,
+            status: status.as_u16(),
+            code: error.code,
+            message: error.message,
+        },
+        _ => ControllerError::UnexpectedStatus {
+            operation,
+            url: url.to_string(),
+            status: status.as_u16(),
+            body_start: excerpt(body),
+        },
+    }
+}
+
+/// The first bytes of a body, printable, for error messages.
+pub(crate) fn excerpt(body: &[u8]) -> String {
+    let text = String::from_utf8_lossy(&body[..body.len().min(200)]);
+    text.chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answer(status: u16, body: &str) -> HttpAnswer {
+        HttpAnswer {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: http::HeaderMap::new(),
+            body: Bytes::copy_from_slice(body.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn controller_urls() {
+        let u = ControllerUrl::parse("https://ctrl:1280").unwrap();
+        assert_eq!(
+            (u.origin.as_str(), u.path.as_str()),
+            ("https://ctrl:1280", "")
+        );
+        let u = ControllerUrl::parse("https://127.0.0.1:1280/edge/client/v1/").unwrap();
+        assert_eq!(u.path, "/edge/client/v1");
+        let u = ControllerUrl::parse("https://[::1]:1280").unwrap();
+        assert_eq!(u.origin, "https://[::1]:1280");
+        for bad in [
+            "",
+            "ctrl:1280",
+            "http://ctrl:1280",
+            "https://",
+            "https://u@h:1",
+            "https://h:1/?a=b",
+            "not a url",
+        ] {
+            assert!(ControllerUrl::parse(bad).is_err(), "{bad:?} accepted");
+        }
+    }
+
+    #[test]
+    fn error_envelope_becomes_typed_error() {
+        let err = decode_data::<ApiSession>(
+            "POST /authenticate",
+            "https://c/authenticate",
+            answer(
+                401,
+                r#"{"error":{"code":"INVALID_AUTH","message":"bad cert"},"meta":{}}"#,
+            ),
+        )
+        .unwrap_err();
+        assert!(err.is_unauthorized());
+        match err {
+            ControllerError::Api {
+                status,
+                code,
+                message,
+                ..
+            } => {
+                assert_eq!(
+                    (status, code.as_str(), message.as_str()),
+                    (401, "INVALID_AUTH", "bad cert")
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn error_member_in_a_200_is_still_an_error() {
+        let err = decode_data::<ServiceSession>(
+            "POST /sessions",
+            "u",
+            answer(200, r#"{"error":{"code":"NOT_FOUND","message":"gone"}}"#),
+        )
+        .unwrap_err();
+        assert!(err.is_not_found());
+    }
+
+    #[test]
+    fn non_json_error_keeps_status_and_excerpt() {
+        let err =
+            decode_data::<ApiSession>("GET /x", "u", answer(502, "<html>bad\ngateway</html>"))
+                .unwrap_err();
+        match err {
+            ControllerError::UnexpectedStatus {
+                status, body_start, ..
+            } => {
+                assert_eq!(status, 502);
+                assert_eq!(body_start, "<html>bad gateway</html>");
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn malformed_success_bodies() {
+        for body in [
+            "",
+            "{",
+            "[]",
+            r#"{"data":{"id":"x"}}"#,
+            r#"{"data":"text"}"#,
+        ] {
+            let err = decode_data::<ApiSession>("GET /current-api-session", "u", answer(200, body))
+                .unwrap_err();
+            assert!(
+                matches!(
+                    err,
+                    ControllerError::Decode { .. } | ControllerError::MissingData { .. }
+                ),
+                "{body:?} gave {err:?}"
+            );
+        }
+        let err = decode_data::<ApiSession>("op", "u", answer(200, r#"{"meta":{}}"#)).unwrap_err();
+        assert!(matches!(err, ControllerError::MissingData { .. }));
+    }
+
+    #[test]
+    fn query_values_are_percent_encoded() {
+        let filter = format!("name=\"{}\"", "a b\"c");
+        let enc: String = utf8_percent_encode(&filter, QUERY_VALUE).collect();
+        assert_eq!(enc, "name%3D%22a%20b%22c%22");
+    }
+}

@@ -1,0 +1,509 @@
+//! [`ControllerSession`]: the long-running task that keeps an API session and the service
+//! list current, and hands out Dial/Bind sessions.
+//!
+//! The task loops over two phases. *Login*: `GET /version`, `POST /authenticate`, retried
+//! with capped exponential backoff and jitter while the controller is unreachable or refuses.
+//! *Maintenance*: refresh the API session with `GET /current-api-session` at 1/2…5/6 of its
+//! remaining lifetime, poll `service-updates` and re-list services when they changed; a 401
+//! anywhere (or a caller reporting one) sends it back to login. State is published on a
+//! `watch` channel, so the channel layer can follow token changes without asking.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{watch, Notify};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+use super::model::{
+    ApiSession, AuthenticateRequest, CurrentIdentity, EnvInfo, SdkInfo, Service, ServiceSession,
+    SessionType,
+};
+use super::schedule::{refresh_delay, Backoff};
+use super::{error_chain, ControllerClient, ControllerError};
+
+/// Tunables of a [`ControllerSession`].
+#[derive(Debug, Clone)]
+pub struct ControllerSessionOptions {
+    /// `sdkInfo` sent at login.
+    pub sdk_info: SdkInfo,
+    /// `envInfo` sent at login.
+    pub env_info: EnvInfo,
+    /// Config types asked for at login and when listing services.
+    pub config_types: Vec<String>,
+    /// How often to ask `service-updates` whether the service list changed.
+    pub service_poll_interval: Duration,
+    /// Shortest wait before an API session refresh (capped to half the remaining lifetime).
+    pub min_refresh_delay: Duration,
+    /// Refresh interval when the controller gives no expiry at all.
+    pub fallback_refresh: Duration,
+    /// First retry delay after a failure.
+    pub backoff_initial: Duration,
+    /// Longest retry delay.
+    pub backoff_max: Duration,
+}
+
+impl Default for ControllerSessionOptions {
+    fn default() -> Self {
+        Self {
+            sdk_info: SdkInfo::default(),
+            env_info: EnvInfo::current(),
+            config_types: Vec::new(),
+            service_poll_interval: Duration::from_secs(60),
+            min_refresh_delay: Duration::from_secs(30),
+            fallback_refresh: Duration::from_secs(300),
+            backoff_initial: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(60),
+        }
+    }
+}
+
+/// What the session keeper knows right now.
+#[derive(Debug, Clone, Default)]
+pub struct SessionSnapshot {
+    /// The current API session; `None` while logged out or logging in.
+    pub api_session: Option<ApiSession>,
+    /// The identity as the controller sees it.
+    pub identity: Option<CurrentIdentity>,
+    /// Services the identity may use, by name.
+    pub services: Arc<BTreeMap<String, Service>>,
+    /// `lastChangeAt` of the service list, as last seen.
+    pub services_changed_at: Option<String>,
+    /// How many successful logins so far (a new login means a new token).
+    pub logins: u64,
+    /// The last failure, for diagnostics.
+    pub last_error: Option<String>,
+}
+
+/// Keeps an API session valid and the service list current, in a background task.
+///
+/// Dropping it stops the task (without logging out); [`ControllerSession::shutdown`] also
+/// deletes the API session at the controller.
+#[derive(Debug)]
+pub struct ControllerSession {
+    inner: Arc<Inner>,
+    task: Option<JoinHandle<()>>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    client: ControllerClient,
+    options: ControllerSessionOptions,
+    state: watch::Sender<SessionSnapshot>,
+    /// Login count a caller saw rejected; the task re-logs in when it equals the current one.
+    relogin_for: AtomicU64,
+    wake: Notify,
+    cancel: CancellationToken,
+}
+
+impl Drop for ControllerSession {
+    fn drop(&mut self) {
+        self.inner.cancel.cancel();
+    }
+}
+
+impl ControllerSession {
+    /// Starts the keeper task on the current tokio runtime.
+    pub fn start(client: ControllerClient, options: ControllerSessionOptions) -> Self {
+        let (state, _) = watch::channel(SessionSnapshot::default());
+        let inner = Arc::new(Inner {
+            client,
+            options,
+            state,
+            relogin_for: AtomicU64::new(u64::MAX),
+            wake: Notify::new(),
+            cancel: CancellationToken::new(),
+        });
+        let task = tokio::spawn(run(inner.clone()));
+        Self {
+            inner,
+            task: Some(task),
+        }
+    }
+
+    /// The underlying client (shares the token with the keeper).
+    pub fn client(&self) -> &ControllerClient {
+        &self.inner.client
+    }
+
+    /// Follows state changes (new token, new service list).
+    pub fn subscribe(&self) -> watch::Receiver<SessionSnapshot> {
+        self.inner.state.subscribe()
+    }
+
+    /// The state right now.
+    pub fn snapshot(&self) -> SessionSnapshot {
+        self.inner.state.borrow().clone()
+    }
+
+    /// Waits until an API session exists (at most `timeout`).
+    pub async fn wait_authenticated(
+        &self,
+        timeout: Duration,
+    ) -> Result<ApiSession, ControllerError> {
+        self.wait_for_login(0, timeout).await
+    }
+
+    /// Waits until the login count exceeds `after` and an API session exists.
+    async fn wait_for_login(
+        &self,
+        after: u64,
+        timeout: Duration,
+    ) -> Result<ApiSession, ControllerError> {
+        let mut rx = self.inner.state.subscribe();
+        let waited = tokio::time::timeout(timeout, async {
+            rx.wait_for(|s| s.logins > after && s.api_session.is_some())
+                .await
+                .map(|snapshot| snapshot.api_session.clone())
+        })
+        .await;
+        match waited {
+            Ok(Ok(Some(session))) => Ok(session),
+            Ok(Ok(None)) | Ok(Err(_)) => Err(ControllerError::ShutDown),
+            Err(_) => Err(ControllerError::NotReady {
+                after: timeout,
+                last_error: self
+                    .snapshot()
+                    .last_error
+                    .unwrap_or_else(|| "none yet".to_string()),
+            }),
+        }
+    }
+
+    /// Tells the keeper that the current API session was refused (by the controller or a
+    /// router): it logs in again. Repeated reports about the same session count once.
+    pub fn reauthenticate(&self) {
+        let logins = self.inner.state.borrow().logins;
+        self.inner.relogin_for.store(logins, Ordering::SeqCst);
+        self.inner.wake.notify_one();
+    }
+
+    /// The service called `name`: from the cached list, else asked by name.
+    pub async fn service(&self, name: &str) -> Result<Service, ControllerError> {
+        if let Some(service) = self.inner.state.borrow().services.get(name) {
+            return Ok(service.clone());
+        }
+        let config_types = self.inner.options.config_types.clone();
+        let found = self
+            .with_login(|client| {
+                let config_types = config_types.clone();
+                async move { client.service_by_name(name, &config_types).await }
+            })
+            .await?;
+        found.ok_or_else(|| ControllerError::ServiceNotFound {
+            name: name.to_string(),
+        })
+    }
+
+    /// A Dial or Bind session for the service called `name` (`POST /sessions`).
+    pub async fn create_session(
+        &self,
+        name: &str,
+        kind: SessionType,
+    ) -> Result<ServiceSession, ControllerError> {
+        let service = self.service(name).await?;
+        if !service.permissions.is_empty() && !service.permits(kind) {
+            return Err(ControllerError::NotPermitted {
+                name: name.to_string(),
+                kind,
+            });
+        }
+        let id = service.id.clone();
+        self.with_login(|client| {
+            let id = id.clone();
+            async move { client.create_session(&id, kind).await }
+        })
+        .await
+    }
+
+    /// Re-reads a service session (`GET /sessions/{id}`).
+    pub async fn refresh_session(&self, id: &str) -> Result<ServiceSession, ControllerError> {
+        self.with_login(|client| async move { client.session(id).await })
+            .await
+    }
+
+    /// Stops the keeper and logs out (`DELETE /current-api-session`), waiting at most
+    /// `timeout` for the controller.
+    pub async fn shutdown(mut self, timeout: Duration) -> Result<(), ControllerError> {
+        self.inner.cancel.cancel();
+        if let Some(task) = self.task.take() {
+            let _ = task.await;
+        }
+        if self.inner.client.token().is_none() {
+            return Ok(());
+        }
+        match tokio::time::timeout(timeout, self.inner.client.logout()).await {
+            Ok(result) => result,
+            Err(_) => {
+                self.inner.client.clear_token();
+                Err(ControllerError::NotReady {
+                    after: timeout,
+                    last_error: "logout did not finish".into(),
+                })
+            }
+        }
+    }
+
+    /// Runs `call` with a valid API session; when the controller answers 401, logs in again
+    /// and retries once.
+    async fn with_login<'a, T, F, Fut>(&'a self, call: F) -> Result<T, ControllerError>
+    where
+        F: Fn(&'a ControllerClient) -> Fut,
+        Fut: std::future::Future<Output = Result<T, ControllerError>> + 'a,
+    {
+        let wait = self.inner.client_request_timeout();
+        if self.inner.cancel.is_cancelled() {
+            return Err(ControllerError::ShutDown);
+        }
+        self.wait_authenticated(wait).await?;
+        let logins = self.inner.state.borrow().logins;
+        match call(&self.inner.client).await {
+            Err(err) if err.is_unauthorized() => {
+                tracing::info!(error = %err, "controller refused the API session; logging in again");
+                self.inner.relogin_for.store(logins, Ordering::SeqCst);
+                self.inner.wake.notify_one();
+                self.wait_for_login(logins, wait).await?;
+                call(&self.inner.client).await
+            }
+            other => other,
+        }
+    }
+}
+
+impl Inner {
+    fn client_request_timeout(&self) -> Duration {
+        // Long enough for one login round (version + authenticate) plus a backoff step.
+        self.options.backoff_max.max(Duration::from_secs(5)) + Duration::from_secs(30)
+    }
+
+    fn publish(&self, update: impl FnOnce(&mut SessionSnapshot)) {
+        self.state.send_modify(update);
+    }
+
+    fn note_error(&self, err: &ControllerError) {
+        let text = error_chain(err);
+        self.publish(|s| s.last_error = Some(text));
+    }
+
+    fn relogin_requested(&self) -> bool {
+        self.relogin_for.load(Ordering::SeqCst) == self.state.borrow().logins
+    }
+
+    async fn login(&self) -> Result<ApiSession, ControllerError> {
+        match self.client.version().await {
+            Ok(version) => tracing::debug!(
+                controller = self.client.origin(),
+                version = version.version,
+                api_path = self.client.api_path(),
+                "controller version"
+            ),
+            Err(err) if err.is_transport() => return Err(err),
+            Err(err) => tracing::warn!(
+                controller = self.client.origin(),
+                error = %err,
+                "GET /version failed; keeping the API path from ztAPI"
+            ),
+        }
+        let request = AuthenticateRequest {
+            sdk_info: self.options.sdk_info.clone(),
+            env_info: self.options.env_info.clone(),
+            config_types: self.options.config_types.clone(),
+        };
+        self.client.authenticate(&request).await
+    }
+
+    /// Re-lists services when `service-updates` says they changed (or cannot say).
+    async fn poll_services(&self, force: bool) -> Result<(), ControllerError> {
+        let changed_at = match self.client.service_updates().await {
+            Ok(updates) => Some(updates.last_change_at),
+            Err(err) if err.is_not_found() => None,
+            Err(err) => return Err(err),
+        };
+        let known = self.state.borrow().services_changed_at.clone();
+        if !force && changed_at.is_some() && changed_at == known {
+            return Ok(());
+        }
+        let services = self.client.services(&self.options.config_types).await?;
+        let by_name: BTreeMap<String, Service> =
+            services.into_iter().map(|s| (s.name.clone(), s)).collect();
+        tracing::debug!(count = by_name.len(), "service list updated");
+        self.publish(|s| {
+            s.services = Arc::new(by_name);
+            s.services_changed_at = changed_at;
+        });
+        Ok(())
+    }
+
+    fn refresh_after(&self, session: &ApiSession) -> Duration {
+        let remaining = session
+            .expiration_seconds
+            .map(Duration::from_secs)
+            .or_else(|| remaining_until(session.expires_at.as_deref()?))
+            .unwrap_or(self.options.fallback_refresh);
+        refresh_delay(remaining, self.options.min_refresh_delay)
+    }
+}
+
+/// Time from now until an RFC 3339 instant (zero if past), by the local clock.
+fn remaining_until(expires_at: &str) -> Option<Duration> {
+    let at =
+        time::OffsetDateTime::parse(expires_at, &time::format_description::well_known::Rfc3339)
+            .ok()?;
+    let left = at - time::OffsetDateTime::now_utc();
+    Some(Duration::try_from(left).unwrap_or(Duration::ZERO))
+}
+
+async fn sleep_or_cancel(cancel: &CancellationToken, delay: Duration) -> bool {
+    tokio::select! {
+        _ = cancel.cancelled() => false,
+        _ = tokio::time::sleep(delay) => true,
+    }
+}
+
+async fn run(inner: Arc<Inner>) {
+    let mut backoff = Backoff::new(inner.options.backoff_initial, inner.options.backoff_max);
+    'login: loop {
+        // Login phase.
+        let session = loop {
+            if inner.cancel.is_cancelled() {
+                return;
+            }
+            let attempt = tokio::select! {
+                _ = inner.cancel.cancelled() => return,
+                r = inner.login() => r,
+            };
+            match attempt {
+                Ok(session) => break session,
+                Err(err) => {
+                    let delay = backoff.next_delay();
+                    tracing::warn!(
+                        controller = inner.client.origin(),
+                        error = %error_chain(&err),
+                        attempt = backoff.attempts(),
+                        retry_in_ms = delay.as_millis() as u64,
+                        "controller login failed; retrying"
+                    );
+                    inner.note_error(&err);
+                    if !sleep_or_cancel(&inner.cancel, delay).await {
+                        return;
+                    }
+                }
+            }
+        };
+        backoff.reset();
+        tracing::info!(
+            controller = inner.client.origin(),
+            api_session = session.id,
+            identity = session
+                .identity
+                .as_ref()
+                .map(|i| i.name.as_str())
+                .unwrap_or(""),
+            "logged in to the controller"
+        );
+        let mut refresh_at = Instant::now() + inner.refresh_after(&session);
+        inner.publish(|s| {
+            s.api_session = Some(session);
+            s.logins += 1;
+            s.last_error = None;
+        });
+        match inner.client.current_identity().await {
+            Ok(identity) => inner.publish(|s| s.identity = Some(identity)),
+            Err(err) => {
+                tracing::warn!(error = %err, "GET /current-identity failed");
+                inner.note_error(&err);
+            }
+        }
+        let mut poll_at = Instant::now();
+        let mut force_list = true;
+        // Maintenance phase.
+        loop {
+            if inner.relogin_requested() {
+                inner.client.clear_token();
+                inner.publish(|s| s.api_session = None);
+                continue 'login;
+            }
+            tokio::select! {
+                _ = inner.cancel.cancelled() => return,
+                _ = inner.wake.notified() => {}
+                _ = tokio::time::sleep_until(refresh_at) => {
+                    match inner.client.current_api_session().await {
+                        Ok(session) => {
+                            backoff.reset();
+                            refresh_at = Instant::now() + inner.refresh_after(&session);
+                            tracing::debug!(api_session = session.id, "API session refreshed");
+                            inner.publish(|s| s.api_session = Some(session));
+                        }
+                        Err(err) if err.is_unauthorized() => {
+                            tracing::info!(error = %err, "API session no longer valid; logging in again");
+                            inner.note_error(&err);
+                            inner.client.clear_token();
+                            inner.publish(|s| s.api_session = None);
+                            continue 'login;
+                        }
+                        Err(err) => {
+                            let delay = backoff.next_delay();
+                            tracing::warn!(
+                                controller = inner.client.origin(),
+                                error = %error_chain(&err),
+                                retry_in_ms = delay.as_millis() as u64,
+                                "API session refresh failed; retrying"
+                            );
+                            inner.note_error(&err);
+                            refresh_at = Instant::now() + delay;
+                        }
+                    }
+                }
+                _ = tokio::time::sleep_until(poll_at) => {
+                    match inner.poll_services(force_list).await {
+                        Ok(()) => {
+                            force_list = false;
+                            poll_at = Instant::now() + inner.options.service_poll_interval;
+                        }
+                        Err(err) if err.is_unauthorized() => {
+                            tracing::info!(error = %err, "API session no longer valid; logging in again");
+                            inner.note_error(&err);
+                            inner.client.clear_token();
+                            inner.publish(|s| s.api_session = None);
+                            continue 'login;
+                        }
+                        Err(err) => {
+                            let delay = backoff.next_delay().min(inner.options.service_poll_interval);
+                            tracing::warn!(
+                                controller = inner.client.origin(),
+                                error = %error_chain(&err),
+                                retry_in_ms = delay.as_millis() as u64,
+                                "service list refresh failed; retrying"
+                            );
+                            inner.note_error(&err);
+                            poll_at = Instant::now() + delay;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remaining_until_parses_controller_timestamps() {
+        assert_eq!(
+            remaining_until("2000-01-01T00:00:00.000000Z"),
+            Some(Duration::ZERO)
+        );
+        let future = (time::OffsetDateTime::now_utc() + time::Duration::seconds(120))
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap();
+        let left = remaining_until(&future).unwrap();
+        assert!(left > Duration::from_secs(100) && left <= Duration::from_secs(120));
+        assert_eq!(remaining_until("yesterday"), None);
+        assert_eq!(remaining_until(""), None);
+    }
+}
