@@ -394,12 +394,14 @@ fn utf8_names_per_escaping_scheme() {
 fn empty_input() {
     assert_eq!(text(&[]), "");
     assert_eq!(om(&[]), "# EOF\n");
-    let empty_family = MetricFamily::new("nothing", "", MetricType::Gauge);
-    assert_eq!(
-        text(std::slice::from_ref(&empty_family)),
-        "# TYPE nothing gauge\n"
-    );
-    assert_eq!(om(&[empty_family]), "# TYPE nothing gauge\n# EOF\n");
+    // Families without sample lines are left out, metadata included (as Go's registry does).
+    let empty_family = MetricFamily::new("nothing", "Help.", MetricType::Gauge);
+    let mut only_created = MetricFamily::new("c_total", "", MetricType::Counter);
+    only_created.samples.push(sample("_created", &[], 1.0));
+    let kept = MetricFamily::new("kept", "", MetricType::Gauge).with_sample(vec![], 1.0);
+    let families = [empty_family, only_created, kept];
+    assert_eq!(text(&families), "# TYPE kept gauge\nkept 1\n");
+    assert_eq!(om(&families), "# TYPE kept gauge\nkept 1.0\n# EOF\n");
 }
 
 #[test]

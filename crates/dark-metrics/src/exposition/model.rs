@@ -95,15 +95,18 @@ impl MetricFamily {
 
     /// The name the OpenMetrics `# TYPE`/`# UNIT`/`# HELP` lines carry: the name without
     /// `_total` for a counter, without `_info` for an info family, otherwise [`Self::name`].
-    /// A counter whose name lacks `_total` keeps its name (and is written as `unknown`, as Go's
-    /// encoder does).
+    /// A counter whose name lacks `_total` (or is just `_total`) keeps its name and is written
+    /// as `unknown`, as Go's encoder does.
     pub fn openmetrics_name(&self) -> &str {
         let suffix = match self.metric_type {
             MetricType::Counter => "_total",
             MetricType::Info => "_info",
             _ => return &self.name,
         };
-        self.name.strip_suffix(suffix).unwrap_or(&self.name)
+        match self.name.strip_suffix(suffix) {
+            Some(stem) if !stem.is_empty() => stem,
+            _ => &self.name,
+        }
     }
 
     /// Sorts the way Go's registry does before encoding, so output can be diffed against Go

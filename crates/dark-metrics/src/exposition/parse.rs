@@ -189,6 +189,10 @@ pub enum ParseErrorKind {
     /// An OpenMetrics info sample without the `_info` suffix.
     #[error("info sample {0:?} must end in _info")]
     InfoWithoutSuffix(String),
+    /// An OpenMetrics sample named exactly like its histogram family (histogram samples are
+    /// `_bucket`, `_count`, `_sum`, …).
+    #[error("sample {0:?} has the histogram family's own name; histogram samples need a suffix")]
+    BareHistogramSample(String),
     /// A histogram bucket without `le`, or a summary quantile without `quantile`.
     #[error("sample {name:?} lacks the {label:?} label")]
     MissingLabel {
@@ -738,6 +742,9 @@ fn match_suffix(
                 return Err(ParseErrorKind::InfoWithoutSuffix(name.to_string()));
             }
             return Ok((tail == "_info").then_some(""));
+        }
+        (true, MetricType::Histogram | MetricType::GaugeHistogram) if tail.is_empty() => {
+            return Err(ParseErrorKind::BareHistogramSample(name.to_string()));
         }
         (true, MetricType::Histogram) => &["_bucket", "_count", "_sum", "_created"],
         (true, MetricType::GaugeHistogram) => &["_bucket", "_gcount", "_gsum"],

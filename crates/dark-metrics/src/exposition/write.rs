@@ -27,6 +27,12 @@
 //!   [`WriteOptions::created_samples`] is set (Prometheus ingests them as extra series by
 //!   default, so Go's promhttp leaves them out unless asked).
 //!
+//! A family with no sample lines to write is left out entirely, metadata included, as Go's
+//! registry does; so the output never carries metadata without samples (which would make two
+//! consecutive families of one name, legal in our model, collide). Families with the same name
+//! in a row are otherwise written as given: fine in 0.0.4 (Prometheus' `/federate` does it),
+//! not valid OpenMetrics.
+//!
 //! A `# UNIT` line is written only if the OM family name ends in `_<unit>`; otherwise the unit
 //! is left out (the format forbids it) and a debug event is logged. Samples are written in the
 //! order given; [`MetricFamily::sort_for_exposition`] sorts like Go's registry.
@@ -139,6 +145,13 @@ fn write_text_family(out: &mut Vec<u8>, family: &MetricFamily, options: &WriteOp
         tracing::debug!("skipping a metric family without a name");
         return;
     }
+    if !family
+        .samples
+        .iter()
+        .any(|sample| text_sample_name(family, sample).is_some())
+    {
+        return;
+    }
     let (stem, suffix) = text_metadata_name(family);
     if !family.help.is_empty() {
         out.extend_from_slice(b"# HELP ");
@@ -218,6 +231,13 @@ fn openmetrics_sample_name<'a>(
 fn write_openmetrics_family(out: &mut Vec<u8>, family: &MetricFamily, options: &WriteOptions) {
     if family.name.is_empty() {
         tracing::debug!("skipping a metric family without a name");
+        return;
+    }
+    if !family
+        .samples
+        .iter()
+        .any(|sample| openmetrics_sample_name(family, sample, options).is_some())
+    {
         return;
     }
     let name = family.openmetrics_name();
