@@ -12,12 +12,28 @@
 //! | [`wire`] | protocol, no I/O | channel wire format v2 frames, typed headers, edge messages |
 //! | [`e2ee`] | protocol, no I/O | libsodium-compatible key exchange and secretstream framing |
 //! | [`identity`] | configuration | identity files (`ztAPI`, `id.cert/key/ca`) |
+//! | [`tls`] | I/O setup | rustls client configurations built from an identity |
+//! | [`controller`] | I/O | the controller's edge client REST API (legacy cert authentication) |
+//! | [`enroll`] | I/O | one-time-token enrollment: JWT check, CSR, identity file |
+//! | [`channel`] | I/O | TLS channels to edge routers: hello, reader/writer tasks, conn ids, latency probes, reconnect |
+//! | [`stream`] | I/O | `DarkStream`: one overlay connection as tokio `AsyncRead + AsyncWrite` (e2ee, FIN, close) |
+//! | [`listener`] | I/O | hosting: Bind on routers, re-bind, Dial → accepted stream, Unbind |
+//! | [`context`] | API | `Context`: identity → TLS → controller session → channels; `bind`, `dial`, `shutdown` |
+//! | [`http`] | API | serving a hyper/tower HTTP service on a `ServiceListener` |
 //!
 //! Nothing in the protocol layer touches a socket or a clock: tests feed it bytes and read
 //! bytes back.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
+pub mod channel;
+pub mod context;
+pub mod controller;
 pub mod e2ee;
+pub mod enroll;
+pub mod http;
 pub mod identity;
+pub mod listener;
+pub mod stream;
+pub mod tls;
 pub mod wire;

@@ -1,0 +1,611 @@
+//! [`Context`]: the SDK entry point, tying an identity to the controller session keeper and
+//! the router channels, with `bind` (host a service) and `dial` (connect to one).
+//!
+//! This module owns the wiring (identity → TLS configuration → [`ControllerSession`] →
+//! [`RouterPool`]), the dial path (ziti-edge-protocol.md §3.3: Dial session, router choice by
+//! latency, Connect, StateConnected or StateClosed, key exchange) and graceful shutdown.
+//! Hosting lives in [`crate::listener`].
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::channel::{ChannelError, ChannelOptions, RouterChannel, RouterPool};
+use crate::controller::{
+    error_chain, ControllerClient, ControllerClientOptions, ControllerError, ControllerSession,
+    ControllerSessionOptions, RouterAddress, ServiceSession, SessionType,
+};
+use crate::e2ee::{E2eeError, E2eeSession, KeyPair, Role};
+use crate::identity::{Identity, IdentityError};
+use crate::listener::{BindError, BindOptions, ServiceListener};
+use crate::stream::{DarkStream, StreamInfo, StreamRole};
+use crate::tls::TlsSetupError;
+use crate::wire::consts::{content_type as ct, ErrorCode};
+use crate::wire::edge::{Connect, Data, StateClosed, StateConnected, StructuredError};
+
+/// Tunables of a [`Context`].
+#[derive(Debug, Clone, Default)]
+pub struct ContextOptions {
+    /// Controller HTTP client settings.
+    pub controller: ControllerClientOptions,
+    /// API session keeper settings.
+    pub session: ControllerSessionOptions,
+    /// Router channel settings.
+    pub channel: ChannelOptions,
+}
+
+/// Why a context could not be created or used.
+#[derive(Debug, thiserror::Error)]
+pub enum ContextError {
+    /// The identity file could not be loaded.
+    #[error(transparent)]
+    Identity(#[from] IdentityError),
+    /// The identity's certificate material is unusable for TLS.
+    #[error(transparent)]
+    Tls(#[from] TlsSetupError),
+    /// The identity names no controller.
+    #[error("identity {0} names no controller (`ztAPI`); re-enroll or fix the identity file")]
+    NoController(String),
+    /// The controller client could not be built.
+    #[error(transparent)]
+    Controller(#[from] ControllerError),
+    /// Not called inside a tokio runtime.
+    #[error(
+        "dark-listener needs a tokio runtime: create the Context from async code running on tokio"
+    )]
+    NoRuntime,
+    /// The context was shut down.
+    #[error("the context has been shut down")]
+    ShutDown,
+}
+
+/// Options of [`Context::dial`].
+#[derive(Debug, Clone)]
+pub struct DialOptions {
+    /// Reach the terminator hosted under this instance id (header 1006), e.g. the host's
+    /// identity name when it binds with [`BindOptions::bind_using_edge_identity`].
+    pub terminator_identity: Option<String>,
+    /// Opaque bytes handed to the host (header 1011).
+    pub app_data: Option<Bytes>,
+    /// Caller id shown to the host (header 1008).
+    pub caller_id: Option<String>,
+    /// Deadline for the whole dial (session, router, Connect).
+    pub timeout: Duration,
+}
+
+impl Default for DialOptions {
+    fn default() -> Self {
+        Self {
+            terminator_identity: None,
+            app_data: None,
+            caller_id: None,
+            timeout: Duration::from_secs(15),
+        }
+    }
+}
+
+/// Why a dial failed.
+#[derive(Debug, thiserror::Error)]
+pub enum DialError {
+    /// The controller refused or could not be asked (service unknown, no Dial policy, …).
+    #[error("dial {service:?}: {source}")]
+    Controller {
+        /// Service name.
+        service: String,
+        /// The controller error.
+        #[source]
+        source: ControllerError,
+    },
+    /// The Dial session lists no usable edge router.
+    #[error("dial {service:?}: the controller lists no edge router with a tls:// address for this service; check the edge router policies")]
+    NoRouters {
+        /// Service name.
+        service: String,
+    },
+    /// No listed router could be reached.
+    #[error("dial {service:?}: no edge router reachable: {}", join_errors(.errors))]
+    Unreachable {
+        /// Service name.
+        service: String,
+        /// One error per router.
+        errors: Vec<ChannelError>,
+    },
+    /// The channel failed during the dial.
+    #[error("dial {service:?}: {source}")]
+    Channel {
+        /// Service name.
+        service: String,
+        /// The channel error.
+        #[source]
+        source: ChannelError,
+    },
+    /// The router (or the controller behind it, or the host) refused the connection.
+    #[error("dial {service:?} refused by router {router}: {reason}{}", code.map(|c| format!(" (error code {c})")).unwrap_or_default())]
+    Refused {
+        /// Service name.
+        service: String,
+        /// Router address.
+        router: String,
+        /// The StateClosed body.
+        reason: String,
+        /// Header 1014, when sent.
+        code: Option<ErrorCode>,
+        /// Header 1033, when sent.
+        structured: Option<Box<StructuredError>>,
+    },
+    /// The dial did not finish in time.
+    #[error("dial {service:?} did not finish within {after:?}")]
+    Timeout {
+        /// Service name.
+        service: String,
+        /// The deadline.
+        after: Duration,
+    },
+    /// The service requires encryption but the host's key did not arrive.
+    #[error("dial {service:?}: the service requires end-to-end encryption but the router sent no host public key; refusing to send plaintext")]
+    HostKeyMissing {
+        /// Service name.
+        service: String,
+    },
+    /// The key exchange failed.
+    #[error("dial {service:?}: key exchange failed: {source}")]
+    Crypto {
+        /// Service name.
+        service: String,
+        /// The crypto error.
+        #[source]
+        source: E2eeError,
+    },
+    /// The router answered Connect with something else than StateConnected/StateClosed.
+    #[error("dial {service:?}: router {router} answered Connect with content type {content_type}")]
+    UnexpectedReply {
+        /// Service name.
+        service: String,
+        /// Router address.
+        router: String,
+        /// What it sent.
+        content_type: i32,
+    },
+    /// The context was shut down.
+    #[error("dial {service:?}: the context has been shut down")]
+    ShutDown {
+        /// Service name.
+        service: String,
+    },
+}
+
+fn join_errors(errors: &[ChannelError]) -> String {
+    if errors.is_empty() {
+        return "no attempt was possible".into();
+    }
+    errors
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Shared state behind a [`Context`] (also used by listeners).
+#[derive(Debug)]
+pub(crate) struct ContextInner {
+    identity: Identity,
+    controller: Mutex<Option<Arc<ControllerSession>>>,
+    pub(crate) pool: RouterPool,
+    pub(crate) shutdown: CancellationToken,
+    pub(crate) tasks: TaskTracker,
+    dial_sessions: Mutex<HashMap<String, ServiceSession>>,
+    auth_timeout: Duration,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
+impl ContextInner {
+    pub(crate) fn identity(&self) -> &Identity {
+        &self.identity
+    }
+
+    pub(crate) fn controller(&self) -> Result<Arc<ControllerSession>, ControllerError> {
+        lock(&self.controller)
+            .clone()
+            .ok_or(ControllerError::ShutDown)
+    }
+
+    /// The current API session token (waits for a login).
+    pub(crate) async fn api_token(&self) -> Result<String, ControllerError> {
+        let controller = self.controller()?;
+        Ok(controller
+            .wait_authenticated(self.auth_timeout)
+            .await?
+            .token)
+    }
+
+    /// Reports a router's refusal of the API session so the keeper logs in again.
+    pub(crate) fn channel_failed(&self, err: &ChannelError) {
+        if matches!(err, ChannelError::AuthenticationRejected { .. }) {
+            if let Ok(controller) = self.controller() {
+                controller.reauthenticate();
+            }
+        }
+    }
+}
+
+/// An OpenZiti SDK context: one identity, its controller session and its router channels.
+///
+/// Cheap to clone. Call [`Context::shutdown`] to unbind, close channels and log out.
+#[derive(Debug, Clone)]
+pub struct Context {
+    inner: Arc<ContextInner>,
+}
+
+impl Context {
+    /// Loads an identity file and starts a context with default options.
+    pub fn from_identity_file(path: impl AsRef<Path>) -> Result<Self, ContextError> {
+        Self::from_identity(Identity::from_file(path)?)
+    }
+
+    /// Starts a context for `identity` with default options.
+    pub fn from_identity(identity: Identity) -> Result<Self, ContextError> {
+        Self::with_options(identity, ContextOptions::default())
+    }
+
+    /// Starts a context: builds the TLS configuration, starts the controller session keeper
+    /// (it logs in in the background) and an empty router pool. Must run inside tokio.
+    pub fn with_options(identity: Identity, options: ContextOptions) -> Result<Self, ContextError> {
+        tokio::runtime::Handle::try_current().map_err(|_| ContextError::NoRuntime)?;
+        let tls = crate::tls::client_config_from_parts(
+            identity.cert_chain().to_vec(),
+            identity.private_key(),
+            identity.ca_certs(),
+        )?;
+        let url = identity
+            .controller_urls()
+            .first()
+            .map(|s| s.to_string())
+            .ok_or_else(|| ContextError::NoController(identity.source().to_string()))?;
+        let client = ControllerClient::new(&url, tls.clone(), options.controller.clone())?;
+        let auth_timeout = options.controller.request_timeout + options.session.backoff_max;
+        let controller = ControllerSession::start(client, options.session.clone());
+        let pool = RouterPool::new(tls, identity.name().to_string(), options.channel.clone());
+        Ok(Self {
+            inner: Arc::new(ContextInner {
+                identity,
+                controller: Mutex::new(Some(Arc::new(controller))),
+                pool,
+                shutdown: CancellationToken::new(),
+                tasks: TaskTracker::new(),
+                dial_sessions: Mutex::new(HashMap::new()),
+                auth_timeout,
+            }),
+        })
+    }
+
+    /// The identity this context runs as.
+    pub fn identity(&self) -> &Identity {
+        &self.inner.identity
+    }
+
+    /// The controller session keeper (`None` after shutdown).
+    pub fn controller(&self) -> Option<Arc<ControllerSession>> {
+        self.inner.controller().ok()
+    }
+
+    /// Waits until the controller accepted the identity (at most `timeout`).
+    pub async fn wait_authenticated(&self, timeout: Duration) -> Result<(), ContextError> {
+        let controller = self.inner.controller()?;
+        controller.wait_authenticated(timeout).await?;
+        Ok(())
+    }
+
+    /// The open router channels and their measured round trips.
+    pub fn router_latencies(&self) -> Vec<(String, Option<Duration>)> {
+        self.inner.pool.latencies()
+    }
+
+    /// Hosts `service`: binds it on the edge routers its Bind session lists and returns a
+    /// listener once at least one router accepted the bind (see [`crate::listener`]).
+    pub async fn bind(
+        &self,
+        service: &str,
+        options: BindOptions,
+    ) -> Result<ServiceListener, BindError> {
+        crate::listener::bind(self.inner.clone(), service, options).await
+    }
+
+    /// Connects to `service` and returns the stream once the router confirmed the circuit.
+    pub async fn dial(&self, service: &str, options: DialOptions) -> Result<DarkStream, DialError> {
+        let timeout = options.timeout;
+        match tokio::time::timeout(timeout, self.dial_inner(service, &options)).await {
+            Ok(result) => result,
+            Err(_) => Err(DialError::Timeout {
+                service: service.to_string(),
+                after: timeout,
+            }),
+        }
+    }
+
+    async fn dial_inner(
+        &self,
+        service: &str,
+        options: &DialOptions,
+    ) -> Result<DarkStream, DialError> {
+        let controller_err = |source| DialError::Controller {
+            service: service.to_string(),
+            source,
+        };
+        if self.inner.shutdown.is_cancelled() {
+            return Err(DialError::ShutDown {
+                service: service.to_string(),
+            });
+        }
+        let controller = self.inner.controller().map_err(controller_err)?;
+        let detail = controller.service(service).await.map_err(controller_err)?;
+        // One retry with a fresh session when the router says the cached one is invalid.
+        let mut fresh = false;
+        loop {
+            let session = self.dial_session(&controller, service, fresh).await?;
+            match self
+                .connect_once(service, &session, detail.encryption_required, options)
+                .await
+            {
+                Err(DialError::Refused { reason, code, .. })
+                    if !fresh
+                        && (reason.eq_ignore_ascii_case("invalid session")
+                            || matches!(
+                                code,
+                                Some(ErrorCode::InvalidSession | ErrorCode::InvalidApiSession)
+                            )) =>
+                {
+                    tracing::debug!(
+                        service,
+                        reason,
+                        "dial session refused; retrying with a fresh one"
+                    );
+                    lock(&self.inner.dial_sessions).remove(service);
+                    fresh = true;
+                }
+                other => return other,
+            }
+        }
+    }
+
+    async fn dial_session(
+        &self,
+        controller: &ControllerSession,
+        service: &str,
+        fresh: bool,
+    ) -> Result<ServiceSession, DialError> {
+        if !fresh {
+            if let Some(session) = lock(&self.inner.dial_sessions).get(service) {
+                return Ok(session.clone());
+            }
+        }
+        let session = controller
+            .create_session(service, SessionType::Dial)
+            .await
+            .map_err(|source| DialError::Controller {
+                service: service.to_string(),
+                source,
+            })?;
+        lock(&self.inner.dial_sessions).insert(service.to_string(), session.clone());
+        Ok(session)
+    }
+
+    async fn connect_once(
+        &self,
+        service: &str,
+        session: &ServiceSession,
+        encrypted: bool,
+        options: &DialOptions,
+    ) -> Result<DarkStream, DialError> {
+        let addresses: Vec<RouterAddress> = session
+            .edge_routers
+            .iter()
+            .filter_map(|r| match r.tls_address() {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    tracing::debug!(service, error = %e, "edge router skipped");
+                    None
+                }
+            })
+            .collect();
+        if addresses.is_empty() {
+            return Err(DialError::NoRouters {
+                service: service.to_string(),
+            });
+        }
+        let token = self
+            .inner
+            .api_token()
+            .await
+            .map_err(|source| DialError::Controller {
+                service: service.to_string(),
+                source,
+            })?;
+        let channel = match self.inner.pool.pick(&addresses, &token).await {
+            Ok(channel) => channel,
+            Err(errors) => {
+                for e in &errors {
+                    self.inner.channel_failed(e);
+                }
+                return Err(DialError::Unreachable {
+                    service: service.to_string(),
+                    errors,
+                });
+            }
+        };
+        dial_on_channel(&channel, service, session, encrypted, options).await
+    }
+
+    /// Graceful shutdown: stops every listener (Unbind on each router), waits for them at
+    /// most `timeout`, closes all router channels and logs out of the controller.
+    pub async fn shutdown(&self, timeout: Duration) {
+        self.inner.shutdown.cancel();
+        self.inner.tasks.close();
+        let deadline = tokio::time::Instant::now() + timeout;
+        if tokio::time::timeout_at(deadline, self.inner.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("listeners did not stop in time");
+        }
+        self.inner.pool.close_all().await;
+        let controller = lock(&self.inner.controller).take();
+        let Some(mut controller) = controller else {
+            return;
+        };
+        // Wait (bounded) for in-flight users of the keeper to let go, then log out.
+        loop {
+            match Arc::try_unwrap(controller) {
+                Ok(session) => {
+                    let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+                    if let Err(err) = session.shutdown(left.max(Duration::from_millis(100))).await {
+                        tracing::warn!(error = %error_chain(&err), "logout failed");
+                    }
+                    return;
+                }
+                Err(shared) if tokio::time::Instant::now() < deadline => {
+                    controller = shared;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err(_) => {
+                    tracing::warn!(
+                        "controller session still in use at shutdown; stopping without logout"
+                    );
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// Connect on one channel: register the conn, send Connect, read the reply, set up crypto.
+async fn dial_on_channel(
+    channel: &RouterChannel,
+    service: &str,
+    session: &ServiceSession,
+    encrypted: bool,
+    options: &DialOptions,
+) -> Result<DarkStream, DialError> {
+    let channel_err = |source| DialError::Channel {
+        service: service.to_string(),
+        source,
+    };
+    let keys = encrypted.then(KeyPair::generate);
+    let (conn_id, inbound) = channel.register_stream().map_err(channel_err)?;
+    let connect = Connect {
+        conn_id,
+        token: Bytes::copy_from_slice(session.token.as_bytes()),
+        public_key: keys
+            .as_ref()
+            .map(|k| crate::wire::edge::PublicKey(*k.public_key().as_bytes())),
+        terminator_identity: options.terminator_identity.clone(),
+        caller_id: options.caller_id.clone(),
+        app_data: options.app_data.clone(),
+        ..Connect::default()
+    };
+    let reply = match channel.request(connect.to_frame(0), options.timeout).await {
+        Ok(reply) => reply,
+        Err(err) => {
+            channel.unregister(conn_id);
+            return Err(channel_err(err));
+        }
+    };
+    let router = channel.router().to_string();
+    match reply.content_type {
+        ct::STATE_CONNECTED => {}
+        ct::STATE_CLOSED => {
+            channel.unregister(conn_id);
+            let closed = StateClosed::from_frame(&reply).unwrap_or_default();
+            return Err(DialError::Refused {
+                service: service.to_string(),
+                router,
+                reason: String::from_utf8_lossy(&closed.reason).into_owned(),
+                code: closed.error.code,
+                structured: closed.error.structured.map(Box::new),
+            });
+        }
+        other => {
+            channel.unregister(conn_id);
+            return Err(DialError::UnexpectedReply {
+                service: service.to_string(),
+                router,
+                content_type: other,
+            });
+        }
+    }
+    let connected = match StateConnected::from_frame(&reply) {
+        Ok(c) => c,
+        Err(e) => {
+            channel.unregister(conn_id);
+            let _ = channel.try_send(close_frame(conn_id));
+            return Err(channel_err(ChannelError::Protocol {
+                router,
+                detail: format!("StateConnected: {e}"),
+            }));
+        }
+    };
+    let crypto = match keys {
+        None => None,
+        Some(keys) => {
+            let established = connected
+                .public_key
+                .ok_or_else(|| DialError::HostKeyMissing {
+                    service: service.to_string(),
+                })
+                .and_then(|pk| {
+                    E2eeSession::establish(&keys, Role::Dialer, &crate::e2ee::PublicKey::from(pk.0))
+                        .map_err(|source| DialError::Crypto {
+                            service: service.to_string(),
+                            source,
+                        })
+                });
+            match established {
+                Ok(session) => Some(session),
+                Err(err) => {
+                    channel.unregister(conn_id);
+                    let _ = channel.send(close_frame(conn_id)).await;
+                    return Err(err);
+                }
+            }
+        }
+    };
+    if let Some(session) = &crypto {
+        let header = Data {
+            conn_id,
+            payload: session.outgoing_header(),
+            ..Data::default()
+        }
+        .to_frame(0);
+        if let Err(err) = channel.send(header).await {
+            channel.unregister(conn_id);
+            return Err(channel_err(err));
+        }
+    }
+    let info = StreamInfo {
+        service: service.to_string(),
+        router,
+        conn_id,
+        circuit_id: connected.circuit_id,
+        role: StreamRole::Dialer,
+        encrypted: crypto.is_some(),
+    };
+    Ok(DarkStream::new(channel.clone(), info, inbound, crypto))
+}
+
+fn close_frame(conn_id: u32) -> crate::wire::frame::Frame {
+    StateClosed {
+        conn_id,
+        ..StateClosed::default()
+    }
+    .to_frame(0)
+}
