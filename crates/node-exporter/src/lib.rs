@@ -21,7 +21,6 @@
 //! | [`scrape`] | [`NodeExporter`]: concurrent collectors with per-collector deadlines |
 //! | [`collectors`] | one file per collector, their option set and name table |
 //! | [`families`] | [`Families`], the per-name family set collectors write into |
-//! | [`textformat`] | the 0.0.4 text parser the textfile collector uses |
 //! | [`paths`] | [`HostPaths`]: the procfs / sysfs / rootfs / udev roots |
 //! | [`error`] | [`CollectorError`] and [`ConfigError`] |
 //!
@@ -45,7 +44,9 @@
 //!   zfs, and all collectors that are off by default. The parity test runs node_exporter
 //!   with exactly our collector set.
 //! * **No `go_*`, `process_*`, `promhttp_*` and `node_exporter_build_info`**: those are Go
-//!   runtime and HTTP-handler metrics of the Go binary, not host metrics.
+//!   runtime and HTTP-handler metrics of the Go binary, not host metrics
+//!   (`promhttp_metric_handler_errors_total` stays even with
+//!   `--web.disable-exporter-metrics`, hence its place in the parity allow-list).
 //! * **Per-collector deadline** (`--collector.timeout`, default 5 s): upstream has none and
 //!   a hung collector hangs the scrape. A collector that misses it reports success 0.
 //! * **`--collector.filesystem.mount-timeout` defaults to 2 s** (upstream: 5 s, hidden
@@ -81,7 +82,6 @@ pub mod families;
 pub mod paths;
 mod read;
 pub mod scrape;
-pub mod textformat;
 
 pub use args::{CollectorToggles, ExporterArgs};
 pub use collectors::{Collector, CollectorInfo, CollectorOptions, DeviceFilter, COLLECTORS};
@@ -89,3 +89,15 @@ pub use error::{CollectorError, ConfigError};
 pub use families::Families;
 pub use paths::HostPaths;
 pub use scrape::{NodeExporter, DEFAULT_COLLECTOR_TIMEOUT};
+
+/// Renders a scrape in Prometheus text format 0.0.4 (the format node_exporter serves),
+/// using dark-metrics' Go-compatible writer.
+pub fn render_text(families: &[dark_metrics::exposition::MetricFamily]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(64 * 1024);
+    dark_metrics::exposition::write_text(
+        &mut out,
+        families,
+        &dark_metrics::exposition::WriteOptions::default(),
+    );
+    out
+}

@@ -14,7 +14,6 @@ use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::read::{list_dir, read_text};
-use crate::textformat::parse_text;
 
 /// Exports textfile metrics plus `node_textfile_mtime_seconds` and
 /// `node_textfile_scrape_error`.
@@ -123,8 +122,12 @@ impl Collector for TextfileCollector {
 /// Reads and parses one `.prom` file; returns its families and its mtime (whole seconds).
 fn read_file(path: &Path) -> Result<(Vec<dark_metrics::exposition::MetricFamily>, f64), String> {
     let text = read_text(path).map_err(|e| e.to_string())?;
-    let parsed = parse_text(&text).map_err(|e| format!("parse error: {e}"))?;
-    if parsed.has_timestamps {
+    let families = dark_metrics::exposition::parse::parse_text(&text)
+        .map_err(|e| format!("parse error: {e}"))?;
+    if families
+        .iter()
+        .any(|f| f.samples.iter().any(|s| s.timestamp_ms.is_some()))
+    {
         return Err("contains client-side timestamps, which are not supported".into());
     }
     let mtime = std::fs::metadata(path)
@@ -134,7 +137,7 @@ fn read_file(path: &Path) -> Result<(Vec<dark_metrics::exposition::MetricFamily>
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_secs())
         .unwrap_or(0);
-    Ok((parsed.families, secs as f64))
+    Ok((families, secs as f64))
 }
 
 /// Gives every sample of a family the union of the family's label names (missing as "").
