@@ -23,6 +23,8 @@ struct Cli {
 enum Command {
     /// Read an OpenZiti identity file and print what it holds (no network).
     Identity(cmd::identity::IdentityArgs),
+    /// Node-style host exporter with node_exporter's metric names and flags.
+    NodeExporter(cmd::node_exporter::NodeExporterArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -33,5 +35,6 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Identity(args) => cmd::identity::run(args),
+        Command::NodeExporter(args) => cmd::node_exporter::run(args),
     }
 }
