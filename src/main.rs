@@ -21,6 +21,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Connect to a service over the overlay and pipe stdin/stdout through it, like `nc`.
+    Dial(cmd::dial::DialArgs),
     /// Read an OpenZiti identity file and print what it holds (no network).
     Identity(cmd::identity::IdentityArgs),
     /// Node-style host exporter with node_exporter's metric names and flags.
@@ -34,6 +36,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
+        Command::Dial(args) => cmd::dial::run(args),
         Command::Identity(args) => cmd::identity::run(args),
         Command::NodeExporter(args) => cmd::node_exporter::run(args),
     }

@@ -1,4 +1,5 @@
 //! One module per `darkscrape` subcommand.
 
+pub mod dial;
 pub mod identity;
 pub mod node_exporter;

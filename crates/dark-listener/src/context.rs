@@ -210,10 +210,6 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl ContextInner {
-    pub(crate) fn identity(&self) -> &Identity {
-        &self.identity
-    }
-
     pub(crate) fn controller(&self) -> Result<Arc<ControllerSession>, ControllerError> {
         lock(&self.controller)
             .clone()
@@ -227,6 +223,22 @@ impl ContextInner {
             .wait_authenticated(self.auth_timeout)
             .await?
             .token)
+    }
+
+    /// The identity's name as the controller knows it (from the API session or
+    /// `/current-identity`), falling back to the certificate's common name.
+    pub(crate) fn identity_name(&self) -> String {
+        let from_controller = self.controller().ok().and_then(|c| {
+            let snapshot = c.snapshot();
+            snapshot
+                .api_session
+                .as_ref()
+                .and_then(|s| s.identity.as_ref())
+                .map(|i| i.name.clone())
+                .filter(|n| !n.is_empty())
+                .or_else(|| snapshot.identity.map(|i| i.name).filter(|n| !n.is_empty()))
+        });
+        from_controller.unwrap_or_else(|| self.identity.name().to_string())
     }
 
     /// Reports a router's refusal of the API session so the keeper logs in again.

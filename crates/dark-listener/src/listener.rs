@@ -250,7 +250,7 @@ pub(crate) async fn bind(
     let terminator_identity = options.terminator_identity.clone().or_else(|| {
         options
             .bind_using_edge_identity
-            .then(|| ctx.identity().name().to_string())
+            .then(|| ctx.identity_name())
     });
     let spec = Arc::new(BindSpec {
         service: service.to_string(),

@@ -1,0 +1,194 @@
+//! The SDK data plane against the in-process lab (controller + edge router on loopback):
+//! Rust host ↔ Rust dialer, with and without end-to-end encryption, addressed terminators,
+//! refusals with the controller's or router's reason, and peer information.
+
+#[path = "sdk_support.rs"]
+mod support;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use dark_listener::context::{DialError, DialOptions};
+use dark_listener::listener::BindOptions;
+use support::{payload, round_trip, spawn_echo, TestLab, E2EE, PLAIN};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+const SIZES: [usize; 6] = [1, 1000, 65_536, 65_537, 300_001, 1 << 20];
+
+async fn echo_all_sizes(service: &'static str) {
+    let lab = TestLab::start().await;
+    let host = lab.context("host-a").await;
+    let listener = host.bind(service, BindOptions::default()).await.unwrap();
+    assert_eq!(listener.bound_routers(), 1);
+    let echo = spawn_echo(listener, "");
+    let dialer = lab.context("dialer").await;
+    for (i, size) in SIZES.into_iter().enumerate() {
+        let data = payload(size, i as u8);
+        let stream = dialer.dial(service, DialOptions::default()).await.unwrap();
+        assert_eq!(
+            stream.is_encrypted(),
+            service == E2EE,
+            "{:?}",
+            stream.info()
+        );
+        let back = round_trip(stream, &data).await;
+        assert_eq!(back.len(), data.len(), "size {size} on {service}");
+        assert!(
+            back == data,
+            "payload of {size} bytes differs after the echo on {service}"
+        );
+    }
+    // The router measured a latency for the channel the dialer used.
+    let latencies = dialer.router_latencies();
+    assert_eq!(latencies.len(), 1, "{latencies:?}");
+    assert!(latencies[0].1.is_some(), "{latencies:?}");
+    dialer.shutdown(Duration::from_secs(5)).await;
+    host.shutdown(Duration::from_secs(5)).await;
+    echo.await.unwrap();
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plain_echo_is_byte_exact_up_to_one_mebibyte() {
+    echo_all_sizes(PLAIN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn encrypted_echo_is_byte_exact_up_to_one_mebibyte() {
+    echo_all_sizes(E2EE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hosts_are_addressed_by_terminator_identity() {
+    let lab = TestLab::start().await;
+    let a = lab.context("host-a").await;
+    let b = lab.context("host-b").await;
+    let opts = BindOptions {
+        bind_using_edge_identity: true,
+        ..BindOptions::default()
+    };
+    let echo_a = spawn_echo(a.bind(PLAIN, opts.clone()).await.unwrap(), "host-a:");
+    let echo_b = spawn_echo(b.bind(PLAIN, opts).await.unwrap(), "host-b:");
+    let dialer = lab.context("dialer").await;
+    for target in ["host-b", "host-a", "host-b"] {
+        let stream = dialer
+            .dial(
+                PLAIN,
+                DialOptions {
+                    terminator_identity: Some(target.into()),
+                    ..DialOptions::default()
+                },
+            )
+            .await
+            .unwrap();
+        let back = round_trip(stream, b"ping").await;
+        assert_eq!(String::from_utf8(back).unwrap(), format!("{target}:ping"));
+    }
+    // Nobody bound under this instance id: the router refuses with its reason.
+    let err = dialer
+        .dial(
+            PLAIN,
+            DialOptions {
+                terminator_identity: Some("host-c".into()),
+                ..DialOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    match &err {
+        DialError::Refused { reason, .. } => assert!(!reason.is_empty(), "{err}"),
+        other => panic!("expected a refusal from the router, got {other}"),
+    }
+    for ctx in [dialer, a, b] {
+        ctx.shutdown(Duration::from_secs(5)).await;
+    }
+    echo_a.await.unwrap();
+    echo_b.await.unwrap();
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unauthorized_dial_and_bind_are_refused_with_a_reason() {
+    let lab = TestLab::start().await;
+    let host = lab.context("host-a").await;
+    let echo = spawn_echo(host.bind(PLAIN, BindOptions::default()).await.unwrap(), "");
+    let stranger = lab.context("stranger").await;
+    let err = stranger
+        .dial(PLAIN, DialOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, DialError::Controller { .. }),
+        "stranger's dial: {err}"
+    );
+    assert!(err.to_string().contains(PLAIN), "{err}");
+    // The dialer may dial but not bind.
+    let dialer = lab.context("dialer").await;
+    let err = dialer
+        .bind(
+            PLAIN,
+            BindOptions {
+                bind_timeout: Duration::from_secs(5),
+                ..BindOptions::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("Bind") || err.to_string().contains("bind"),
+        "{err}"
+    );
+    for ctx in [stranger, dialer, host] {
+        ctx.shutdown(Duration::from_secs(5)).await;
+    }
+    echo.await.unwrap();
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_sees_caller_and_app_data_and_fin_half_closes() {
+    let lab = TestLab::start().await;
+    let host = lab.context("host-a").await;
+    let mut listener = host.bind(E2EE, BindOptions::default()).await.unwrap();
+    let dialer = lab.context("dialer").await;
+    let mut stream = dialer
+        .dial(
+            E2EE,
+            DialOptions {
+                caller_id: Some("caller-7".into()),
+                app_data: Some(Bytes::from_static(b"{\"k\":1}")),
+                ..DialOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    let (mut accepted, peer) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(peer.caller_id.as_deref(), Some("caller-7"));
+    assert_eq!(peer.app_data.as_deref(), Some(&b"{\"k\":1}"[..]));
+    assert_eq!(peer.dialer_identity_name.as_deref(), Some("dialer"));
+    assert!(accepted.is_encrypted());
+    // Dialer half-closes: host reads the data then EOF, and can still answer.
+    stream.write_all(b"request").await.unwrap();
+    stream.shutdown().await.unwrap();
+    let mut got = Vec::new();
+    accepted.read_to_end(&mut got).await.unwrap();
+    assert_eq!(got, b"request");
+    accepted.write_all(b"answer after FIN").await.unwrap();
+    // Host drops the stream: the dialer gets the data, then EOF (StateClosed).
+    drop(accepted);
+    let mut answer = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(answer, b"answer after FIN");
+    // Writing after the peer closed fails.
+    assert!(stream.write_all(b"late").await.is_err());
+    drop(listener);
+    dialer.shutdown(Duration::from_secs(5)).await;
+    host.shutdown(Duration::from_secs(5)).await;
+    lab.stop().await;
+}

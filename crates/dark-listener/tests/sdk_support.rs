@@ -1,0 +1,221 @@
+//! Shared fixture of the `sdk_*` tests: an in-process lab (controller + edge router on
+//! loopback) with hosts, a dialer, a stranger and plain/encrypted services, plus an echo host
+//! and the peer-tool lookup. Included by the tests with `#[path]`; as its own test target it
+//! holds no tests.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use dark_listener::context::Context;
+use dark_listener::listener::ServiceListener;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use ziti_lab::{
+    IdentityDecl, Lab, LabConfig, LabPki, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl,
+};
+
+/// Plain service.
+pub const PLAIN: &str = "sdk-echo-plain";
+/// Service that requires end-to-end encryption.
+pub const E2EE: &str = "sdk-echo-e2ee";
+
+/// One RSA PKI per target dir (RSA generation is slow in debug builds), copied per lab.
+fn pki_template() -> &'static PathBuf {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dark-listener-sdk-pki");
+        let pki = root.join("pki");
+        if LabPki::load(&pki).is_err() {
+            let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))
+                .unwrap()
+                .keep();
+            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
+            let _ = std::fs::remove_dir_all(&root);
+            let _ = std::fs::rename(&scratch, &root);
+        }
+        pki
+    })
+}
+
+/// The lab configuration of these tests.
+pub fn config() -> LabConfig {
+    let mut config = LabConfig::starter();
+    config.controller.address = "127.0.0.1:0".parse().unwrap();
+    config.router.address = "127.0.0.1:0".parse().unwrap();
+    for (name, role) in [
+        ("host-a", "sdk-host"),
+        ("host-b", "sdk-host"),
+        ("dialer", "sdk-dialer"),
+        ("stranger", "nobody"),
+    ] {
+        config.identities.push(IdentityDecl {
+            name: name.into(),
+            roles: vec![role.into()],
+        });
+    }
+    for (name, encrypted) in [(PLAIN, false), (E2EE, true)] {
+        config.services.push(ServiceDecl {
+            name: name.into(),
+            roles: vec!["sdk-test".into()],
+            encryption_required: encrypted,
+            configs: Default::default(),
+        });
+    }
+    config.service_policies.push(ServicePolicyDecl {
+        name: "sdk-hosts-bind".into(),
+        policy_type: PolicyType::Bind,
+        identities: vec!["#sdk-host".into()],
+        services: vec!["#sdk-test".into()],
+    });
+    config.service_policies.push(ServicePolicyDecl {
+        name: "sdk-dialer-dial".into(),
+        policy_type: PolicyType::Dial,
+        identities: vec!["#sdk-dialer".into()],
+        services: vec!["#sdk-test".into()],
+    });
+    config
+}
+
+/// A running lab in a temp dir.
+pub struct TestLab {
+    pub dir: tempfile::TempDir,
+    pub lab: Lab,
+    pub running: Option<RunningLab>,
+}
+
+impl TestLab {
+    pub async fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let dst = dir.path().join("pki");
+        std::fs::create_dir_all(&dst).unwrap();
+        for entry in std::fs::read_dir(pki_template()).unwrap() {
+            let entry = entry.unwrap();
+            std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
+        }
+        let lab = Lab::init_with(dir.path(), config()).unwrap();
+        let running = lab.start().await.unwrap();
+        TestLab {
+            dir,
+            lab,
+            running: Some(running),
+        }
+    }
+
+    /// Writes an identity file for `name` and returns its path.
+    pub fn identity_file(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("{name}.json"));
+        if !path.exists() {
+            self.lab.issue_identity_file(name, &path).unwrap();
+        }
+        path
+    }
+
+    /// A context for `name`, logged in.
+    pub async fn context(&self, name: &str) -> Context {
+        let ctx = Context::from_identity_file(self.identity_file(name)).unwrap();
+        ctx.wait_authenticated(Duration::from_secs(20))
+            .await
+            .unwrap();
+        ctx
+    }
+
+    pub async fn stop(mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+}
+
+/// Echo host: every accepted stream gets `prefix` first, then its input back until EOF,
+/// then FIN. Runs until the listener closes.
+pub fn spawn_echo(
+    mut listener: ServiceListener,
+    prefix: &'static str,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        while let Ok((mut stream, _peer)) = listener.accept().await {
+            tokio::spawn(async move {
+                if !prefix.is_empty() {
+                    stream.write_all(prefix.as_bytes()).await.unwrap();
+                }
+                let mut buf = vec![0u8; 32 * 1024];
+                loop {
+                    let n = match stream.read(&mut buf).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => n,
+                    };
+                    if stream.write_all(&buf[..n]).await.is_err() {
+                        return;
+                    }
+                }
+                let _ = stream.shutdown().await;
+                // Keep the stream until the peer closes, so the FIN is not overtaken.
+                let _ = stream.read(&mut buf).await;
+            });
+        }
+    })
+}
+
+/// Deterministic payload of `len` bytes (not all equal, so reordering would show).
+pub fn payload(len: usize, seed: u8) -> Vec<u8> {
+    let mut x: u32 = 0x9E37_79B9 ^ u32::from(seed);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            (x >> 24) as u8
+        })
+        .collect()
+}
+
+/// Sends `data`, half-closes, reads everything until EOF (concurrently, so large payloads do
+/// not deadlock on back-pressure).
+pub async fn round_trip<S>(stream: S, data: &[u8]) -> Vec<u8>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + 'static,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let data = data.to_vec();
+    let writer = tokio::spawn(async move {
+        wr.write_all(&data).await.unwrap();
+        wr.shutdown().await.unwrap();
+        wr
+    });
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(30), rd.read_to_end(&mut out))
+        .await
+        .expect("echo did not finish in 30 s")
+        .unwrap();
+    let _wr = writer.await.unwrap();
+    out
+}
+
+/// The peer Python (venv with openziti 0.6.0), or a panic saying how to install it.
+pub fn peer_python() -> PathBuf {
+    let path = std::env::var_os("DARKSCRAPE_PEER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "peer python {} not found: run scripts/install-test-deps.sh (or set DARKSCRAPE_PEER_PYTHON)",
+        path.display()
+    );
+    match (
+        path.parent().and_then(|p| p.canonicalize().ok()),
+        path.file_name(),
+    ) {
+        (Some(dir), Some(file)) => dir.join(file),
+        _ => path,
+    }
+}
+
+/// A file under tests/support.
+pub fn support_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(name)
+}

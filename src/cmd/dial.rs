@@ -1,0 +1,84 @@
+//! `darkscrape dial`: connect to a service over the overlay and pipe stdin/stdout through it,
+//! like `nc`.
+//!
+//! Standard input is copied to the connection; at end of input the write side is half-closed
+//! (FIN), and the command keeps printing what the service sends until it closes its side.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use dark_listener::context::{Context, DialOptions};
+use tokio::io::AsyncWriteExt;
+
+/// Arguments of `darkscrape dial`.
+#[derive(Debug, Args)]
+pub struct DialArgs {
+    /// Identity file (JSON) to authenticate with.
+    #[arg(long, short = 'i')]
+    pub identity: PathBuf,
+    /// Service name to dial.
+    #[arg(long, short = 's')]
+    pub service: String,
+    /// Reach the host that bound the service under this terminator identity.
+    #[arg(long)]
+    pub terminator_identity: Option<String>,
+    /// Caller id shown to the host.
+    #[arg(long)]
+    pub caller_id: Option<String>,
+    /// Seconds to wait for the connection to be established.
+    #[arg(long, default_value_t = 15)]
+    pub timeout: u64,
+}
+
+/// Runs `darkscrape dial …`.
+pub fn run(args: DialArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    runtime.block_on(dial(args))
+}
+
+async fn dial(args: DialArgs) -> anyhow::Result<()> {
+    let ctx = Context::from_identity_file(&args.identity)
+        .with_context(|| format!("cannot use identity {}", args.identity.display()))?;
+    let options = DialOptions {
+        terminator_identity: args.terminator_identity.clone(),
+        caller_id: args.caller_id.clone(),
+        timeout: Duration::from_secs(args.timeout),
+        ..DialOptions::default()
+    };
+    let result = pipe(&ctx, &args.service, options).await;
+    ctx.shutdown(Duration::from_secs(2)).await;
+    result
+}
+
+async fn pipe(ctx: &Context, service: &str, options: DialOptions) -> anyhow::Result<()> {
+    let stream = ctx.dial(service, options).await?;
+    tracing::debug!(info = ?stream.info(), "connected");
+    let (mut from_service, mut to_service) = tokio::io::split(stream);
+    let upload = async {
+        let mut stdin = tokio::io::stdin();
+        tokio::io::copy(&mut stdin, &mut to_service)
+            .await
+            .context("sending standard input")?;
+        to_service.shutdown().await.context("sending FIN")?;
+        anyhow::Ok(())
+    };
+    let download = async {
+        let mut stdout = tokio::io::stdout();
+        tokio::io::copy(&mut from_service, &mut stdout)
+            .await
+            .context("receiving from the service")?;
+        stdout.flush().await.context("writing standard output")?;
+        anyhow::Ok(())
+    };
+    // The service closing its side ends the command even if stdin is still open; the end of
+    // stdin only half-closes, and the reply is still read to its end.
+    tokio::pin!(upload);
+    tokio::pin!(download);
+    tokio::select! {
+        done = &mut download => return done,
+        sent = &mut upload => sent?,
+    }
+    download.await
+}
