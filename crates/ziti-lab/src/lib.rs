@@ -4,7 +4,7 @@
 //! policies), its own PKI (`pki/`) and persisted state (`state/`). Running it serves the
 //! controller's edge client API (legacy, certificate-authenticated mode) so that real SDKs —
 //! the C SDK bundled in PyPI `openziti` 0.6.0 as well as darkscrape's own — can enroll, log in,
-//! list services and create Dial/Bind sessions. The edge router (in `router/`, added later)
+//! list services and create Dial/Bind sessions. The edge router ([`router`])
 //! validates what SDKs present through [`LabState`].
 //!
 //! ```no_run
@@ -141,33 +141,43 @@ impl Lab {
         self.state.add_service_policy(decl)
     }
 
-    /// Binds the controller (port 0 = any free port) and serves it until
-    /// [`RunningLab::shutdown`]. The router address is recorded for URLs; with port 0 a free
-    /// port is picked and reserved for the router (which is not served yet).
+    /// Binds the controller and the edge router (port 0 = any free port) and serves both
+    /// until [`RunningLab::shutdown`], with default router options.
     pub async fn start(&self) -> Result<RunningLab, LabError> {
+        self.start_with(router::RouterOptions::default()).await
+    }
+
+    /// [`start`](Lab::start) with explicit router options (tests shorten timeouts).
+    pub async fn start_with(
+        &self,
+        router_options: router::RouterOptions,
+    ) -> Result<RunningLab, LabError> {
         let config = self.state.config();
         let listener = bind(config.controller.address).await?;
         let controller_addr = listener.local_addr().map_err(|e| LabError::Bind {
             addr: config.controller.address,
             source: e,
         })?;
-        let router_addr = if config.router.address.port() == 0 {
-            // Learn a free port, then release it: nothing listens there until the router lands.
-            let probe = bind(config.router.address).await?;
-            probe.local_addr().map_err(|e| LabError::Bind {
-                addr: config.router.address,
-                source: e,
-            })?
-        } else {
-            config.router.address
-        };
+        let router_listener = bind(config.router.address).await?;
+        let router_addr = router_listener.local_addr().map_err(|e| LabError::Bind {
+            addr: config.router.address,
+            source: e,
+        })?;
         self.state.set_addresses(controller_addr, router_addr);
         let tls = self.state.pki().controller_tls_config()?;
+        let router_tls = self.state.pki().router_tls_config()?;
         let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
         let task = tokio::spawn(controller::serve(
             listener,
             tls,
             self.state.clone(),
+            shutdown_rx.clone(),
+        ));
+        let router_core = Arc::new(router::RouterCore::new(self.state.clone(), router_options));
+        let router_task = tokio::spawn(router::serve(
+            router_listener,
+            router_tls,
+            router_core,
             shutdown_rx,
         ));
         tracing::info!(%controller_addr, %router_addr, dir = %self.dir.display(), "lab started");
@@ -178,6 +188,7 @@ impl Lab {
             state: self.state.clone(),
             shutdown_tx,
             task,
+            router_task,
         })
     }
 }
@@ -198,6 +209,7 @@ pub struct RunningLab {
     state: Arc<LabState>,
     shutdown_tx: tokio::sync::watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
+    router_task: tokio::task::JoinHandle<()>,
 }
 
 impl RunningLab {
@@ -206,7 +218,7 @@ impl RunningLab {
         self.controller_addr
     }
 
-    /// Address reserved for the edge router.
+    /// Address the edge router listens on.
     pub fn router_addr(&self) -> SocketAddr {
         self.router_addr
     }
@@ -231,6 +243,13 @@ impl RunningLab {
             tracing::warn!("controller did not stop within 5 s; aborting it");
             self.task.abort();
         }
+        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.router_task)
+            .await
+            .is_err()
+        {
+            tracing::warn!("router did not stop within 5 s; aborting it");
+            self.router_task.abort();
+        }
         if let Err(e) = self.state.flush() {
             tracing::warn!(error = %e, "cannot persist sessions at shutdown");
         }
@@ -240,5 +259,6 @@ impl RunningLab {
 impl Drop for RunningLab {
     fn drop(&mut self) {
         self.task.abort();
+        self.router_task.abort();
     }
 }

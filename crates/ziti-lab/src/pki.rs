@@ -378,6 +378,7 @@ impl LabPki {
         &self,
         server: &ServerIdentity,
         request_client_certs: bool,
+        require_client_certs: bool,
     ) -> Result<Arc<rustls::ServerConfig>, LabError> {
         let provider = Arc::new(rustls::crypto::ring::default_provider());
         let builder = rustls::ServerConfig::builder_with_provider(provider.clone())
@@ -391,10 +392,13 @@ impl LabPki {
             let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
                 Arc::new(roots),
                 provider,
-            )
-            .allow_unauthenticated()
-            .build()
-            .map_err(|e| LabError::Tls(e.to_string()))?;
+            );
+            let verifier = if require_client_certs {
+                verifier
+            } else {
+                verifier.allow_unauthenticated()
+            };
+            let verifier = verifier.build().map_err(|e| LabError::Tls(e.to_string()))?;
             builder.with_client_cert_verifier(verifier)
         } else {
             builder.with_no_client_auth()
@@ -414,12 +418,13 @@ impl LabPki {
     /// TLS 1.2 + 1.3 configuration of the controller: client certificates are requested,
     /// verified against the lab CA when presented, and not required.
     pub fn controller_tls_config(&self) -> Result<Arc<rustls::ServerConfig>, LabError> {
-        self.server_config(&self.controller, true)
+        self.server_config(&self.controller, true, false)
     }
 
-    /// TLS configuration of the edge router: same rules as the controller, router certificate.
+    /// TLS 1.2 + 1.3 configuration of the edge router: router certificate, client
+    /// certificates required and verified against the lab CA, no ALPN.
     pub fn router_tls_config(&self) -> Result<Arc<rustls::ServerConfig>, LabError> {
-        let mut config = (*self.server_config(&self.router, true)?).clone();
+        let mut config = (*self.server_config(&self.router, true, true)?).clone();
         config.alpn_protocols.clear();
         Ok(Arc::new(config))
     }

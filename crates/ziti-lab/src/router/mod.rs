@@ -1,0 +1,423 @@
+//! The lab's edge router: the TLS endpoint SDKs dial to host and reach services.
+//!
+//! It speaks the OpenZiti edge protocol (channel wire format v2, edge content types 60783…) as
+//! a released router does towards SDKs that use legacy (non-flow-controlled) data, following
+//! the checklist of ziti-edge-protocol.md §8, and authorises everything through
+//! [`LabState`] instead of a controller link. Both hosting modes are served: router-provided
+//! conn ids (Bind with 1012, what current SDKs ask for) and the legacy mode of C SDK 0.29.3
+//! (the host picks the conn id in DialSuccess and waits for the router's StateConnected).
+//!
+//! | module | owns |
+//! | --- | --- |
+//! | [`handshake`] | magic check, hello, hello acknowledgement, token + certificate check |
+//! | [`channel`] | one channel's outbound queue, conn table and pending requests |
+//! | [`dispatch`] | what each incoming message does (Connect, Bind, Data, …) |
+//! | [`terminators`] | the terminator table and terminator selection |
+//! | [`denial`] | refusal texts and error codes |
+//!
+//! **Tasks.** Per channel: one reader task (handshake, then decode and dispatch frames in
+//! order) and one writer task (drains the channel's bounded outbound queue into the TLS
+//! stream, batching what is queued). A Connect spawns a dial task that waits for the host;
+//! a Bind with SupportsInspect spawns an inspect task. The DialSuccess of a host is handled
+//! inline by the host's reader, which registers both circuit ends and queues the dialer's
+//! StateConnected before it reads the host's next frame, so the dialer always gets
+//! StateConnected before any data of the host.
+//!
+//! **Bounds and back-pressure.** Frames are limited by [`FrameLimits`] (the hello by the hello
+//! limits); each channel has at most [`RouterOptions::max_conns_per_channel`] conns,
+//! [`RouterOptions::max_pending_dials_per_channel`] dials in flight and an outbound queue of
+//! [`RouterOptions::outbound_queue_frames`] frames. Legacy Data has no flow control: a reader
+//! task relaying Data waits for room in the peer's queue, so a slow reader on one channel
+//! throttles (through TCP) the senders whose data is relayed to it, and only them. A queue
+//! that stays full for [`RouterOptions::stall_timeout`] closes that channel (its circuits end
+//! with StateClosed to their peers). A malformed frame closes its own channel only.
+
+pub mod channel;
+pub mod denial;
+pub mod dispatch;
+pub mod handshake;
+pub mod terminators;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use bytes::BytesMut;
+use dark_listener::wire::edge::RouterVersion;
+use dark_listener::wire::frame::{Frame, FrameCodec, FrameLimits};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::{mpsc, watch};
+use tokio_rustls::TlsAcceptor;
+use tokio_util::codec::Decoder;
+use tokio_util::sync::CancellationToken;
+
+use crate::pki::CertFingerprint;
+use crate::state::LabState;
+
+use channel::{ChannelLimits, EdgeChannel};
+use terminators::TerminatorTable;
+
+/// Tunables of the router. [`Default`] gives the values of a real router where one exists.
+#[derive(Debug, Clone)]
+pub struct RouterOptions {
+    /// Time for the TLS handshake.
+    pub tls_handshake_timeout: Duration,
+    /// Time for the hello after the TLS handshake (real router: 5 s).
+    pub hello_timeout: Duration,
+    /// Time a host gets to answer a Dial (real router: 5 s).
+    pub dial_timeout: Duration,
+    /// Wait for a ConnInspectResponse before re-sending the request.
+    pub inspect_interval: Duration,
+    /// ConnInspectRequests sent before an unanswered terminator is dropped.
+    pub inspect_attempts: u32,
+    /// Frames a channel's outbound queue holds.
+    pub outbound_queue_frames: usize,
+    /// How long a full outbound queue is tolerated before its channel is closed.
+    pub stall_timeout: Duration,
+    /// Most channels served at once; further TLS connections wait in the backlog.
+    pub max_channels: usize,
+    /// Most conns per channel.
+    pub max_conns_per_channel: usize,
+    /// Most Connects per channel waiting for their host.
+    pub max_pending_dials_per_channel: usize,
+    /// Frame size limits after the hello.
+    pub frame_limits: FrameLimits,
+}
+
+impl Default for RouterOptions {
+    fn default() -> Self {
+        RouterOptions {
+            tls_handshake_timeout: Duration::from_secs(10),
+            hello_timeout: Duration::from_secs(5),
+            dial_timeout: Duration::from_secs(5),
+            inspect_interval: Duration::from_secs(10),
+            inspect_attempts: 3,
+            outbound_queue_frames: 256,
+            stall_timeout: Duration::from_secs(30),
+            max_channels: 1024,
+            max_conns_per_channel: 4096,
+            max_pending_dials_per_channel: 256,
+            frame_limits: FrameLimits::default(),
+        }
+    }
+}
+
+/// State shared by every task of one router.
+pub struct RouterCore {
+    /// The lab state (tokens, sessions, policies).
+    pub state: Arc<LabState>,
+    /// Options in force.
+    pub options: RouterOptions,
+    /// Router id (header 8 of the hello reply).
+    pub router_id: String,
+    terminators: Mutex<TerminatorTable>,
+    channels: Mutex<HashMap<u64, Arc<EdgeChannel>>>,
+    next_channel_id: AtomicU64,
+    next_circuit_id: AtomicU64,
+}
+
+impl std::fmt::Debug for RouterCore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RouterCore")
+            .field("router_id", &self.router_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RouterCore {
+    /// A router for `state`.
+    pub fn new(state: Arc<LabState>, options: RouterOptions) -> Self {
+        RouterCore {
+            router_id: state.edge_router().id,
+            state,
+            options,
+            terminators: Mutex::new(TerminatorTable::new()),
+            channels: Mutex::new(HashMap::new()),
+            next_channel_id: AtomicU64::new(1),
+            next_circuit_id: AtomicU64::new(1),
+        }
+    }
+
+    /// The terminator table.
+    pub fn terminators(&self) -> MutexGuard<'_, TerminatorTable> {
+        self.terminators.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn channels(&self) -> MutexGuard<'_, HashMap<u64, Arc<EdgeChannel>>> {
+        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live channel with this id.
+    pub fn channel(&self, id: u64) -> Option<Arc<EdgeChannel>> {
+        self.channels().get(&id).cloned()
+    }
+
+    /// Number of live channels.
+    pub fn channel_count(&self) -> usize {
+        self.channels().len()
+    }
+
+    /// A fresh circuit id.
+    pub fn next_circuit_id(&self) -> String {
+        format!(
+            "lab-c{}",
+            self.next_circuit_id.fetch_add(1, Ordering::Relaxed)
+        )
+    }
+
+    fn hello_info(&self) -> handshake::RouterHelloInfo {
+        handshake::RouterHelloInfo {
+            router_id: self.router_id.clone(),
+            version: RouterVersion {
+                version: concat!("v", env!("CARGO_PKG_VERSION")).to_owned(),
+                revision: "darkscrape-lab".to_owned(),
+                build_date: "unknown".to_owned(),
+                os: std::env::consts::OS.to_owned(),
+                arch: std::env::consts::ARCH.to_owned(),
+            },
+        }
+    }
+
+    fn limits(&self) -> ChannelLimits {
+        ChannelLimits {
+            max_conns: self.options.max_conns_per_channel,
+            max_pending_dials: self.options.max_pending_dials_per_channel,
+            stall_timeout: self.options.stall_timeout,
+        }
+    }
+}
+
+/// Serves the router on `listener` (TLS per `tls`, which must require client certificates
+/// from the lab CA) until `shutdown` turns true; then closes every channel.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    tls: Arc<rustls::ServerConfig>,
+    core: Arc<RouterCore>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let acceptor = TlsAcceptor::from(tls);
+    let limit = Arc::new(tokio::sync::Semaphore::new(core.options.max_channels));
+    let stop = CancellationToken::new();
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let permit = tokio::select! {
+            _ = shutdown.changed() => break,
+            p = limit.clone().acquire_owned() => match p {
+                Ok(p) => p,
+                Err(_) => break,
+            },
+        };
+        let (tcp, peer) = tokio::select! {
+            _ = shutdown.changed() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                Err(e) => {
+                    tracing::warn!(error = %e, "router accept failed");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        while tasks.try_join_next().is_some() {}
+        let acceptor = acceptor.clone();
+        let core = core.clone();
+        let stop = stop.child_token();
+        tasks.spawn(async move {
+            let _permit = permit;
+            serve_connection(tcp, peer, acceptor, core, stop).await;
+        });
+    }
+    drop(listener);
+    stop.cancel();
+    let deadline = tokio::time::sleep(Duration::from_secs(2));
+    tokio::pin!(deadline);
+    loop {
+        tokio::select! {
+            _ = &mut deadline => break,
+            next = tasks.join_next() => if next.is_none() { break },
+        }
+    }
+    tasks.abort_all();
+    tracing::info!("router stopped");
+}
+
+async fn serve_connection(
+    tcp: tokio::net::TcpStream,
+    peer: SocketAddr,
+    acceptor: TlsAcceptor,
+    core: Arc<RouterCore>,
+    stop: CancellationToken,
+) {
+    let _ = tcp.set_nodelay(true);
+    let mut tls = match tokio::time::timeout(
+        core.options.tls_handshake_timeout,
+        acceptor.accept(tcp),
+    )
+    .await
+    {
+        Ok(Ok(tls)) => tls,
+        Ok(Err(e)) => {
+            tracing::debug!(%peer, error = %e, "router TLS handshake failed");
+            return;
+        }
+        Err(_) => {
+            tracing::debug!(%peer, "router TLS handshake timed out");
+            return;
+        }
+    };
+    let Some(fingerprint) = tls
+        .get_ref()
+        .1
+        .peer_certificates()
+        .and_then(|c| c.first())
+        .map(|c| CertFingerprint::of_der(c.as_ref()))
+    else {
+        tracing::debug!(%peer, "router connection without a client certificate");
+        return;
+    };
+    let id = core.next_channel_id.fetch_add(1, Ordering::Relaxed);
+    let connection_id = format!("lab-ch{id}");
+    let hello_info = core.hello_info();
+    let accepted = tokio::select! {
+        _ = stop.cancelled() => return,
+        a = handshake::accept_channel(
+            &mut tls,
+            FrameCodec::for_listener(core.options.frame_limits),
+            &connection_id,
+            &fingerprint,
+            &hello_info,
+            &core.state,
+            core.options.hello_timeout,
+        ) => a,
+    };
+    let accepted = match accepted {
+        Ok(a) => a,
+        Err(e) => {
+            tracing::debug!(%peer, error = %e, "router channel refused");
+            let _ = tokio::time::timeout(Duration::from_secs(1), tls.shutdown()).await;
+            return;
+        }
+    };
+    tracing::debug!(
+        %peer,
+        channel = id,
+        identity = %accepted.session.identity.name,
+        "router channel up"
+    );
+    let (tx, rx) = mpsc::channel(core.options.outbound_queue_frames.max(1));
+    let closing = stop.child_token();
+    let ch = Arc::new(EdgeChannel::new(
+        id,
+        accepted.session.identity.clone(),
+        tx,
+        closing.clone(),
+        core.limits(),
+    ));
+    core.channels().insert(id, ch.clone());
+    let (read_half, write_half) = tokio::io::split(tls);
+    let writer = tokio::spawn(write_loop(write_half, rx, closing.clone()));
+    read_loop(
+        read_half,
+        accepted.codec,
+        accepted.pending_bytes,
+        &core,
+        &ch,
+    )
+    .await;
+    ch.close();
+    core.channels().remove(&id);
+    dispatch::channel_closed(&core, &ch).await;
+    let _ = writer.await;
+    tracing::debug!(%peer, channel = id, "router channel closed");
+}
+
+async fn read_loop<R: AsyncRead + Unpin>(
+    mut reader: R,
+    mut codec: FrameCodec,
+    mut buf: BytesMut,
+    core: &Arc<RouterCore>,
+    ch: &Arc<EdgeChannel>,
+) {
+    loop {
+        // Dispatch everything already buffered, in order.
+        loop {
+            match codec.decode(&mut buf) {
+                Ok(Some(frame)) => dispatch::frame(core, ch, frame).await,
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(channel = ch.id, error = %e, "malformed frame; closing the channel");
+                    return;
+                }
+            }
+            if ch.closing().is_cancelled() {
+                return;
+            }
+        }
+        let read = tokio::select! {
+            _ = ch.closing().cancelled() => return,
+            r = reader.read_buf(&mut buf) => r,
+        };
+        match read {
+            Ok(0) => {
+                if !buf.is_empty() {
+                    tracing::debug!(
+                        channel = ch.id,
+                        buffered = buf.len(),
+                        "channel closed mid-frame"
+                    );
+                }
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::debug!(channel = ch.id, error = %e, "channel read failed");
+                return;
+            }
+        }
+    }
+}
+
+/// Most bytes gathered into one write.
+const WRITE_BATCH_BYTES: usize = 256 * 1024;
+
+async fn write_loop<W: AsyncWrite + Unpin>(
+    mut writer: W,
+    mut rx: mpsc::Receiver<Frame>,
+    closing: CancellationToken,
+) {
+    let mut buf = BytesMut::with_capacity(64 * 1024);
+    loop {
+        let first = tokio::select! {
+            biased;
+            f = rx.recv() => f,
+            _ = closing.cancelled() => None,
+        };
+        let Some(first) = first else { break };
+        let mut next = Some(first);
+        while let Some(frame) = next.take() {
+            if let Err(e) = frame.encode_into(&mut buf) {
+                tracing::warn!(error = %e, "cannot encode an outgoing frame; dropping it");
+            }
+            if buf.len() < WRITE_BATCH_BYTES {
+                next = rx.try_recv().ok();
+            }
+        }
+        let written = tokio::select! {
+            r = writer.write_all(&buf) => r,
+            _ = closing.cancelled() => break,
+        };
+        buf.clear();
+        if let Err(e) = written {
+            tracing::debug!(error = %e, "channel write failed");
+            break;
+        }
+        if let Err(e) = writer.flush().await {
+            tracing::debug!(error = %e, "channel flush failed");
+            break;
+        }
+    }
+    closing.cancel();
+    let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
+}

@@ -1,0 +1,330 @@
+//! Shared by the router tests: a lab with a fixed set of identities, services and policies,
+//! raw TLS channels to its router that send and receive frames, and peer discovery.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use dark_listener::wire::consts::{content_type as ct, header as h};
+use dark_listener::wire::edge::Hello;
+use dark_listener::wire::frame::{Frame, FrameCodec};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio_rustls::client::TlsStream;
+use tokio_util::codec::Decoder;
+use ziti_lab::router::RouterOptions;
+use ziti_lab::state::derive_id;
+use ziti_lab::{
+    IdentityDecl, Lab, LabConfig, LabPki, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl,
+};
+
+/// How long any single wait in these tests may take.
+pub const STEP: Duration = Duration::from_secs(10);
+
+/// A PKI generated once (RSA keys are slow in debug builds) and copied into every lab.
+fn pki_template() -> &'static PathBuf {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let root = std::env::temp_dir().join(concat!(
+            "ziti-lab-router-test-pki-",
+            env!("CARGO_PKG_VERSION")
+        ));
+        let pki = root.join("pki");
+        if LabPki::load(&pki).is_err() {
+            let scratch = tempfile::tempdir_in(std::env::temp_dir()).unwrap().keep();
+            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
+            // Another test binary may have won the race; either copy is fine.
+            let _ = std::fs::rename(&scratch, &root);
+        }
+        pki
+    })
+}
+
+fn copy_pki(lab_dir: &Path) {
+    let dst = lab_dir.join("pki");
+    std::fs::create_dir_all(&dst).unwrap();
+    for entry in std::fs::read_dir(pki_template()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
+    }
+}
+
+fn identity(name: &str, roles: &[&str]) -> IdentityDecl {
+    IdentityDecl {
+        name: name.into(),
+        roles: roles.iter().map(|r| r.to_string()).collect(),
+    }
+}
+
+fn service(name: &str, encrypted: bool) -> ServiceDecl {
+    let mut s = LabConfig::starter().services.remove(0);
+    s.name = name.into();
+    s.roles = vec!["svc".into()];
+    s.encryption_required = encrypted;
+    // Distinct intercept addresses so address-based dialing never confuses two services.
+    s.configs.clear();
+    s
+}
+
+fn policy(name: &str, t: PolicyType, identities: &[&str], services: &[&str]) -> ServicePolicyDecl {
+    ServicePolicyDecl {
+        name: name.into(),
+        policy_type: t,
+        identities: identities.iter().map(|s| s.to_string()).collect(),
+        services: services.iter().map(|s| s.to_string()).collect(),
+    }
+}
+
+/// The lab configuration all router tests share:
+/// * `host-a`, `host-b` (role `host`) may Bind every service;
+/// * `dialer` (role `dialer`) may Dial every service;
+/// * `both` (roles `host` and `dialer`) may do both;
+/// * `stranger` has no policy at all;
+/// * services `plain` and `secret` (encryption required).
+pub fn test_config() -> LabConfig {
+    let mut config = LabConfig::starter();
+    config.controller.address = "127.0.0.1:0".parse().unwrap();
+    config.router.address = "127.0.0.1:0".parse().unwrap();
+    config.identities = vec![
+        identity("host-a", &["host"]),
+        identity("host-b", &["host"]),
+        identity("dialer", &["dialer"]),
+        identity("both", &["host", "dialer"]),
+        identity("stranger", &[]),
+    ];
+    config.services = vec![service("plain", false), service("secret", true)];
+    config.service_policies = vec![
+        policy("hosts-bind", PolicyType::Bind, &["#host"], &["#all"]),
+        policy("dialers-dial", PolicyType::Dial, &["#dialer"], &["#all"]),
+    ];
+    config
+}
+
+/// A running lab in a temporary directory.
+pub struct TestLab {
+    pub lab: Lab,
+    pub running: RunningLab,
+    pub dir: tempfile::TempDir,
+}
+
+impl TestLab {
+    pub async fn start() -> TestLab {
+        Self::start_with(RouterOptions::default()).await
+    }
+
+    pub async fn start_with(options: RouterOptions) -> TestLab {
+        let dir = tempfile::tempdir().unwrap();
+        copy_pki(dir.path());
+        let lab = Lab::init_with(dir.path(), test_config()).unwrap();
+        let running = lab.start_with(options).await.unwrap();
+        TestLab { lab, running, dir }
+    }
+
+    /// A client TLS configuration for `identity` (fresh certificate) and its API session token.
+    pub fn login(&self, identity: &str) -> (Arc<rustls::ClientConfig>, String) {
+        let state = self.lab.state();
+        let (cert, key_pem) = state.issue_client_cert(identity).unwrap();
+        let api = state
+            .authenticate(Some(&cert.cert_der), Vec::new(), "127.0.0.1".into())
+            .unwrap();
+        (
+            client_tls(Some((&cert.cert_der, &key_pem)), state.pki().ca_der()),
+            api.token,
+        )
+    }
+
+    /// A service session token of `identity` (logged in with `api_token`).
+    pub fn session(&self, api_token: &str, service: &str, t: PolicyType) -> String {
+        let state = self.lab.state();
+        let api = state.touch_api_session(api_token).unwrap();
+        state
+            .create_service_session(&api, &service_id(service), t)
+            .unwrap()
+            .token
+    }
+
+    /// A channel of `identity` that passed the hello.
+    pub async fn channel(&self, identity: &str) -> (RawChannel, String) {
+        let (tls, token) = self.login(identity);
+        let mut ch = RawChannel::connect(self.running.router_addr(), tls).await;
+        let hello = Hello {
+            session_token: Bytes::from(token.clone()),
+            identifier: Bytes::from_static(b"router-test"),
+            ..Hello::default()
+        }
+        .to_frame(-1);
+        ch.send(hello).await;
+        let ack = ch.recv().await;
+        assert_eq!(ack.content_type, ct::RESULT);
+        assert_eq!(ack.headers.get_bool(h::RESULT_SUCCESS).unwrap(), Some(true));
+        (ch, token)
+    }
+}
+
+pub fn service_id(name: &str) -> String {
+    derive_id("service", name)
+}
+
+pub fn identity_id(name: &str) -> String {
+    derive_id("identity", name)
+}
+
+/// A rustls client trusting the lab CA, presenting `cert` when given.
+pub fn client_tls(cert: Option<(&[u8], &str)>, ca_der: &[u8]) -> Arc<rustls::ClientConfig> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(ca_der.to_vec()))
+        .unwrap();
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots);
+    let config = match cert {
+        Some((der, key_pem)) => {
+            let key = rustls_pemfile::private_key(&mut key_pem.as_bytes())
+                .unwrap()
+                .unwrap();
+            builder
+                .with_client_auth_cert(
+                    vec![rustls::pki_types::CertificateDer::from(der.to_vec())],
+                    key,
+                )
+                .unwrap()
+        }
+        None => builder.with_no_client_auth(),
+    };
+    Arc::new(config)
+}
+
+/// A TLS connection to the router that speaks raw frames.
+pub struct RawChannel {
+    pub stream: TlsStream<tokio::net::TcpStream>,
+    buf: BytesMut,
+    codec: FrameCodec,
+    next_seq: i32,
+}
+
+/// What a read from the router ended with, when it was not a frame.
+#[derive(Debug, PartialEq, Eq)]
+pub enum ReadEnd {
+    /// Clean EOF (or TLS close).
+    Closed,
+    /// Nothing within the wait.
+    Timeout,
+    /// A read error (reset, TLS alert).
+    Error(String),
+}
+
+impl RawChannel {
+    pub async fn connect(addr: std::net::SocketAddr, tls: Arc<rustls::ClientConfig>) -> RawChannel {
+        let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        let connector = tokio_rustls::TlsConnector::from(tls);
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
+        let stream = tokio::time::timeout(STEP, connector.connect(name, tcp))
+            .await
+            .expect("TLS handshake timed out")
+            .expect("TLS handshake failed");
+        Self::from_stream(stream)
+    }
+
+    /// Wraps an established TLS stream.
+    pub fn from_stream(stream: TlsStream<tokio::net::TcpStream>) -> RawChannel {
+        RawChannel {
+            stream,
+            buf: BytesMut::new(),
+            codec: FrameCodec::new(),
+            next_seq: 1,
+        }
+    }
+
+    /// Sends raw bytes.
+    pub async fn send_bytes(&mut self, bytes: &[u8]) {
+        self.stream.write_all(bytes).await.unwrap();
+        self.stream.flush().await.unwrap();
+    }
+
+    /// Sends a frame as is.
+    pub async fn send(&mut self, frame: Frame) {
+        let bytes = frame.to_bytes().unwrap();
+        self.send_bytes(&bytes).await;
+    }
+
+    /// Sends a frame with the next sequence number; returns that number.
+    pub async fn send_seq(&mut self, mut frame: Frame) -> i32 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        frame.sequence = seq;
+        self.send(frame).await;
+        seq
+    }
+
+    /// The next frame, or how the stream ended.
+    pub async fn try_recv(&mut self, wait: Duration) -> Result<Frame, ReadEnd> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            if let Some(frame) = self.codec.decode(&mut self.buf).unwrap() {
+                return Ok(frame);
+            }
+            let read = tokio::time::timeout_at(deadline, self.stream.read_buf(&mut self.buf)).await;
+            match read {
+                Err(_) => return Err(ReadEnd::Timeout),
+                Ok(Ok(0)) => return Err(ReadEnd::Closed),
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => {
+                    return Err(ReadEnd::Closed)
+                }
+                Ok(Err(e)) => return Err(ReadEnd::Error(e.to_string())),
+            }
+        }
+    }
+
+    /// The next frame; panics if none arrives within [`STEP`].
+    pub async fn recv(&mut self) -> Frame {
+        match self.try_recv(STEP).await {
+            Ok(f) => f,
+            Err(e) => panic!("expected a frame, got {e:?}"),
+        }
+    }
+
+    /// The next frame, which must have content type `content_type`.
+    pub async fn expect(&mut self, content_type: i32) -> Frame {
+        let f = self.recv().await;
+        assert_eq!(
+            f.content_type, content_type,
+            "expected content type {content_type}, got {f:?}"
+        );
+        f
+    }
+
+    /// Raw bytes until EOF (bounded by [`STEP`]).
+    pub async fn read_to_end(&mut self) -> Vec<u8> {
+        let mut out = self.buf.split().to_vec();
+        let _ = tokio::time::timeout(STEP, self.stream.read_to_end(&mut out)).await;
+        out
+    }
+
+    /// Asserts nothing arrives within `wait` (the channel stays open and silent).
+    pub async fn expect_silence(&mut self, wait: Duration) {
+        match self.try_recv(wait).await {
+            Err(ReadEnd::Timeout) => {}
+            other => panic!("expected silence, got {other:?}"),
+        }
+    }
+}
+
+/// The Python interpreter of the peer venv, or a failure telling how to install it.
+pub fn peer_python() -> PathBuf {
+    let path = std::env::var_os("DARKSCRAPE_PEER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "the peer Python ({}) is missing; run scripts/install-test-deps.sh",
+        path.display()
+    );
+    path
+}
