@@ -12,7 +12,8 @@
 //!
 //! Persistence (JSON, written atomically): `state/identities/<identity id>.json` (pending
 //! enrollment, used tokens, accepted certificate fingerprints), `state/api-sessions.json`,
-//! `state/sessions.json`. Identity files are re-read when a token or certificate is unknown, so
+//! `state/sessions.json`, `state/addresses.json` (addresses bound by the last start).
+//! Identity files are re-read when a token or certificate is unknown, so
 //! `darkscrape lab jwt` / `lab identity` run from another process take effect in a running lab.
 
 use std::collections::{BTreeMap, HashMap};
@@ -249,6 +250,12 @@ struct ServiceSessionRecord {
     created_at: i64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct RecordedAddresses {
+    controller: SocketAddr,
+    router: SocketAddr,
+}
+
 struct Inner {
     config: LabConfig,
     controller_addr: SocketAddr,
@@ -315,9 +322,19 @@ impl LabState {
             read_json(&state_dir.join("api-sessions.json"))?.unwrap_or_default();
         let sessions: Vec<ServiceSessionRecord> =
             read_json(&state_dir.join("sessions.json"))?.unwrap_or_default();
+        // With port 0 in lab.toml, use the addresses a running lab recorded (so a second
+        // process, e.g. `darkscrape lab jwt`, mints JWTs naming the port actually bound).
+        let recorded: Option<RecordedAddresses> = read_json(&state_dir.join("addresses.json"))?;
+        let pick = |configured: SocketAddr, recorded: Option<SocketAddr>| match recorded {
+            Some(r) if configured.port() == 0 => r,
+            _ => configured,
+        };
         let inner = Inner {
-            controller_addr: config.controller.address,
-            router_addr: config.router.address,
+            controller_addr: pick(
+                config.controller.address,
+                recorded.as_ref().map(|r| r.controller),
+            ),
+            router_addr: pick(config.router.address, recorded.as_ref().map(|r| r.router)),
             config,
             identities: HashMap::new(),
             api_sessions: api_sessions
@@ -417,11 +434,16 @@ impl LabState {
         self.lock().config.clone()
     }
 
-    /// Records the addresses actually bound (port 0 resolved) so URLs and JWTs use them.
+    /// Records the addresses actually bound (port 0 resolved) so URLs and JWTs use them, also
+    /// in `state/addresses.json` for other processes opening the same lab.
     pub(crate) fn set_addresses(&self, controller: SocketAddr, router: SocketAddr) {
         let mut inner = self.lock();
         inner.controller_addr = controller;
         inner.router_addr = router;
+        let recorded = RecordedAddresses { controller, router };
+        if let Err(e) = write_json_atomic(&self.state_dir().join("addresses.json"), &recorded) {
+            tracing::warn!(error = %e, "cannot record the bound addresses");
+        }
     }
 
     /// Controller address in use (the configured one until the lab starts).

@@ -1,0 +1,147 @@
+//! Lab state survives a restart, and a second `Lab` opened on the same directory (as
+//! `darkscrape lab jwt` / `lab identity` do from another process) affects the running lab.
+
+mod common;
+
+use common::{ephemeral_config, new_lab, send, ClientTls};
+use ziti_lab::Lab;
+
+fn login_body() -> Vec<u8> {
+    br#"{"configTypes":["intercept.v1"]}"#.to_vec()
+}
+
+#[tokio::test]
+async fn api_sessions_certificates_and_ids_survive_a_restart() {
+    let (dir, lab) = new_lab(ephemeral_config());
+    let running = lab.start().await.unwrap();
+    let before = lab.state().identity_by_name("client").unwrap();
+    let (cert, key) = lab.state().issue_client_cert("client").unwrap();
+    let tls = ClientTls::new(
+        lab.state().pki().ca_pem(),
+        Some((&cert.cert_pem, &key)),
+        false,
+    );
+    let r = send(
+        &tls,
+        running.controller_addr(),
+        "POST",
+        "/authenticate?method=cert",
+        &[],
+        login_body(),
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    let token = r.json()["data"]["token"].as_str().unwrap().to_owned();
+    running.shutdown().await;
+    drop(lab);
+
+    let lab = Lab::open(dir.path()).unwrap();
+    let running = lab.start().await.unwrap();
+    assert_eq!(lab.state().identity_by_name("client").unwrap(), before);
+    // Same token, same certificate: still logged in, config types remembered.
+    let r = send(
+        &tls,
+        running.controller_addr(),
+        "GET",
+        "/current-api-session",
+        &[("zt-session", &token)],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(
+        r.json()["data"]["configTypes"],
+        serde_json::json!(["intercept.v1"])
+    );
+    // And the certificate still authenticates anew.
+    let r = send(
+        &tls,
+        running.controller_addr(),
+        "POST",
+        "/authenticate?method=cert",
+        &[],
+        login_body(),
+    )
+    .await;
+    assert_eq!(r.json()["data"]["identity"]["name"], "client");
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn credentials_minted_by_a_second_lab_handle_work_in_the_running_lab() {
+    let (dir, lab) = new_lab(ephemeral_config());
+    let running = lab.start().await.unwrap();
+
+    // "Another process": its own Lab on the same directory.
+    let other = Lab::open(dir.path()).unwrap();
+    let id_file = dir.path().join("scraper.json");
+    other.issue_identity_file("scraper", &id_file).unwrap();
+    let file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&id_file).unwrap()).unwrap();
+    assert_eq!(file["ztAPI"], running.controller_url());
+    let cert = file["id"]["cert"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("pem:")
+        .unwrap()
+        .to_owned();
+    let key = file["id"]["key"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("pem:")
+        .unwrap()
+        .to_owned();
+    let ca = file["id"]["ca"]
+        .as_str()
+        .unwrap()
+        .strip_prefix("pem:")
+        .unwrap()
+        .to_owned();
+    let tls = ClientTls::new(&ca, Some((&cert, &key)), false);
+    let r = send(
+        &tls,
+        running.controller_addr(),
+        "POST",
+        "/authenticate?method=cert",
+        &[],
+        Vec::new(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    assert_eq!(r.json()["data"]["identity"]["name"], "scraper");
+
+    // A JWT minted by the other handle is accepted by the running lab.
+    let jwt = other.enrollment_jwt("reflectz").unwrap();
+    let claims_b64 = jwt.split('.').nth(1).unwrap();
+    use base64::Engine;
+    let claims: serde_json::Value = serde_json::from_slice(
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(claims_b64)
+            .unwrap(),
+    )
+    .unwrap();
+    let kp = rcgen::KeyPair::generate().unwrap();
+    let csr = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .serialize_request(&kp)
+        .unwrap()
+        .pem()
+        .unwrap();
+    assert_eq!(claims["iss"], running.controller_url());
+    let anon = ClientTls::new(&ca, None, false);
+    let path = format!(
+        "/enroll?method=ott&token={}",
+        claims["jti"].as_str().unwrap()
+    );
+    let r = send(
+        &anon,
+        running.controller_addr(),
+        "POST",
+        &path,
+        &[("content-type", "text/plain")],
+        csr.into_bytes(),
+    )
+    .await;
+    assert_eq!(r.status, 200, "{:?}", r.body);
+    running.shutdown().await;
+}
