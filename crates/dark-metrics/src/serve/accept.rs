@@ -1,0 +1,169 @@
+//! Where connections come from and how they are served: the [`AcceptSource`] trait
+//! (implemented for dark listeners, TCP listeners and in-memory channels) and the HTTP/1.1
+//! accept loop with a connection limit, header limits and graceful shutdown.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::sync::Semaphore;
+
+use super::http::MetricsHttpService;
+
+/// What one call of [`AcceptSource::accept`] produced.
+#[derive(Debug)]
+pub enum Accepted<Io> {
+    /// A new connection, and a short description of the peer for logs.
+    Connection(Io, String),
+    /// Accepting failed but the source is still usable (e.g. out of file descriptors); the
+    /// loop logs the message, waits a little and tries again.
+    Failed(String),
+    /// The source is closed: no more connections will come.
+    Closed,
+}
+
+/// A source of incoming byte-stream connections.
+pub trait AcceptSource: Send {
+    /// One connection.
+    type Io: AsyncRead + AsyncWrite + Send + Unpin + 'static;
+
+    /// Waits for the next connection.
+    fn accept(&mut self) -> impl Future<Output = Accepted<Self::Io>> + Send;
+}
+
+impl AcceptSource for tokio::net::TcpListener {
+    type Io = tokio::net::TcpStream;
+
+    async fn accept(&mut self) -> Accepted<Self::Io> {
+        match tokio::net::TcpListener::accept(self).await {
+            Ok((stream, peer)) => Accepted::Connection(stream, peer.to_string()),
+            Err(error) => Accepted::Failed(format!("TCP accept failed: {error}")),
+        }
+    }
+}
+
+/// In-memory connections (tests, or a caller that accepts elsewhere): every stream sent on
+/// the channel is served; the source closes when all senders are dropped.
+impl<Io> AcceptSource for tokio::sync::mpsc::Receiver<Io>
+where
+    Io: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    type Io = Io;
+
+    async fn accept(&mut self) -> Accepted<Self::Io> {
+        match self.recv().await {
+            Some(io) => Accepted::Connection(io, "in-memory".to_string()),
+            None => Accepted::Closed,
+        }
+    }
+}
+
+/// Limits and timeouts of the accept loop.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConnectionLimits {
+    /// Connections served at once; further connections wait in the source until one ends.
+    pub max_connections: usize,
+    /// Longest wait for a request's headers (slow-loris guard).
+    pub header_read_timeout: Duration,
+    /// Read buffer limit per connection, which bounds the request line and headers
+    /// (hyper's minimum is 8192).
+    pub max_header_bytes: usize,
+    /// Longest wait for open connections to finish after shutdown was asked.
+    pub drain_timeout: Duration,
+}
+
+impl Default for ConnectionLimits {
+    fn default() -> Self {
+        ConnectionLimits {
+            max_connections: 256,
+            header_read_timeout: Duration::from_secs(30),
+            max_header_bytes: 16 * 1024,
+            drain_timeout: Duration::from_secs(10),
+        }
+    }
+}
+
+/// How a serve loop ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeSummary {
+    /// Connections accepted.
+    pub connections: u64,
+    /// Whether every open connection finished within the drain timeout.
+    pub drained: bool,
+}
+
+/// Pause after a failed accept, so a persistent failure does not spin.
+const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(100);
+
+/// Serves `service` over HTTP/1.1 on every connection from `source` until `shutdown`
+/// resolves or the source closes, then lets open connections finish their current request
+/// (bounded by [`ConnectionLimits::drain_timeout`]).
+pub async fn serve_connections<A>(
+    mut source: A,
+    service: MetricsHttpService<Incoming>,
+    limits: ConnectionLimits,
+    shutdown: impl Future<Output = ()>,
+) -> ServeSummary
+where
+    A: AcceptSource,
+{
+    let mut builder = hyper::server::conn::http1::Builder::new();
+    builder
+        .keep_alive(true)
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_buf_size(limits.max_header_bytes.max(8192));
+    let graceful = GracefulShutdown::new();
+    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut connections = 0u64;
+    tokio::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            _ = &mut shutdown => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_closed) => break,
+            },
+        };
+        let accepted = tokio::select! {
+            _ = &mut shutdown => break,
+            accepted = source.accept() => accepted,
+        };
+        match accepted {
+            Accepted::Connection(io, peer) => {
+                connections += 1;
+                tracing::debug!(%peer, "metrics connection accepted");
+                let connection = builder
+                    .serve_connection(TokioIo::new(io), TowerToHyperService::new(service.clone()));
+                let connection = graceful.watch(connection);
+                tokio::spawn(async move {
+                    if let Err(error) = connection.await {
+                        tracing::debug!(%peer, %error, "metrics connection ended with an error");
+                    }
+                    drop(slot);
+                });
+            }
+            Accepted::Failed(message) => {
+                tracing::warn!(%message, "accepting a metrics connection failed; retrying");
+                tokio::select! {
+                    _ = &mut shutdown => break,
+                    _ = tokio::time::sleep(ACCEPT_RETRY_PAUSE) => {}
+                }
+            }
+            Accepted::Closed => break,
+        }
+    }
+    drop(source);
+    let drained = tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
+        .await
+        .is_ok();
+    ServeSummary {
+        connections,
+        drained,
+    }
+}
