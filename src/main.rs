@@ -25,6 +25,8 @@ enum Command {
     Dial(cmd::dial::DialArgs),
     /// Read an OpenZiti identity file and print what it holds (no network).
     Identity(cmd::identity::IdentityArgs),
+    /// Embedded single-node OpenZiti overlay (controller and router) for demos and tests.
+    Lab(cmd::lab::LabArgs),
     /// Node-style host exporter with node_exporter's metric names and flags.
     NodeExporter(cmd::node_exporter::NodeExporterArgs),
 }
@@ -38,6 +40,7 @@ fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Dial(args) => cmd::dial::run(args),
         Command::Identity(args) => cmd::identity::run(args),
+        Command::Lab(args) => cmd::lab::run(args),
         Command::NodeExporter(args) => cmd::node_exporter::run(args),
     }
 }

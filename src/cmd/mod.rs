@@ -2,4 +2,5 @@
 
 pub mod dial;
 pub mod identity;
+pub mod lab;
 pub mod node_exporter;

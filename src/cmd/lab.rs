@@ -1,0 +1,104 @@
+//! `darkscrape lab`: create, run and hand out credentials of an embedded ziti-lab overlay
+//! (controller now; the edge router joins it later).
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+
+/// Arguments of `darkscrape lab`.
+#[derive(Debug, Args)]
+pub struct LabArgs {
+    #[command(subcommand)]
+    command: LabCommand,
+}
+
+#[derive(Debug, Subcommand)]
+enum LabCommand {
+    /// Create a lab directory: PKI and a starter lab.toml (identities, an echo service, policies).
+    Init {
+        /// Directory to create the lab in (must not hold a lab.toml yet).
+        dir: PathBuf,
+    },
+    /// Serve the lab's controller until Ctrl-C.
+    Run {
+        /// Lab directory created by `lab init`.
+        dir: PathBuf,
+    },
+    /// Print a fresh one-time enrollment JWT for an identity (older unused JWTs stop working;
+    /// enrolling with it replaces the identity's previously enrolled certificate).
+    Jwt {
+        /// Lab directory.
+        dir: PathBuf,
+        /// Identity name as declared in lab.toml.
+        name: String,
+    },
+    /// Issue a certificate for an identity and write a ready-to-use identity file.
+    Identity {
+        /// Lab directory.
+        dir: PathBuf,
+        /// Identity name as declared in lab.toml.
+        name: String,
+        /// Where to write the identity JSON.
+        #[arg(long)]
+        out: PathBuf,
+    },
+}
+
+/// Runs `darkscrape lab …`.
+pub fn run(args: LabArgs) -> anyhow::Result<()> {
+    match args.command {
+        LabCommand::Init { dir } => {
+            let lab = ziti_lab::Lab::init(&dir)?;
+            let config = lab.state().config();
+            eprintln!(
+                "lab created in {} (controller {}, router {}); identities: {}",
+                dir.display(),
+                config.controller.address,
+                config.router.address,
+                config
+                    .identities
+                    .iter()
+                    .map(|i| i.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            Ok(())
+        }
+        LabCommand::Run { dir } => {
+            let lab = ziti_lab::Lab::open(&dir)?;
+            let runtime =
+                tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+            runtime.block_on(async move {
+                let running = lab.start().await?;
+                tracing::info!(
+                    controller = %running.controller_url(),
+                    router = %running.router_addr(),
+                    "lab running; Ctrl-C to stop"
+                );
+                tokio::signal::ctrl_c()
+                    .await
+                    .context("cannot wait for Ctrl-C")?;
+                tracing::info!("shutting down");
+                running.shutdown().await;
+                Ok(())
+            })
+        }
+        LabCommand::Jwt { dir, name } => {
+            let lab = ziti_lab::Lab::open(&dir)?;
+            println!("{}", lab.enrollment_jwt(&name)?);
+            Ok(())
+        }
+        LabCommand::Identity { dir, name, out } => {
+            let lab = ziti_lab::Lab::open(&dir)?;
+            let identity = lab.issue_identity_file(&name, &out)?;
+            eprintln!(
+                "wrote identity {} ({}) to {}",
+                identity.name,
+                identity.id,
+                out.display()
+            );
+            Ok(())
+        }
+    }
+}
