@@ -1,0 +1,173 @@
+//! One-time-token enrollment against the in-process lab controller (`ziti-lab`, loopback,
+//! ephemeral ports): a JWT becomes an identity that then logs in; a tampered JWT, an expired
+//! JWT and a reused token are refused with errors that say so.
+
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use base64::Engine as _;
+use dark_listener::controller::{
+    AuthenticateRequest, ControllerClient, ControllerClientOptions, EnvInfo,
+};
+use dark_listener::enroll::{enroll, EnrollError, EnrollOptions, EnrollmentJwt};
+use dark_listener::identity::Identity;
+use dark_listener::tls;
+use ziti_lab::config::{ControllerConfig, RouterConfig};
+use ziti_lab::{IdentityDecl, Lab, LabConfig, LabPki};
+
+fn pki_template() -> &'static PathBuf {
+    // RSA key generation is slow in debug builds: the PKI is made once and kept in the
+    // system temp directory for later runs (both test binaries share it).
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let root = std::env::temp_dir().join(concat!(
+            "dark-listener-lab-test-pki-",
+            env!("CARGO_PKG_VERSION")
+        ));
+        if LabPki::load(&root.join("pki")).is_err() {
+            let scratch = tempfile::tempdir().unwrap().keep();
+            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
+            // The other test binary may have won the race; either copy is fine.
+            let _ = std::fs::rename(&scratch, &root);
+        }
+        root.join("pki")
+    })
+}
+
+fn copy_pki(lab_dir: &Path) {
+    let dst = lab_dir.join("pki");
+    std::fs::create_dir_all(&dst).unwrap();
+    for entry in std::fs::read_dir(pki_template()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
+    }
+}
+
+async fn start_lab(enrollment_ttl_secs: u64) -> (tempfile::TempDir, Lab, ziti_lab::RunningLab) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_pki(&dir.path().join("lab"));
+    let config = LabConfig {
+        controller: ControllerConfig {
+            address: "127.0.0.1:0".parse().unwrap(),
+            enrollment_ttl_secs,
+            ..ControllerConfig::default()
+        },
+        router: RouterConfig {
+            address: "127.0.0.1:0".parse().unwrap(),
+            ..RouterConfig::default()
+        },
+        identities: vec![
+            IdentityDecl {
+                name: "newbie".into(),
+                roles: Vec::new(),
+            },
+            IdentityDecl {
+                name: "other".into(),
+                roles: Vec::new(),
+            },
+        ],
+        services: Vec::new(),
+        service_policies: Vec::new(),
+    };
+    let lab = Lab::init_with(&dir.path().join("lab"), config).unwrap();
+    let running = lab.start().await.unwrap();
+    (dir, lab, running)
+}
+
+#[tokio::test]
+async fn enrolled_identity_logs_in() {
+    let (dir, lab, running) = start_lab(600).await;
+    let jwt = lab.enrollment_jwt("newbie").unwrap();
+    let parsed = EnrollmentJwt::parse(&jwt).unwrap();
+    assert_eq!(parsed.claims.iss, running.controller_url());
+
+    let enrolled = enroll(&jwt, &EnrollOptions::default()).await.unwrap();
+    assert_eq!(enrolled.zt_api, running.controller_url());
+    assert!(enrolled.key_pem.contains("PRIVATE KEY"));
+
+    let path = dir.path().join("newbie.json");
+    std::fs::write(&path, enrolled.to_json_go_style()).unwrap();
+    let identity = Identity::from_file(&path).unwrap();
+    assert_eq!(identity.name(), parsed.claims.sub);
+
+    let client = ControllerClient::new(
+        identity.zt_api().unwrap(),
+        tls::client_config(&identity).unwrap(),
+        ControllerClientOptions::default(),
+    )
+    .unwrap();
+    client.version().await.unwrap();
+    let session = client
+        .authenticate(&AuthenticateRequest {
+            sdk_info: Default::default(),
+            env_info: EnvInfo::current(),
+            config_types: Vec::new(),
+        })
+        .await
+        .unwrap();
+    assert_eq!(session.identity.unwrap().name, "newbie");
+
+    // The token was one-time: using it again is refused by the controller, with its code.
+    let err = enroll(&jwt, &EnrollOptions::default()).await.unwrap_err();
+    match &err {
+        EnrollError::Refused { status, code, .. } => {
+            assert!((400..500).contains(status), "{err}");
+            assert!(!code.is_empty(), "{err}");
+        }
+        other => panic!("unexpected {other}"),
+    }
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn tampered_jwt_is_refused_before_enrolling() {
+    let (_dir, lab, running) = start_lab(600).await;
+    let jwt = lab.enrollment_jwt("newbie").unwrap();
+    let other = EnrollmentJwt::parse(&lab.enrollment_jwt("other").unwrap()).unwrap();
+    // Swap the subject for another identity's id, keep the signature.
+    let parts: Vec<&str> = jwt.split('.').collect();
+    let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let mut claims: serde_json::Value =
+        serde_json::from_slice(&b64.decode(parts[1]).unwrap()).unwrap();
+    claims["sub"] = other.claims.sub.clone().into();
+    let tampered = format!(
+        "{}.{}.{}",
+        parts[0],
+        b64.encode(serde_json::to_vec(&claims).unwrap()),
+        parts[2]
+    );
+    let err = enroll(&tampered, &EnrollOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EnrollError::SignatureMismatch { .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("altered"), "{err}");
+
+    // A flipped signature byte is refused too.
+    let mut sig = b64.decode(parts[2]).unwrap();
+    sig[10] ^= 0x01;
+    let flipped = format!("{}.{}.{}", parts[0], parts[1], b64.encode(sig));
+    let err = enroll(&flipped, &EnrollOptions::default())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, EnrollError::SignatureMismatch { .. }),
+        "{err}"
+    );
+
+    // The untouched token still works: nothing was spent by the refusals.
+    enroll(&jwt, &EnrollOptions::default()).await.unwrap();
+    running.shutdown().await;
+}
+
+#[tokio::test]
+async fn expired_jwt_is_refused() {
+    let (_dir, lab, running) = start_lab(0).await;
+    let jwt = lab.enrollment_jwt("newbie").unwrap();
+    let err = enroll(&jwt, &EnrollOptions::default()).await.unwrap_err();
+    assert!(matches!(err, EnrollError::Expired { .. }), "{err}");
+    assert!(err.to_string().contains("new one"), "{err}");
+    running.shutdown().await;
+}
