@@ -31,6 +31,9 @@ use crate::jwt::{EnrollmentClaims, EnrollmentSigner};
 use crate::pki::{CertFingerprint, CsrError, IssuedCert, LabPki};
 use crate::timefmt::now_micros;
 
+/// Most live API sessions the lab keeps; further logins are refused until some expire.
+pub const MAX_API_SESSIONS: usize = 10_000;
+
 /// A stable id derived from a kind and a name (12 hex digits of SHA-256).
 pub fn derive_id(kind: &str, name: &str) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, format!("{kind}/{name}").as_bytes());
@@ -151,6 +154,9 @@ pub enum AuthError {
     /// The certificate chains to the lab CA but belongs to no (declared) identity.
     #[error("the client certificate belongs to no identity of this lab")]
     UnknownCertificate,
+    /// [`MAX_API_SESSIONS`] live API sessions exist already (`RATE_LIMITED`).
+    #[error("too many live API sessions; retry later or log out unused ones")]
+    TooManySessions,
     /// The state could not be persisted.
     #[error(transparent)]
     Storage(#[from] LabError),
@@ -743,6 +749,10 @@ impl LabState {
             .identity_for_cert(&mut inner, &fp)?
             .ok_or(AuthError::UnknownCertificate)?;
         let now = now_micros();
+        Self::expire(&mut inner, now);
+        if inner.api_sessions.len() >= MAX_API_SESSIONS {
+            return Err(AuthError::TooManySessions);
+        }
         let record = ApiSessionRecord {
             id: uuid::Uuid::new_v4().to_string(),
             token: uuid::Uuid::new_v4().to_string(),
@@ -756,7 +766,6 @@ impl LabState {
         inner
             .api_sessions
             .insert(record.token.clone(), record.clone());
-        Self::expire(&mut inner, now);
         self.save_api_sessions(&inner)?;
         Self::api_session_info(&inner, &record).ok_or(AuthError::UnknownCertificate)
     }
@@ -999,4 +1008,91 @@ fn find_service<'a>(config: &'a LabConfig, id: &str) -> Option<&'a ServiceDecl> 
         .services
         .iter()
         .find(|s| derive_id("service", &s.name) == id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn state() -> (tempfile::TempDir, LabState) {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = crate::test_support::shared_pki(dir.path());
+        let state = LabState::load(dir.path(), LabConfig::starter(), pki).unwrap();
+        (dir, state)
+    }
+
+    #[test]
+    fn router_checks_token_and_certificate_together() {
+        let (_dir, state) = state();
+        let (cert, _) = state.issue_client_cert("reflectz").unwrap();
+        let (other, _) = state.issue_client_cert("client").unwrap();
+        let session = state
+            .authenticate(Some(&cert.cert_der), vec![], "127.0.0.1".into())
+            .unwrap();
+        assert_eq!(session.identity.name, "reflectz");
+        let seen = state
+            .router_authenticate(&session.token, &cert.fingerprint)
+            .unwrap();
+        assert_eq!(seen.id, session.id);
+        assert_eq!(
+            state.router_authenticate(&session.token, &other.fingerprint),
+            Err(RouterAuthError::CertificateMismatch)
+        );
+        assert_eq!(
+            state.router_authenticate("nope", &cert.fingerprint),
+            Err(RouterAuthError::UnknownApiSession)
+        );
+        assert!(matches!(
+            state.authenticate(None, vec![], "127.0.0.1".into()),
+            Err(AuthError::NoCertificate)
+        ));
+        assert!(matches!(
+            state.authenticate(Some(b"not a registered cert"), vec![], "127.0.0.1".into()),
+            Err(AuthError::UnknownCertificate)
+        ));
+    }
+
+    #[test]
+    fn service_sessions_are_checked_against_policies_and_api_sessions() {
+        let (_dir, state) = state();
+        let (cert, _) = state.issue_client_cert("client").unwrap();
+        let api = state
+            .authenticate(Some(&cert.cert_der), vec![], "127.0.0.1".into())
+            .unwrap();
+        let echo = state.services_for(&api.identity.id)[0].0.clone();
+        assert_eq!(
+            state.create_service_session(&api, &echo.id, PolicyType::Bind),
+            Err(SessionCreateError::NotPermitted {
+                service_id: echo.id.clone(),
+                requested: PolicyType::Bind
+            })
+        );
+        assert_eq!(
+            state.create_service_session(&api, "nope", PolicyType::Dial),
+            Err(SessionCreateError::ServiceNotFound("nope".into()))
+        );
+        let dial = state
+            .create_service_session(&api, &echo.id, PolicyType::Dial)
+            .unwrap();
+        let seen = state.service_session(&dial.token).unwrap();
+        assert_eq!(seen.session_type, PolicyType::Dial);
+        assert!(!seen.service.encryption_required);
+        assert_eq!(
+            state.service_session("st-unknown"),
+            Err(RouterAuthError::UnknownServiceSession)
+        );
+        assert!(state.delete_api_session(&api.token).unwrap());
+        assert!(!state.is_service_session_valid(&dial.token));
+        assert_eq!(
+            state.create_service_session(&api, &echo.id, PolicyType::Dial),
+            Err(SessionCreateError::Unauthorized)
+        );
+    }
+
+    #[test]
+    fn ids_are_stable_and_distinct_per_kind() {
+        assert_eq!(derive_id("identity", "a"), derive_id("identity", "a"));
+        assert_ne!(derive_id("identity", "a"), derive_id("service", "a"));
+        assert_eq!(derive_id("identity", "a").len(), 12);
+    }
 }

@@ -505,6 +505,11 @@ async fn authenticate(
             Ok(resp)
         }
         Err(AuthError::Storage(e)) => Err(internal(e)),
+        Err(AuthError::TooManySessions) => Err(ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "RATE_LIMITED",
+            "Too many live API sessions; retry later",
+        )),
         Err(e) => {
             tracing::info!(peer = %conn.peer, reason = %e, "authentication refused");
             Err(ApiError::new(
