@@ -686,10 +686,15 @@ async fn write_loop<W>(
     }
     .await;
     if let Err(reason) = result {
-        shared.fail(ChannelError::Closed {
-            router: shared.router.clone(),
-            reason: format!("write failed: {reason}"),
-        });
+        // A write error usually means the router closed the connection: the reader sees
+        // that too and knows better why (e.g. a refused token), so let it report first.
+        tokio::select! {
+            _ = shared.closed.cancelled() => {}
+            _ = tokio::time::sleep(Duration::from_secs(1)) => shared.fail(ChannelError::Closed {
+                router: shared.router.clone(),
+                reason: format!("write failed: {reason}"),
+            }),
+        }
     }
     let _ = SinkExt::<&Frame>::close(&mut writer).await;
 }
