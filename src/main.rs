@@ -23,12 +23,14 @@ struct Cli {
 enum Command {
     /// Connect to a service over the overlay and pipe stdin/stdout through it, like `nc`.
     Dial(cmd::dial::DialArgs),
+    /// Enroll with a one-time-token JWT and write the identity file.
+    Enroll(cmd::enroll::EnrollArgs),
     /// Read an OpenZiti identity file and print what it holds (no network).
     Identity(cmd::identity::IdentityArgs),
     /// Embedded single-node OpenZiti overlay (controller and router) for demos and tests.
     Lab(cmd::lab::LabArgs),
     /// Node-style host exporter with node_exporter's metric names and flags.
-    NodeExporter(cmd::node_exporter::NodeExporterArgs),
+    NodeExporter(Box<cmd::node_exporter::NodeExporterArgs>),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -39,8 +41,9 @@ fn main() -> anyhow::Result<()> {
         .init();
     match cli.command {
         Command::Dial(args) => cmd::dial::run(args),
+        Command::Enroll(args) => cmd::enroll::run(args),
         Command::Identity(args) => cmd::identity::run(args),
         Command::Lab(args) => cmd::lab::run(args),
-        Command::NodeExporter(args) => cmd::node_exporter::run(args),
+        Command::NodeExporter(args) => cmd::node_exporter::run(*args),
     }
 }

@@ -1,6 +1,7 @@
 //! One module per `darkscrape` subcommand.
 
 pub mod dial;
+pub mod enroll;
 pub mod identity;
 pub mod lab;
 pub mod node_exporter;
