@@ -832,3 +832,34 @@ async fn identities_added_at_runtime_can_log_in_and_unknown_names_are_listed() {
     .await;
     assert_eq!(r.json()["data"]["identity"]["name"], "late");
 }
+
+#[tokio::test]
+async fn expired_enrollment_tokens_are_refused() {
+    let mut config = ephemeral_config();
+    config.controller.enrollment_ttl_secs = 0;
+    let (_dir, lab) = new_lab(config);
+    let running = lab.start().await.unwrap();
+    let jwt = lab.enrollment_jwt("client").unwrap();
+    let (_, claims) =
+        ziti_lab::jwt::decode_and_verify(&jwt, &spki_of(lab.state().pki().controller_cert_der()))
+            .unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let csr = rcgen::CertificateParams::new(Vec::<String>::new())
+        .unwrap()
+        .serialize_request(&key)
+        .unwrap()
+        .pem()
+        .unwrap();
+    let anon = ClientTls::new(lab.state().pki().ca_pem(), None, false);
+    let r = send(
+        &anon,
+        running.controller_addr(),
+        "POST",
+        &format!("/enroll?method=ott&token={}", claims.jti),
+        &[("content-type", "text/plain")],
+        csr.into_bytes(),
+    )
+    .await;
+    assert_error(&r, 400, "ENROLLMENT_EXPIRED");
+    running.shutdown().await;
+}
