@@ -567,17 +567,6 @@ async fn bind(core: &Arc<RouterCore>, ch: &Arc<EdgeChannel>, frame: Frame) {
         };
         return reply_denial(ch, &frame, conn_id, &denial).await;
     }
-    // The real router confirms a Bind before the controller creates the terminator.
-    let mut ok = StateConnected {
-        conn_id,
-        router_provided_conn_id: bind.router_provided_conn_id,
-        ..StateConnected::default()
-    }
-    .to_frame(0);
-    ok.reply_to(&frame);
-    if ch.send(ok).await.is_err() {
-        return;
-    }
     let created = {
         let mut table = core.terminators();
         let conflict = bind.terminator_identity.as_deref().and_then(|instance| {
@@ -609,6 +598,21 @@ async fn bind(core: &Arc<RouterCore>, ch: &Arc<EdgeChannel>, frame: Frame) {
             }
         }
     };
+    // The real router confirms a Bind before the controller creates the terminator; the lab
+    // creates it first, so a confirmed bind is immediately dialable.
+    let mut ok = StateConnected {
+        conn_id,
+        router_provided_conn_id: bind.router_provided_conn_id,
+        ..StateConnected::default()
+    }
+    .to_frame(0);
+    ok.reply_to(&frame);
+    if ch.send(ok).await.is_err() {
+        if let Ok(t) = &created {
+            core.terminators().remove(&t.id);
+        }
+        return;
+    }
     let terminator = match created {
         Ok(t) => t,
         Err(denial) => {

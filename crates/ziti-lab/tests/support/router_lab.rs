@@ -323,8 +323,23 @@ pub fn peer_python() -> PathBuf {
         });
     assert!(
         path.exists(),
-        "the peer Python ({}) is missing; run scripts/install-test-deps.sh",
+        "the peer Python ({}) is missing; run scripts/install-test-deps.sh (or set DARKSCRAPE_PEER_PYTHON)",
         path.display()
     );
-    path
+    // Python finds its venv from the lexical path it was started with: resolve `..` in the
+    // directory (not the file: the venv's python is itself a symlink).
+    match (
+        path.parent().and_then(|p| p.canonicalize().ok()),
+        path.file_name(),
+    ) {
+        (Some(dir), Some(file)) => dir.join(file),
+        _ => path,
+    }
+}
+
+/// Path of a file under tests/support.
+pub fn support_file(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/support")
+        .join(name)
 }
