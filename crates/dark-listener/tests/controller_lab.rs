@@ -449,3 +449,44 @@ async fn unreachable_controller_is_reported_with_its_cause() {
         other => panic!("unexpected {other}"),
     }
 }
+
+#[tokio::test]
+async fn controller_certificate_is_verified_against_the_identity_ca() {
+    let lab = start_lab(base_config(local_port_zero(), 1800)).await;
+    let identity = lab.identity("host");
+    let url = identity.zt_api().unwrap().to_string();
+
+    // A CA bundle that did not issue the controller certificate.
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let mut other_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    other_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let other_ca = other_params.self_signed(&other_key).unwrap();
+    let tls = tls::client_config_from_parts(
+        identity.cert_chain().to_vec(),
+        identity.private_key(),
+        &[other_ca.der().clone()],
+    )
+    .unwrap();
+    let client = ControllerClient::new(&url, tls, ControllerClientOptions::default()).unwrap();
+    let err = client.version().await.unwrap_err();
+    let text = dark_listener::controller::error_chain(&err);
+    assert!(err.is_transport(), "{text}");
+    assert!(text.contains("UnknownIssuer"), "{text}");
+    lab.running.shutdown().await;
+
+    // The right CA, but the certificate does not name the host we connect to: a lab on
+    // 127.0.0.2 serving a certificate for 127.0.0.1/localhost.
+    let lab = start_lab(base_config("127.0.0.2:0".parse().unwrap(), 1800)).await;
+    let identity = lab.identity("host");
+    assert!(identity.zt_api().unwrap().contains("127.0.0.2"));
+    let client = ControllerClient::new(
+        identity.zt_api().unwrap(),
+        tls::client_config(&identity).unwrap(),
+        ControllerClientOptions::default(),
+    )
+    .unwrap();
+    let err = client.version().await.unwrap_err();
+    let text = dark_listener::controller::error_chain(&err);
+    assert!(text.contains("not valid for name"), "{text}");
+    lab.running.shutdown().await;
+}
