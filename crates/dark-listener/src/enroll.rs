@@ -1243,6 +1243,54 @@ mod tests {
         );
     }
 
+    fn answer(content_type: &str, body: &str) -> HttpAnswer {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(http::header::CONTENT_TYPE, content_type.parse().unwrap());
+        HttpAnswer {
+            status: http::StatusCode::OK,
+            headers,
+            body: bytes::Bytes::copy_from_slice(body.as_bytes()),
+        }
+    }
+
+    #[test]
+    fn issued_certificate_from_json_or_pem() {
+        let key = generate_key(KeyType::EcP256).unwrap();
+        let params = rcgen::CertificateParams::new(vec!["id-1".to_string()]).unwrap();
+        let pem = params.self_signed(&key).unwrap().pem();
+        let json = serde_json::json!({"data": {"cert": pem}, "meta": {}}).to_string();
+        for a in [
+            answer("application/json", &json),
+            answer("application/json; charset=utf-8", &json),
+            answer("application/x-pem-file", &pem),
+            answer("text/plain", &pem),
+        ] {
+            let got = issued_certificate_pem(&a).unwrap();
+            assert_eq!(got, pem);
+            check_issued_certificate(&got, &key).unwrap();
+        }
+        let other = generate_key(KeyType::EcP256).unwrap();
+        assert!(matches!(
+            check_issued_certificate(&pem, &other),
+            Err(EnrollError::BadCertificate { .. })
+        ));
+        for bad in [
+            "",
+            "{}",
+            r#"{"data":{}}"#,
+            r#"{"data":{"cert":5}}"#,
+            "<html>",
+        ] {
+            assert!(
+                issued_certificate_pem(&answer("application/json", bad)).is_err(),
+                "{bad:?}"
+            );
+        }
+        assert!(check_issued_certificate("no pem here", &key).is_err());
+        let garbage = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n";
+        assert!(check_issued_certificate(garbage, &key).is_err());
+    }
+
     #[test]
     fn key_types_parse() {
         assert_eq!("ec".parse::<KeyType>().unwrap(), KeyType::EcP256);

@@ -490,3 +490,108 @@ async fn controller_certificate_is_verified_against_the_identity_ca() {
     assert!(text.contains("not valid for name"), "{text}");
     lab.running.shutdown().await;
 }
+
+#[tokio::test]
+async fn keeper_follows_service_list_changes() {
+    let lab = start_lab(base_config(local_port_zero(), 1800)).await;
+    let client = lab.client("host", ControllerClientOptions::default());
+    let keeper = ControllerSession::start(client, fast_keeper_options());
+    keeper
+        .wait_authenticated(Duration::from_secs(10))
+        .await
+        .unwrap();
+    let mut rx = keeper.subscribe();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        rx.wait_for(|s| s.services.len() == 2),
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    let before = keeper.snapshot().services_changed_at;
+
+    // A new service and policy in the running lab: service-updates moves, the keeper re-lists.
+    lab.lab.add_service(service("late")).unwrap();
+    lab.lab
+        .add_service_policy(policy(
+            "host-dials-late",
+            PolicyType::Dial,
+            &["@host"],
+            &["@late"],
+        ))
+        .unwrap();
+    tokio::time::timeout(
+        Duration::from_secs(10),
+        rx.wait_for(|s| s.services.contains_key("late")),
+    )
+    .await
+    .expect("the keeper did not pick up the new service")
+    .unwrap();
+    assert_ne!(keeper.snapshot().services_changed_at, before);
+    let late = keeper.service("late").await.unwrap();
+    assert!(late.permits(SessionType::Dial) && !late.permits(SessionType::Bind));
+    keeper.shutdown(Duration::from_secs(5)).await.unwrap();
+    lab.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn oversized_answers_and_silent_servers_are_bounded() {
+    let lab = start_lab(base_config(local_port_zero(), 1800)).await;
+    let identity = lab.identity("host");
+    let small = ControllerClientOptions {
+        max_body_bytes: 64,
+        ..ControllerClientOptions::default()
+    };
+    let client = ControllerClient::new(
+        identity.zt_api().unwrap(),
+        tls::client_config(&identity).unwrap(),
+        small,
+    )
+    .unwrap();
+    let err = client.version().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ControllerError::Transport(dark_listener::controller::TransportError::BodyTooLarge {
+                limit: 64,
+                ..
+            })
+        ),
+        "{err}"
+    );
+    lab.running.shutdown().await;
+
+    // A server that accepts TCP and then says nothing.
+    let silent = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = silent.local_addr().unwrap();
+    let hold = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = silent.accept().await {
+            held.push(socket);
+            if held.len() > 8 {
+                break;
+            }
+        }
+    });
+    let quick = ControllerClientOptions {
+        request_timeout: Duration::from_millis(500),
+        ..ControllerClientOptions::default()
+    };
+    let client = ControllerClient::new(
+        &format!("https://{addr}"),
+        tls::client_config(&identity).unwrap(),
+        quick,
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let err = client.version().await.unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ControllerError::Transport(dark_listener::controller::TransportError::Timeout { .. })
+        ),
+        "{err}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    hold.abort();
+}
