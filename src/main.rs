@@ -31,6 +31,8 @@ enum Command {
     Lab(cmd::lab::LabArgs),
     /// Node-style host exporter with node_exporter's metric names and flags.
     NodeExporter(Box<cmd::node_exporter::NodeExporterArgs>),
+    /// The reflectz demo workload: line echo service and its metrics, hosted on the overlay.
+    Reflectz(cmd::reflectz::ReflectzArgs),
 }
 
 fn main() -> anyhow::Result<()> {
@@ -45,5 +47,6 @@ fn main() -> anyhow::Result<()> {
         Command::Identity(args) => cmd::identity::run(args),
         Command::Lab(args) => cmd::lab::run(args),
         Command::NodeExporter(args) => cmd::node_exporter::run(*args),
+        Command::Reflectz(args) => cmd::reflectz::run(args),
     }
 }

@@ -5,3 +5,4 @@ pub mod enroll;
 pub mod identity;
 pub mod lab;
 pub mod node_exporter;
+pub mod reflectz;

@@ -51,6 +51,50 @@ pub fn promtool_check(body: &[u8]) -> (Option<i32>, String) {
     )
 }
 
+/// Prometheus' own OpenMetrics parser, through `promtool tsdb create-blocks-from
+/// openmetrics`, which needs a timestamp on every sample: one is appended to each sample
+/// line. Returns whether promtool accepted it, its messages, and the samples it read.
+fn promtool_parse_openmetrics(body: &str) -> (bool, String, usize) {
+    let stamped: String = body
+        .lines()
+        .map(|line| {
+            if line.starts_with('#') {
+                format!("{line}\n")
+            } else {
+                format!("{line} 1700000000\n")
+            }
+        })
+        .collect();
+    let dir = std::env::temp_dir().join(format!(
+        "dark-metrics-serve-om-{}-{}",
+        std::process::id(),
+        body.len()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let input = dir.join("scrape.om");
+    std::fs::write(&input, stamped).unwrap();
+    let output = Command::new(promtool())
+        .args(["tsdb", "create-blocks-from", "openmetrics"])
+        .arg(&input)
+        .arg(dir.join("blocks"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let samples = stdout
+        .lines()
+        .skip(1)
+        .filter_map(|line| line.split_whitespace().nth(4))
+        .filter_map(|n| n.parse::<usize>().ok())
+        .sum();
+    let _ = std::fs::remove_dir_all(&dir);
+    (
+        output.status.success(),
+        stdout + &String::from_utf8_lossy(&output.stderr),
+        samples,
+    )
+}
+
 #[tokio::test]
 async fn promtool_accepts_both_formats_with_self_metrics() {
     let mut registry = Registry::default();
@@ -113,6 +157,16 @@ async fn promtool_accepts_both_formats_with_self_metrics() {
             .unwrap_or_else(|| panic!("unexpected promtool message on OpenMetrics: {line}\n{om}"));
         assert!(counters.contains(&family), "{line}");
     }
+    // Prometheus' OpenMetrics parser reads every sample of it, and refuses it without `# EOF`.
+    let sample_lines = om
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.is_empty())
+        .count();
+    let (ok, messages, samples) = promtool_parse_openmetrics(&om);
+    assert!(ok, "promtool: {messages}\n{om}");
+    assert_eq!(samples, sample_lines, "{messages}");
+    let (ok, _, _) = promtool_parse_openmetrics(om.trim_end_matches("# EOF\n"));
+    assert!(!ok);
     // The check can fail: a counter without `_total` is a lint problem for promtool.
     let (code, _) =
         promtool_check(b"# HELP bad_counter x\n# TYPE bad_counter counter\nbad_counter 1\n");

@@ -1,5 +1,6 @@
 //! Where connections come from and how they are served: the [`AcceptSource`] trait
-//! (implemented for dark listeners, TCP listeners and in-memory channels) and the HTTP/1.1
+//! (implemented for dark listeners ([`dark_listener::listener::ServiceListener`]), TCP
+//! listeners and in-memory channels) and the HTTP/1.1
 //! accept loop with a connection limit, header limits and graceful shutdown.
 
 use std::future::Future;
@@ -43,6 +44,25 @@ impl AcceptSource for tokio::net::TcpListener {
         match tokio::net::TcpListener::accept(self).await {
             Ok((stream, peer)) => Accepted::Connection(stream, peer.to_string()),
             Err(error) => Accepted::Failed(format!("TCP accept failed: {error}")),
+        }
+    }
+}
+
+/// Connections dialed to a service hosted on the overlay. The peer description is the
+/// dialer's identity name when the router sent it.
+impl AcceptSource for dark_listener::listener::ServiceListener {
+    type Io = dark_listener::stream::DarkStream;
+
+    async fn accept(&mut self) -> Accepted<Self::Io> {
+        match dark_listener::listener::ServiceListener::accept(self).await {
+            Ok((stream, peer)) => {
+                let who = peer
+                    .dialer_identity_name
+                    .or(peer.dialer_identity_id)
+                    .unwrap_or_else(|| "unknown dialer".to_string());
+                Accepted::Connection(stream, format!("{who} via router {}", peer.router))
+            }
+            Err(dark_listener::listener::AcceptError::Closed { .. }) => Accepted::Closed,
         }
     }
 }

@@ -50,6 +50,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use dark_listener::context::Context;
+use dark_listener::listener::{BindError, BindOptions, ServiceListener};
 use prometheus_client::registry::Registry;
 use tokio::time::Instant;
 
@@ -335,6 +337,31 @@ impl MetricsServer {
             shutdown,
         )
         .await
+    }
+
+    /// Serves on a service hosted on the overlay: the process has no listening socket.
+    /// Same as [`MetricsServer::serve`] with the listener as source.
+    pub async fn serve_dark(
+        &self,
+        listener: ServiceListener,
+        shutdown: impl Future<Output = ()>,
+    ) -> ServeSummary {
+        self.serve(listener, shutdown).await
+    }
+
+    /// Binds `service` with `context` and serves on it until `shutdown` resolves. Pass
+    /// `bind_using_edge_identity: true` in `options` to make the target addressable by the
+    /// identity's name (as reflectz's metrics service is).
+    pub async fn host(
+        &self,
+        context: &Context,
+        service: &str,
+        options: BindOptions,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<ServeSummary, BindError> {
+        let listener = context.bind(service, options).await?;
+        tracing::info!(service, path = %self.inner.config.path, "serving metrics on the overlay");
+        Ok(self.serve_dark(listener, shutdown).await)
     }
 }
 

@@ -1,0 +1,93 @@
+//! `darkscrape reflectz`: the reflectz demo workload. Hosts the line echo service and,
+//! when a metrics service is named, its metrics (terminator identity = the identity's
+//! name), both on the overlay with no listening socket, until SIGINT or SIGTERM.
+//!
+//! Flags and environment follow the original Go reflect server: `--identity`
+//! (`IDENTITY_FILE`), `--service` (`SERVICE_NAME`; the original's `--serviceName` is
+//! accepted too) and `--metrics-service` (`PROMETHEUS_SERVICE_NAME`; also
+//! `-p`/`--prometheusServiceName`).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+use dark_listener::context::Context;
+use reflectz::{EchoLimits, ReflectMetrics, ReflectzConfig};
+
+/// Arguments of `darkscrape reflectz`.
+#[derive(Debug, Args)]
+pub struct ReflectzArgs {
+    /// Enrolled identity file (JSON) hosting both services.
+    #[arg(long, short = 'i', env = "IDENTITY_FILE")]
+    pub identity: PathBuf,
+    /// Name of the echo service to host.
+    #[arg(long, short = 's', env = "SERVICE_NAME", alias = "serviceName")]
+    pub service: String,
+    /// Name of the metrics service to host (addressable by this identity's name); without
+    /// it no metrics are served.
+    #[arg(
+        long,
+        short = 'p',
+        env = "PROMETHEUS_SERVICE_NAME",
+        alias = "prometheusServiceName"
+    )]
+    pub metrics_service: Option<String>,
+    /// HTTP path of the metrics.
+    #[arg(long, default_value = "/metrics")]
+    pub metrics_path: String,
+    /// Longest echo line in bytes (newline included); a longer line closes the connection.
+    #[arg(long, default_value_t = 64 * 1024)]
+    pub max_line_bytes: usize,
+    /// Seconds an echo connection may wait for its next complete line.
+    #[arg(long, default_value_t = 300)]
+    pub idle_timeout: u64,
+    /// Echo connections served at once.
+    #[arg(long, default_value_t = 1024)]
+    pub max_connections: usize,
+}
+
+/// Runs `darkscrape reflectz …`.
+pub fn run(args: ReflectzArgs) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
+    runtime.block_on(serve(args))
+}
+
+async fn serve(args: ReflectzArgs) -> anyhow::Result<()> {
+    let ctx = Context::from_identity_file(&args.identity)
+        .with_context(|| format!("cannot use identity {}", args.identity.display()))?;
+    let mut config = ReflectzConfig::new(&args.service, args.metrics_service.clone());
+    config.metrics.path = args.metrics_path.clone();
+    config.echo = EchoLimits {
+        max_line_bytes: args.max_line_bytes,
+        idle_timeout: Duration::from_secs(args.idle_timeout),
+        max_connections: args.max_connections,
+        ..EchoLimits::default()
+    };
+    let result = reflectz::run(&ctx, config, ReflectMetrics::new(), shutdown_signal()).await;
+    ctx.shutdown(Duration::from_secs(5)).await;
+    let summary = result?;
+    tracing::info!(
+        echo_connections = summary.echo.connections,
+        metrics_connections = summary.metrics.map(|m| m.connections),
+        "reflectz stopped"
+    );
+    Ok(())
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+async fn shutdown_signal() {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C stops reflectz");
+                let _ = tokio::signal::ctrl_c().await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = terminate.recv() => {}
+    }
+}
