@@ -226,11 +226,14 @@ impl ControllerSession {
     }
 
     /// Stops the keeper and logs out (`DELETE /current-api-session`), waiting at most
-    /// `timeout` for the controller.
+    /// `timeout` for the task to stop and again at most `timeout` for the logout.
     pub async fn shutdown(mut self, timeout: Duration) -> Result<(), ControllerError> {
         self.inner.cancel.cancel();
-        if let Some(task) = self.task.take() {
-            let _ = task.await;
+        if let Some(mut task) = self.task.take() {
+            // The task may be inside a request to a hung controller: do not wait for it.
+            if tokio::time::timeout(timeout, &mut task).await.is_err() {
+                task.abort();
+            }
         }
         if self.inner.client.token().is_none() {
             return Ok(());
