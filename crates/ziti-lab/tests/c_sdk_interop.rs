@@ -86,6 +86,14 @@ async fn c_sdk_enrolls_with_a_lab_jwt_and_loads_the_identity() {
         !ok,
         "second enrollment with the same JWT succeeded: {lines:?}"
     );
+    let error = step(&lines, "error").expect("no error step");
+    assert!(
+        error["error"]
+            .as_str()
+            .unwrap()
+            .contains("not accepted by controller"),
+        "{error}"
+    );
     running.shutdown().await;
 }
 
