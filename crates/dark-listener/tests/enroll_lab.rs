@@ -1,6 +1,7 @@
 //! One-time-token enrollment against the in-process lab controller (`ziti-lab`, loopback,
 //! ephemeral ports): a JWT becomes an identity that then logs in; a tampered JWT, an expired
-//! JWT and a reused token are refused with errors that say so.
+//! JWT and a reused token are refused with errors that say so; and the identity file we
+//! write is accepted by the real C SDK (PyPI `openziti` 0.6.0, C SDK 0.29.3).
 
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
@@ -66,8 +67,19 @@ async fn start_lab(enrollment_ttl_secs: u64) -> (tempfile::TempDir, Lab, ziti_la
                 roles: Vec::new(),
             },
         ],
-        services: Vec::new(),
-        service_policies: Vec::new(),
+        // The C SDK's load() waits for a first non-empty service list.
+        services: vec![ziti_lab::ServiceDecl {
+            name: "echo".into(),
+            roles: Vec::new(),
+            encryption_required: false,
+            configs: Default::default(),
+        }],
+        service_policies: vec![ziti_lab::ServicePolicyDecl {
+            name: "newbie-dials-echo".into(),
+            policy_type: ziti_lab::PolicyType::Dial,
+            identities: vec!["@newbie".into()],
+            services: vec!["@echo".into()],
+        }],
     };
     let lab = Lab::init_with(&dir.path().join("lab"), config).unwrap();
     let running = lab.start().await.unwrap();
@@ -169,5 +181,64 @@ async fn expired_jwt_is_refused() {
     let err = enroll(&jwt, &EnrollOptions::default()).await.unwrap_err();
     assert!(matches!(err, EnrollError::Expired { .. }), "{err}");
     assert!(err.to_string().contains("new one"), "{err}");
+    running.shutdown().await;
+}
+
+/// The peer Python with `openziti` 0.6.0: `DARKSCRAPE_PEER_PYTHON`, else the workspace venv.
+fn peer_python() -> PathBuf {
+    let path = std::env::var_os("DARKSCRAPE_PEER_PYTHON")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers/bin/python")
+        });
+    assert!(
+        path.exists(),
+        "peer python {} not found: run scripts/install-test-deps.sh (or set DARKSCRAPE_PEER_PYTHON)",
+        path.display()
+    );
+    // A venv is found from the path Python was started with: resolve `..` in the directory
+    // only (the venv's `python` is itself a symlink to the system interpreter).
+    match (path.parent().map(Path::canonicalize), path.file_name()) {
+        (Some(Ok(dir)), Some(name)) => dir.join(name),
+        _ => path,
+    }
+}
+
+#[tokio::test]
+async fn enrolled_identity_is_accepted_by_the_c_sdk() {
+    let (dir, lab, running) = start_lab(600).await;
+    let jwt = lab.enrollment_jwt("newbie").unwrap();
+    let enrolled = enroll(&jwt, &EnrollOptions::default()).await.unwrap();
+    let path = dir.path().join("newbie.json");
+    std::fs::write(&path, enrolled.to_json_go_style()).unwrap();
+
+    let script = "import sys, openziti\n\
+                  ctx = openziti.load(sys.argv[1])\n\
+                  print('loaded', flush=True)\n";
+    let child = tokio::process::Command::new(peer_python())
+        .arg("-c")
+        .arg(script)
+        .arg(&path)
+        .env("ZITI_LOG", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the C SDK did not finish loading the identity within 30 s")
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        stdout.contains("loaded"),
+        "C SDK could not load our identity: status {:?}\nstdout: {stdout}\nstderr: {}",
+        output.status,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    // It logged in with the enrolled certificate.
+    let id = EnrollmentJwt::parse(&jwt).unwrap().claims.sub;
+    assert!(!running.state().api_sessions_of(&id).is_empty());
     running.shutdown().await;
 }
