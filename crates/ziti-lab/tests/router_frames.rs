@@ -1238,3 +1238,226 @@ async fn golden_connect_bytes_are_understood() {
     assert_eq!(conn_id(&closed), 1);
     assert_eq!(closed.body.as_ref(), b"invalid session");
 }
+
+#[tokio::test]
+async fn silent_and_oversized_hellos_are_cut_off() {
+    let lab = TestLab::start_with(RouterOptions {
+        hello_timeout: Duration::from_millis(300),
+        ..RouterOptions::default()
+    })
+    .await;
+    // Nothing sent: closed after the hello timeout, without any frame.
+    let (tls, _) = lab.login("dialer");
+    let mut silent = RawChannel::connect(lab.running.router_addr(), tls.clone()).await;
+    let started = std::time::Instant::now();
+    match silent.try_recv(STEP).await {
+        Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => {}
+        other => panic!("expected a close, got {other:?}"),
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+
+    // A hello announcing 20000 header bytes (limit 16384): closed without an answer.
+    let mut big = RawChannel::connect(lab.running.router_addr(), tls).await;
+    big.send_bytes(&hex(
+        "03 06 09 0c 00 00 00 00 ff ff ff ff 20 4e 00 00 00 00 00 00",
+    ))
+    .await;
+    match big.try_recv(STEP).await {
+        Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => {}
+        other => panic!("expected a close, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn tls12_clients_are_served() {
+    let lab = TestLab::start().await;
+    let state = lab.lab.state();
+    let (cert, key) = state.issue_client_cert("dialer").unwrap();
+    let api = state
+        .authenticate(Some(&cert.cert_der), Vec::new(), "127.0.0.1".into())
+        .unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let mut roots = rustls::RootCertStore::empty();
+    roots
+        .add(rustls::pki_types::CertificateDer::from(
+            state.pki().ca_der().to_vec(),
+        ))
+        .unwrap();
+    let config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_protocol_versions(&[&rustls::version::TLS12])
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_client_auth_cert(
+            vec![rustls::pki_types::CertificateDer::from(
+                cert.cert_der.clone(),
+            )],
+            rustls_pemfile::private_key(&mut key.as_bytes())
+                .unwrap()
+                .unwrap(),
+        )
+        .unwrap();
+    let mut ch = RawChannel::connect(lab.running.router_addr(), std::sync::Arc::new(config)).await;
+    assert_eq!(
+        ch.stream.get_ref().1.protocol_version(),
+        Some(rustls::ProtocolVersion::TLSv1_2)
+    );
+    assert!(ch.stream.get_ref().1.alpn_protocol().is_none(), "no ALPN");
+    ch.send(
+        dark_listener::wire::edge::Hello {
+            session_token: Bytes::from(api.token),
+            ..Default::default()
+        }
+        .to_frame(1),
+    )
+    .await;
+    let ack = ch.expect(ct::RESULT).await;
+    assert_eq!(
+        reply_for(&ack),
+        1,
+        "ReplyFor follows the hello's own sequence"
+    );
+    let seq = ch
+        .send_seq(LatencyProbe::from_timestamp(3).to_frame(0))
+        .await;
+    assert_eq!(reply_for(&ch.expect(ct::RESULT).await), seq);
+}
+
+#[tokio::test]
+async fn bad_dial_success_bodies_fail_the_dial_on_both_sides() {
+    let lab = TestLab::start().await;
+    let (mut host, _) = bound_host(&lab, "host-a", "plain", plain_bind(1)).await;
+    let (mut d, token) = dialer(&lab, "plain").await;
+    let mut connect = Connect {
+        conn_id: 6,
+        token,
+        ..Connect::default()
+    }
+    .to_frame(0);
+    connect.headers.put_bool(h::ROUTER_PROVIDED_CONN_ID, true);
+    let seq = d.send_seq(connect.clone()).await;
+    let dial = host.expect(ct::DIAL).await;
+    let id = dial
+        .headers
+        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
+        .unwrap()
+        .unwrap();
+    let mut bad = Frame::new(ct::DIAL_SUCCESS, 0, Bytes::from_static(&[1, 2, 3]));
+    bad.headers.put_u32(h::CONN_ID, 1);
+    bad.set_reply_for(dial.sequence);
+    host.send_seq(bad).await;
+    let closed = host.expect(ct::STATE_CLOSED).await;
+    assert_eq!(conn_id(&closed), id);
+    let refused = d.expect(ct::STATE_CLOSED).await;
+    assert_eq!(reply_for(&refused), seq);
+    assert!(refused.body.starts_with(b"failed to establish connection"));
+
+    // Done right, and the Connect asked for 1012: StateConnected confirms it.
+    let seq = d
+        .send_seq({
+            let mut c = connect;
+            c.headers.put_u32(h::CONN_ID, 7);
+            c
+        })
+        .await;
+    let dial = host.expect(ct::DIAL).await;
+    let id = dial
+        .headers
+        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
+        .unwrap()
+        .unwrap();
+    host.send_seq(
+        DialSuccess {
+            bind_conn_id: 1,
+            new_conn_id: id,
+            public_key: None,
+        }
+        .to_frame(0)
+        .replying_to(dial.sequence),
+    )
+    .await;
+    let ok = d.expect(ct::STATE_CONNECTED).await;
+    assert_eq!(reply_for(&ok), seq);
+    assert_eq!(conn_id(&ok), 7);
+    assert_eq!(
+        ok.headers.get_bool(h::ROUTER_PROVIDED_CONN_ID).unwrap(),
+        Some(true)
+    );
+}
+
+#[tokio::test]
+async fn conn_ids_in_use_and_bind_limits_are_refused() {
+    let lab = TestLab::start_with(RouterOptions {
+        max_binds_per_channel: 2,
+        ..RouterOptions::default()
+    })
+    .await;
+    let (mut host, api) = lab.channel("host-a").await;
+    let token = Bytes::from(lab.session(&api, "plain", PolicyType::Bind));
+    for bind_id in [1, 2, 2, 3] {
+        let seq = host
+            .send_seq(
+                Bind {
+                    conn_id: bind_id,
+                    token: token.clone(),
+                    router_provided_conn_id: true,
+                    ..Bind::default()
+                }
+                .to_frame(0),
+            )
+            .await;
+        let reply = host.recv().await;
+        assert_eq!(reply_for(&reply), seq);
+        if bind_id == 3 {
+            assert_eq!(reply.content_type, ct::STATE_CLOSED);
+            assert_eq!(
+                reply.body.as_ref(),
+                b"too many binds on this channel (2 allowed)"
+            );
+        } else {
+            // A re-bind of conn id 2 replaces its terminator and stays within the limit.
+            assert_eq!(reply.content_type, ct::STATE_CONNECTED, "{reply:?}");
+        }
+    }
+    let (mut d, dial_token) = dialer(&lab, "plain").await;
+    let connect = Connect {
+        conn_id: 9,
+        token: dial_token,
+        ..Connect::default()
+    }
+    .to_frame(0);
+    d.send_seq(connect.clone()).await;
+    let _dial = host.expect(ct::DIAL).await;
+    // Same conn id again while the first dial is pending.
+    let seq = d.send_seq(connect).await;
+    let refused = d.expect(ct::STATE_CLOSED).await;
+    assert_eq!(reply_for(&refused), seq);
+    assert_eq!(
+        refused.body.as_ref(),
+        b"conn id 9 is already in use on this channel"
+    );
+}
+
+#[tokio::test]
+async fn update_token_is_refused_and_the_channel_closed() {
+    let lab = TestLab::start().await;
+    let (mut ch, _) = lab.channel("dialer").await;
+    let seq = ch
+        .send_seq(
+            dark_listener::wire::edge::UpdateToken {
+                token: Bytes::from_static(b"eyJhbGciOiJub25lIn0.e30."),
+            }
+            .to_frame(0),
+        )
+        .await;
+    let reply = ch.expect(ct::UPDATE_TOKEN_FAILURE).await;
+    assert_eq!(reply_for(&reply), seq);
+    assert!(!reply.body.is_empty());
+    match ch.try_recv(STEP).await {
+        Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => {}
+        other => panic!("expected a close, got {other:?}"),
+    }
+}

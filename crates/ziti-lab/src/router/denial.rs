@@ -29,6 +29,9 @@ pub enum Denial {
     /// The channel already has as many dials in flight as the router allows.
     #[error("too many dials in progress on this channel ({0} allowed)")]
     TooManyPendingDials(usize),
+    /// The channel already hosts as many binds as the router allows.
+    #[error("too many binds on this channel ({0} allowed)")]
+    TooManyBinds(usize),
     /// The service session token is unknown, expired, of another identity, or no longer
     /// granted by a policy (code 3, start over).
     #[error("invalid session")]
@@ -98,9 +101,9 @@ impl Denial {
             Denial::InstanceIdTaken { .. } => {
                 Some((ErrorCode::InvalidInstanceId, RetryHint::NotRetriable))
             }
-            Denial::TooManyConnections(_) | Denial::TooManyPendingDials(_) => {
-                Some((ErrorCode::Internal, RetryHint::TooBusy))
-            }
+            Denial::TooManyConnections(_)
+            | Denial::TooManyPendingDials(_)
+            | Denial::TooManyBinds(_) => Some((ErrorCode::Internal, RetryHint::TooBusy)),
             Denial::MissingConnId
             | Denial::Malformed(_)
             | Denial::ConnIdInUse(_)
@@ -172,6 +175,7 @@ mod tests {
             Denial::ConnIdInUse(1),
             Denial::TooManyConnections(1),
             Denial::TooManyPendingDials(1),
+            Denial::TooManyBinds(1),
             Denial::InvalidSession,
             Denial::WrongSessionType,
             Denial::WrongBindSessionType { got: "Dial" },

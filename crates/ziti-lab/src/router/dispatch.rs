@@ -567,6 +567,14 @@ async fn bind(core: &Arc<RouterCore>, ch: &Arc<EdgeChannel>, frame: Frame) {
         };
         return reply_denial(ch, &frame, conn_id, &denial).await;
     }
+    let limit = core.options.max_binds_per_channel;
+    let over_limit = {
+        let table = core.terminators();
+        !table.has_bind(ch.id, conn_id) && table.count_host(ch.id) >= limit
+    };
+    if over_limit {
+        return reply_denial(ch, &frame, conn_id, &Denial::TooManyBinds(limit)).await;
+    }
     let created = {
         let mut table = core.terminators();
         let conflict = bind.terminator_identity.as_deref().and_then(|instance| {

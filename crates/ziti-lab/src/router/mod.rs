@@ -25,7 +25,8 @@
 //!
 //! **Bounds and back-pressure.** Frames are limited by [`FrameLimits`] (the hello by the hello
 //! limits); each channel has at most [`RouterOptions::max_conns_per_channel`] conns,
-//! [`RouterOptions::max_pending_dials_per_channel`] dials in flight and an outbound queue of
+//! [`RouterOptions::max_pending_dials_per_channel`] dials in flight,
+//! [`RouterOptions::max_binds_per_channel`] terminators and an outbound queue of
 //! [`RouterOptions::outbound_queue_frames`] frames. Legacy Data has no flow control: a reader
 //! task relaying Data waits for room in the peer's queue, so a slow reader on one channel
 //! throttles (through TCP) the senders whose data is relayed to it, and only them. A queue
@@ -82,6 +83,8 @@ pub struct RouterOptions {
     pub max_conns_per_channel: usize,
     /// Most Connects per channel waiting for their host.
     pub max_pending_dials_per_channel: usize,
+    /// Most terminators (binds) per channel.
+    pub max_binds_per_channel: usize,
     /// Frame size limits after the hello.
     pub frame_limits: FrameLimits,
 }
@@ -99,6 +102,7 @@ impl Default for RouterOptions {
             max_channels: 1024,
             max_conns_per_channel: 4096,
             max_pending_dials_per_channel: 256,
+            max_binds_per_channel: 1024,
             frame_limits: FrameLimits::default(),
         }
     }
@@ -381,6 +385,8 @@ async fn read_loop<R: AsyncRead + Unpin>(
 
 /// Most bytes gathered into one write.
 const WRITE_BATCH_BYTES: usize = 256 * 1024;
+/// Time a closing channel gets to write what was queued before the close.
+const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut writer: W,
@@ -388,6 +394,13 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     closing: CancellationToken,
 ) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
+    // Once the channel is closing, what is still queued (a last reply, StateClosed notices)
+    // gets a bounded time to go out: a peer that does not read cannot hold the channel open.
+    let drain_deadline = async {
+        closing.cancelled().await;
+        tokio::time::sleep(CLOSE_FLUSH_TIMEOUT).await;
+    };
+    tokio::pin!(drain_deadline);
     loop {
         let first = tokio::select! {
             biased;
@@ -405,8 +418,9 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             }
         }
         let written = tokio::select! {
+            biased;
             r = writer.write_all(&buf) => r,
-            _ = closing.cancelled() => break,
+            _ = &mut drain_deadline => break,
         };
         buf.clear();
         if let Err(e) = written {
@@ -419,5 +433,5 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         }
     }
     closing.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(1), writer.shutdown()).await;
+    let _ = tokio::time::timeout(CLOSE_FLUSH_TIMEOUT, writer.shutdown()).await;
 }

@@ -93,6 +93,18 @@ impl TerminatorTable {
         self.by_id.is_empty()
     }
 
+    /// Number of terminators hosted by one channel.
+    pub fn count_host(&self, host: u64) -> usize {
+        self.by_id.values().filter(|t| t.host == host).count()
+    }
+
+    /// Whether the channel already has a terminator for this bind conn id.
+    pub fn has_bind(&self, host: u64, bind_conn_id: u32) -> bool {
+        self.by_id
+            .values()
+            .any(|t| t.host == host && t.bind_conn_id == bind_conn_id)
+    }
+
     /// The terminator with this id.
     pub fn get(&self, id: &str) -> Option<&Terminator> {
         self.by_id.get(id)
