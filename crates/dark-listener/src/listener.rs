@@ -17,12 +17,14 @@
 //!   On an encrypted service the host's stream header follows DialSuccess as the first Data.
 //! * Dropping the listener (or context shutdown) sends Unbind on every router.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use rand_core::{OsRng, RngCore};
 use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::channel::{BindEvent, ChannelError, RouterChannel};
@@ -263,17 +265,15 @@ pub(crate) async fn bind(
     let (status_tx, mut status_rx) = watch::channel(ListenerStatus::default());
     let status_tx = Arc::new(status_tx);
     let stop = ctx.shutdown.child_token();
-    for address in addresses {
-        ctx.tasks.spawn(router_bind(
-            ctx.clone(),
-            spec.clone(),
-            address,
-            first_session.token.clone(),
-            accepted_tx.clone(),
-            status_tx.clone(),
-            stop.clone(),
-        ));
-    }
+    ctx.tasks.spawn(supervise(
+        ctx.clone(),
+        spec,
+        addresses,
+        first_session.token.clone(),
+        accepted_tx,
+        status_tx,
+        stop.clone(),
+    ));
     let listener = ServiceListener {
         service: service.to_string(),
         accepted: accepted_rx,
@@ -306,6 +306,110 @@ enum BindEnd {
     Refused(String),
 }
 
+/// Keeps one bind task per router of the Bind session. A task ends when its router stays
+/// unreachable ([`GIVE_UP_AFTER`] failed attempts in a row); the supervisor then asks for a
+/// fresh session and starts tasks for the routers it lists that have none (a router that
+/// moved or came back is picked up this way).
+async fn supervise(
+    ctx: Arc<ContextInner>,
+    spec: Arc<BindSpec>,
+    mut addresses: Vec<RouterAddress>,
+    mut token: String,
+    accepted: mpsc::Sender<(DarkStream, PeerInfo)>,
+    status: Arc<watch::Sender<ListenerStatus>>,
+    stop: CancellationToken,
+) {
+    let mut running: HashMap<String, ()> = HashMap::new();
+    let mut tasks: JoinSet<String> = JoinSet::new();
+    let mut backoff = Backoff::new(spec.options.retry_initial, spec.options.retry_max);
+    loop {
+        for address in addresses.drain(..) {
+            let key = address.to_string();
+            if running.insert(key.clone(), ()).is_some() {
+                continue;
+            }
+            let task = router_bind(
+                ctx.clone(),
+                spec.clone(),
+                address,
+                token.clone(),
+                accepted.clone(),
+                status.clone(),
+                stop.clone(),
+            );
+            tasks.spawn(async move {
+                task.await;
+                key
+            });
+        }
+        if tasks.is_empty() {
+            // No router left: go straight to asking for a fresh session (after the pause).
+            status.send_modify(|s| {
+                s.last_error
+                    .get_or_insert_with(|| "no edge router to bind on".into());
+            });
+        } else {
+            let ended = tokio::select! {
+                _ = stop.cancelled() => None,
+                ended = tasks.join_next() => ended,
+            };
+            match ended {
+                None => break,
+                Some(Ok(key)) => {
+                    running.remove(&key);
+                }
+                Some(Err(join)) => {
+                    tracing::error!(service = %spec.service, error = %join, "bind task failed");
+                    running.clear();
+                }
+            }
+        }
+        if !pause(&stop, backoff.next_delay()).await {
+            break;
+        }
+        // Bounded by `stop`: retried with backoff until a session arrives or the listener
+        // stops.
+        loop {
+            let fresh = match ctx.controller() {
+                Ok(c) => c.create_session(&spec.service, SessionType::Bind).await,
+                Err(e) => Err(e),
+            };
+            match fresh {
+                Ok(session) => {
+                    token = session.token.clone();
+                    addresses = session
+                        .edge_routers
+                        .iter()
+                        .filter_map(|r| r.tls_address().ok())
+                        .take(
+                            spec.options
+                                .max_routers
+                                .max(1)
+                                .saturating_sub(running.len()),
+                        )
+                        .collect();
+                    break;
+                }
+                Err(err) => {
+                    status.send_modify(|s| s.last_error = Some(format!("new Bind session: {err}")));
+                    if !pause(&stop, backoff.next_delay()).await {
+                        tasks.shutdown().await;
+                        return;
+                    }
+                }
+            }
+        }
+        if !addresses.is_empty() {
+            backoff.reset();
+        }
+    }
+    // Let every task send its Unbind.
+    while tasks.join_next().await.is_some() {}
+}
+
+/// Failed attempts in a row after which a router's bind task hands back to the supervisor.
+const GIVE_UP_AFTER: u32 = 5;
+
 async fn router_bind(
     ctx: Arc<ContextInner>,
     spec: Arc<BindSpec>,
@@ -321,8 +425,15 @@ async fn router_bind(
         status.send_modify(|s| s.last_error = Some(text));
     };
     let mut need_session = false;
+    let mut failures = 0u32;
     loop {
         if stop.is_cancelled() {
+            return;
+        }
+        if failures >= GIVE_UP_AFTER {
+            note(format!(
+                "{failures} failed attempts in a row; asking for a fresh session"
+            ));
             return;
         }
         if need_session {
@@ -374,13 +485,14 @@ async fn router_bind(
                     _ => backoff.next_delay(),
                 };
                 note(err.to_string());
+                failures += 1;
                 if !pause(&stop, wait).await {
                     return;
                 }
                 continue;
             }
         };
-        match bind_on_channel(
+        let (end, was_bound) = bind_on_channel(
             &ctx,
             &spec,
             &channel,
@@ -389,8 +501,14 @@ async fn router_bind(
             &status,
             &stop,
         )
-        .await
-        {
+        .await;
+        if was_bound {
+            failures = 0;
+            backoff.reset();
+        } else {
+            failures += 1;
+        }
+        match end {
             BindEnd::Stopped => return,
             BindEnd::ChannelLost => {
                 note(format!("router channel lost: {}", channel.close_reason()));
@@ -421,10 +539,10 @@ async fn bind_on_channel(
     accepted: &mpsc::Sender<(DarkStream, PeerInfo)>,
     status: &watch::Sender<ListenerStatus>,
     stop: &CancellationToken,
-) -> BindEnd {
+) -> (BindEnd, bool) {
     let (bind_id, mut events) = match channel.register_bind(16) {
         Ok(x) => x,
-        Err(err) => return BindEnd::Refused(err.to_string()),
+        Err(err) => return (BindEnd::Refused(err.to_string()), false),
     };
     let token = Bytes::copy_from_slice(session_token.as_bytes());
     let bind = Bind {
@@ -448,7 +566,7 @@ async fn bind_on_channel(
     let reply = tokio::select! {
         _ = stop.cancelled() => {
             channel.unregister(bind_id);
-            return BindEnd::Stopped;
+            return (BindEnd::Stopped, false);
         }
         r = channel.request(bind.to_frame(0), spec.options.request_timeout) => r,
     };
@@ -457,21 +575,27 @@ async fn bind_on_channel(
         Ok(f) if f.content_type == ct::STATE_CLOSED => {
             channel.unregister(bind_id);
             let closed = StateClosed::from_frame(&f).unwrap_or_default();
-            return BindEnd::Refused(String::from_utf8_lossy(&closed.reason).into_owned());
+            return (
+                BindEnd::Refused(String::from_utf8_lossy(&closed.reason).into_owned()),
+                false,
+            );
         }
         Ok(f) => {
             channel.unregister(bind_id);
-            return BindEnd::Refused(format!(
-                "unexpected answer to Bind: content type {}",
-                f.content_type
-            ));
+            return (
+                BindEnd::Refused(format!(
+                    "unexpected answer to Bind: content type {}",
+                    f.content_type
+                )),
+                false,
+            );
         }
         Err(err) => {
             channel.unregister(bind_id);
             return if channel.is_open() {
-                BindEnd::Refused(err.to_string())
+                (BindEnd::Refused(err.to_string()), false)
             } else {
-                BindEnd::ChannelLost
+                (BindEnd::ChannelLost, false)
             };
         }
     }
@@ -503,7 +627,7 @@ async fn bind_on_channel(
         }
     };
     status.send_modify(|s| s.bound = s.bound.saturating_sub(1));
-    end
+    (end, true)
 }
 
 async fn answer_dial(

@@ -8,7 +8,7 @@ mod support;
 use std::time::Duration;
 
 use bytes::Bytes;
-use dark_listener::context::{DialError, DialOptions};
+use dark_listener::context::{ContextOptions, DialError, DialOptions};
 use dark_listener::listener::BindOptions;
 use support::{payload, round_trip, spawn_echo, TestLab, E2EE, PLAIN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -187,6 +187,80 @@ async fn host_sees_caller_and_app_data_and_fin_half_closes() {
     assert_eq!(answer, b"answer after FIN");
     // Writing after the peer closed fails.
     assert!(stream.write_all(b"late").await.is_err());
+    drop(listener);
+    dialer.shutdown(Duration::from_secs(5)).await;
+    host.shutdown(Duration::from_secs(5)).await;
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn host_rebinds_after_the_router_restarts() {
+    let mut lab = TestLab::start_on_fixed_ports().await;
+    let mut quick = ContextOptions::default();
+    quick.channel.reconnect_initial = Duration::from_millis(100);
+    quick.channel.reconnect_max = Duration::from_millis(500);
+    quick.session.backoff_initial = Duration::from_millis(100);
+    quick.session.backoff_max = Duration::from_millis(500);
+    let host = lab.context_with("host-a", quick.clone()).await;
+    let mut listener = host
+        .bind(
+            PLAIN,
+            BindOptions {
+                retry_initial: Duration::from_millis(100),
+                retry_max: Duration::from_millis(500),
+                ..BindOptions::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(listener.bound_routers(), 1);
+    let dialer = lab.context_with("dialer", quick).await;
+    let serve = |mut listener: dark_listener::listener::ServiceListener| {
+        tokio::spawn(async move {
+            // Serves two connections, then hands the listener back.
+            for _ in 0..2 {
+                let (mut s, _) = listener.accept().await.unwrap();
+                let mut buf = Vec::new();
+                s.read_to_end(&mut buf).await.unwrap();
+                s.write_all(&buf).await.unwrap();
+                s.shutdown().await.unwrap();
+                let _ = s.read(&mut [0u8; 1]).await;
+            }
+            listener
+        })
+    };
+    let server = serve(listener);
+    let stream = dialer.dial(PLAIN, DialOptions::default()).await.unwrap();
+    assert_eq!(round_trip(stream, b"before").await, b"before");
+
+    lab.stop_serving().await;
+    let stream = dialer
+        .dial(
+            PLAIN,
+            DialOptions {
+                timeout: Duration::from_secs(2),
+                ..DialOptions::default()
+            },
+        )
+        .await;
+    assert!(stream.is_err(), "dial succeeded while the router was down");
+    lab.serve_again().await;
+
+    let stream = tokio::time::timeout(Duration::from_secs(20), async {
+        // Bounded by the timeout: the host needs a moment to notice and re-bind.
+        loop {
+            match dialer.dial(PLAIN, DialOptions::default()).await {
+                Ok(s) => break s,
+                Err(_) => tokio::time::sleep(Duration::from_millis(200)).await,
+            }
+        }
+    })
+    .await
+    .expect("no dial succeeded within 20 s of the router restart");
+    assert_eq!(round_trip(stream, b"after").await, b"after");
+    listener = server.await.unwrap();
+    assert_eq!(listener.bound_routers(), 1);
+    assert!(listener.wait_bound(1, Duration::from_secs(1)).await);
     drop(listener);
     dialer.shutdown(Duration::from_secs(5)).await;
     host.shutdown(Duration::from_secs(5)).await;

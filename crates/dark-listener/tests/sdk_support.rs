@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use dark_listener::context::Context;
+use dark_listener::context::{Context, ContextOptions};
 use dark_listener::listener::ServiceListener;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ziti_lab::{
@@ -86,6 +86,36 @@ pub struct TestLab {
 
 impl TestLab {
     pub async fn start() -> Self {
+        Self::start_with(config()).await
+    }
+
+    /// A lab on fixed (free) loopback ports, so it can be stopped and started again at the
+    /// same addresses.
+    pub async fn start_on_fixed_ports() -> Self {
+        let free = || {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let mut config = config();
+        config.controller.address = free();
+        config.router.address = free();
+        Self::start_with(config).await
+    }
+
+    /// Stops the lab (controller and router) and starts it again on the same addresses.
+    pub async fn stop_serving(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+
+    /// Starts serving again after [`stop_serving`](Self::stop_serving).
+    pub async fn serve_again(&mut self) {
+        assert!(self.running.is_none());
+        self.running = Some(self.lab.start().await.unwrap());
+    }
+
+    pub async fn start_with(config: LabConfig) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let dst = dir.path().join("pki");
         std::fs::create_dir_all(&dst).unwrap();
@@ -93,7 +123,7 @@ impl TestLab {
             let entry = entry.unwrap();
             std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
         }
-        let lab = Lab::init_with(dir.path(), config()).unwrap();
+        let lab = Lab::init_with(dir.path(), config).unwrap();
         let running = lab.start().await.unwrap();
         TestLab {
             dir,
@@ -113,7 +143,14 @@ impl TestLab {
 
     /// A context for `name`, logged in.
     pub async fn context(&self, name: &str) -> Context {
-        let ctx = Context::from_identity_file(self.identity_file(name)).unwrap();
+        self.context_with(name, ContextOptions::default()).await
+    }
+
+    /// A context for `name` with `options`, logged in.
+    pub async fn context_with(&self, name: &str, options: ContextOptions) -> Context {
+        let identity =
+            dark_listener::identity::Identity::from_file(self.identity_file(name)).unwrap();
+        let ctx = Context::with_options(identity, options).unwrap();
         ctx.wait_authenticated(Duration::from_secs(20))
             .await
             .unwrap();
