@@ -9,16 +9,18 @@ use crate::pki::LabPki;
 fn template() -> &'static PathBuf {
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
-        let root = std::env::temp_dir().join(concat!(
-            "ziti-lab-unit-test-pki-",
-            env!("CARGO_PKG_VERSION")
-        ));
+        // Same place as the integration tests' copy (tests/common/mod.rs).
+        let root =
+            std::env::temp_dir().join(concat!("ziti-lab-test-pki-", env!("CARGO_PKG_VERSION")));
         let pki = root.join("pki");
         if LabPki::load(&pki).is_err() {
-            let scratch = tempfile::tempdir_in(std::env::temp_dir()).unwrap().keep();
+            let scratch = tempfile::tempdir().unwrap().keep();
             LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
+            let _ = std::fs::remove_dir_all(&root);
             // Another test binary may have won the race; either copy is fine.
-            let _ = std::fs::rename(&scratch, &root);
+            if std::fs::rename(&scratch, &root).is_err() {
+                let _ = std::fs::remove_dir_all(&scratch);
+            }
         }
         pki
     })

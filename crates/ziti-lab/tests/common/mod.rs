@@ -10,21 +10,23 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use ziti_lab::{Lab, LabConfig, LabPki};
 
-/// One RSA PKI for all integration tests, generated once per target dir (RSA key generation is
-/// slow in debug builds) and copied into each lab.
+/// One RSA PKI for all tests of this crate (unit tests use the same place), generated once
+/// into the system temp directory (RSA key generation is slow in debug builds) and copied into
+/// each lab.
 fn pki_template() -> &'static PathBuf {
     static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
     TEMPLATE.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("ziti-lab-test-pki");
+        let root =
+            std::env::temp_dir().join(concat!("ziti-lab-test-pki-", env!("CARGO_PKG_VERSION")));
         let pki = root.join("pki");
         if LabPki::load(&pki).is_err() {
-            let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-                .unwrap()
-                .keep();
+            let scratch = tempfile::tempdir().unwrap().keep();
             LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
             let _ = std::fs::remove_dir_all(&root);
             // Another test binary may win this race; either copy is fine.
-            let _ = std::fs::rename(&scratch, &root);
+            if std::fs::rename(&scratch, &root).is_err() {
+                let _ = std::fs::remove_dir_all(&scratch);
+            }
         }
         pki
     })
