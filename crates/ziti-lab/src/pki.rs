@@ -508,6 +508,25 @@ mod tests {
     }
 
     #[test]
+    fn rsa_and_p384_csrs_are_signed() {
+        let dir = tempfile::tempdir().unwrap();
+        let pki = crate::test_support::shared_pki(dir.path());
+        let rsa = rsa_key_pair(pki.controller_key_pkcs8()).unwrap();
+        let p384 = KeyPair::generate_for(&rcgen::PKCS_ECDSA_P384_SHA384).unwrap();
+        for key in [rsa, p384] {
+            let csr = CertificateParams::new(Vec::<String>::new())
+                .unwrap()
+                .serialize_request(&key)
+                .unwrap();
+            let issued = pki.sign_csr(csr.der(), "id9", "n").unwrap();
+            use x509_parser::prelude::FromDer;
+            let (_, cert) =
+                x509_parser::certificate::X509Certificate::from_der(&issued.cert_der).unwrap();
+            assert_eq!(cert.public_key().raw, key.public_key_der().as_slice());
+        }
+    }
+
+    #[test]
     fn csr_signing_yields_a_client_cert_with_the_spiffe_san() {
         use x509_parser::prelude::*;
         let dir = tempfile::tempdir().unwrap();
