@@ -12,7 +12,8 @@ use clap::{Parser, Subcommand};
 #[command(name = "darkscrape", version, about, long_about = None)]
 struct Cli {
     /// Log filter in `tracing` syntax (also read from RUST_LOG), e.g. `info,dark_listener=debug`.
-    #[arg(long, global = true, env = "RUST_LOG", default_value = "info")]
+    /// rustls is kept at `error`: it warns on every C SDK handshake that sends an IP address as SNI.
+    #[arg(long, global = true, env = "RUST_LOG", default_value = "info,rustls=error")]
     log: String,
 
     #[command(subcommand)]
