@@ -80,6 +80,7 @@ pub mod collectors;
 pub mod error;
 pub mod families;
 pub mod paths;
+mod pool;
 mod read;
 pub mod scrape;
 

@@ -10,13 +10,18 @@ use crate::error::CollectorError;
 /// grows with the socket count, so the cap is generous).
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
+/// Initial buffer for whole-file reads; most procfs files fit in one read.
+const READ_CHUNK_BYTES: usize = 64 * 1024;
+
 /// Reads a whole text file (lossy UTF-8), at most [`MAX_FILE_BYTES`].
 pub(crate) fn read_text(path: &Path) -> Result<String, CollectorError> {
     let file = fs::File::open(path).map_err(|source| CollectorError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let mut bytes = Vec::with_capacity(4096);
+    // procfs files are generated per read call (a seq_file walks its table again on
+    // every call), so read in as few calls as possible.
+    let mut bytes = Vec::with_capacity(READ_CHUNK_BYTES);
     file.take(MAX_FILE_BYTES)
         .read_to_end(&mut bytes)
         .map_err(|source| CollectorError::Read {
@@ -140,5 +145,73 @@ mod tests {
         let err = read_text(Path::new("/nonexistent/darkscrape/x")).unwrap_err();
         assert!(err.is_not_found());
         assert!(err.to_string().contains("/nonexistent/darkscrape/x"));
+    }
+}
+
+/// An open sysfs directory whose attributes are read relative to it (`openat`), which
+/// spares the kernel resolving the whole path (and its symlinks) for every attribute.
+#[derive(Debug)]
+pub(crate) struct SysDir {
+    fd: std::os::fd::OwnedFd,
+    path: PathBuf,
+}
+
+impl SysDir {
+    /// Opens `path` as a directory handle.
+    pub(crate) fn open(path: &Path) -> Result<Self, CollectorError> {
+        use rustix::fs::{Mode, OFlags};
+        let fd = rustix::fs::open(
+            path,
+            OFlags::PATH | OFlags::DIRECTORY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(|e| CollectorError::Read {
+            path: path.to_path_buf(),
+            source: e.into(),
+        })?;
+        Ok(SysDir {
+            fd,
+            path: path.to_path_buf(),
+        })
+    }
+
+    /// Reads attribute `name` with one bounded `read`, trimmed.
+    pub(crate) fn attr(&self, name: &str) -> Result<String, CollectorError> {
+        use rustix::fs::{Mode, OFlags};
+        let err = |e: rustix::io::Errno| CollectorError::Read {
+            path: self.path.join(name),
+            source: e.into(),
+        };
+        let fd = rustix::fs::openat(
+            &self.fd,
+            name,
+            OFlags::RDONLY | OFlags::CLOEXEC,
+            Mode::empty(),
+        )
+        .map_err(err)?;
+        let mut buf = [0u8; 4096];
+        let n = rustix::io::read(&fd, &mut buf[..]).map_err(err)?;
+        Ok(String::from_utf8_lossy(&buf[..n]).trim().to_string())
+    }
+}
+
+#[cfg(test)]
+mod sysdir_tests {
+    use super::*;
+
+    #[test]
+    fn reads_attributes_relative_to_the_directory() {
+        let d = SysDir::open(Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/sys/class/net/eth0"
+        )))
+        .unwrap();
+        assert_eq!(d.attr("mtu").unwrap(), "1400");
+        let e = d.attr("no_such_attribute").unwrap_err();
+        assert!(e.is_not_found());
+        assert!(e.to_string().contains("eth0/no_such_attribute"));
+        assert!(SysDir::open(Path::new("/nonexistent/darkscrape"))
+            .unwrap_err()
+            .is_not_found());
     }
 }

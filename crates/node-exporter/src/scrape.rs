@@ -1,13 +1,14 @@
 //! [`NodeExporter`]: runs the enabled collectors concurrently for one scrape, each under a
 //! deadline, and adds `node_scrape_collector_{duration_seconds,success}`.
 //!
-//! Collectors do blocking file reads, so each runs on tokio's blocking pool. A collector
-//! that misses the deadline is reported with success 0 and the scrape is answered with
-//! everything else. Its thread is left to finish; until it does, later scrapes skip that
-//! collector (success 0) instead of piling up more blocked threads.
+//! Collectors do blocking file reads, so they run on a small [`WorkerPool`] of threads. A
+//! collector that misses the deadline is reported with success 0 and the scrape is answered
+//! with everything else. Its thread is left to finish (the pool starts a replacement); until
+//! it does, later scrapes skip that collector (success 0) instead of piling up more blocked
+//! threads.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use dark_metrics::exposition::MetricFamily;
@@ -15,6 +16,7 @@ use dark_metrics::exposition::MetricFamily;
 use crate::collectors::{self, Collector, CollectorOptions};
 use crate::error::ConfigError;
 use crate::families::{labels, Families};
+use crate::pool::{StuckTicket, WorkerPool};
 
 /// Default per-collector deadline.
 pub const DEFAULT_COLLECTOR_TIMEOUT: Duration = Duration::from_secs(5);
@@ -29,6 +31,21 @@ struct Entry {
 pub struct NodeExporter {
     entries: Vec<Entry>,
     timeout: Duration,
+    pool: WorkerPool,
+}
+
+/// What a scrape and a collector's job share about one run.
+#[derive(Default)]
+struct JobState {
+    /// The job has returned.
+    finished: bool,
+    /// Set when the scrape gave up on the job; dropped when the job ends.
+    stuck: Option<StuckTicket>,
+}
+
+/// Threads the pool keeps: enough to overlap sysfs waits, few enough to stay small.
+fn pool_size() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
 }
 
 /// Clears a collector's "running" flag when its blocking task ends, however it ends.
@@ -63,7 +80,11 @@ impl NodeExporter {
         }
         entries.sort_by_key(|e| e.name);
         entries.dedup_by_key(|e| e.name);
-        Ok(NodeExporter { entries, timeout })
+        Ok(NodeExporter {
+            entries,
+            timeout,
+            pool: WorkerPool::new(pool_size()),
+        })
     }
 
     /// Names of the enabled collectors, sorted.
@@ -79,7 +100,7 @@ impl NodeExporter {
     /// Runs one scrape: all collectors concurrently, then the per-collector duration and
     /// success gauges. Families are sorted by name, samples by labels.
     ///
-    /// Must be called inside a tokio runtime (collectors run on its blocking pool).
+    /// Must be called inside a tokio runtime with the time driver enabled.
     pub async fn scrape(&self) -> Vec<MetricFamily> {
         let start = Instant::now();
         let deadline = tokio::time::Instant::from_std(start + self.timeout);
@@ -97,17 +118,27 @@ impl NodeExporter {
             }
             let guard = RunningGuard(Arc::clone(&e.running));
             let collector = Arc::clone(&e.collector);
-            let handle = tokio::task::spawn_blocking(move || {
+            let state = Arc::new(Mutex::new(JobState::default()));
+            let job_state = Arc::clone(&state);
+            let (tx, rx) = tokio::sync::oneshot::channel();
+            self.pool.execute(move || {
                 let _guard = guard;
                 let begin = Instant::now();
                 let mut out = Families::new();
                 let result = collector.update(&mut out);
-                (out, result, begin.elapsed())
+                // The receiver is gone if the scrape stopped waiting.
+                let _ = tx.send((out, result, begin.elapsed()));
+                let mut st = match job_state.lock() {
+                    Ok(s) => s,
+                    Err(p) => p.into_inner(),
+                };
+                st.finished = true;
+                st.stuck = None;
             });
-            pending.push((e.name, handle));
+            pending.push((e.name, rx, state));
         }
-        for (name, handle) in pending {
-            match tokio::time::timeout_at(deadline, handle).await {
+        for (name, rx, state) in pending {
+            match tokio::time::timeout_at(deadline, rx).await {
                 Ok(Ok((out, result, elapsed))) => {
                     let ok = match result {
                         Ok(()) => true,
@@ -123,12 +154,19 @@ impl NodeExporter {
                     all.merge(out);
                     outcomes.push((name, elapsed.as_secs_f64(), ok));
                 }
-                Ok(Err(join_error)) => {
-                    tracing::error!(collector = name, error = %join_error, "collector panicked");
+                Ok(Err(_)) => {
+                    tracing::error!(collector = name, "collector panicked");
                     outcomes.push((name, start.elapsed().as_secs_f64(), false));
                 }
                 Err(_) => {
                     tracing::error!(collector = name, timeout = ?self.timeout, "collector missed its deadline");
+                    let mut st = match state.lock() {
+                        Ok(s) => s,
+                        Err(p) => p.into_inner(),
+                    };
+                    if !st.finished {
+                        st.stuck = Some(self.pool.mark_stuck());
+                    }
                     outcomes.push((name, start.elapsed().as_secs_f64(), false));
                 }
             }
@@ -213,6 +251,18 @@ mod tests {
         let f = ne.scrape().await;
         assert!(t.elapsed() < Duration::from_secs(1));
         assert_eq!(success(&f, "hwmon"), 0.0);
+        assert_eq!(success(&f, "meminfo"), 1.0);
+        // One replacement thread while the slow one is blocked; it goes away afterwards.
+        assert_eq!(ne.pool.live_threads(), ne.pool.base() + 1);
+        let waited = Instant::now();
+        while ne.pool.live_threads() > ne.pool.base() && waited.elapsed() < Duration::from_secs(10)
+        {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        assert_eq!(ne.pool.live_threads(), ne.pool.base());
+        // Once it returned, the collector runs again.
+        let f = ne.scrape().await;
+        assert_eq!(success(&f, "loadavg"), 1.0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,12 +1,17 @@
 //! `cpu` collector: per-CPU time by mode from `/proc/stat`, guest time, isolated CPUs and
 //! thermal throttle counts from sysfs.
 //!
+//! CPU topology (package and core ids), whether a CPU has throttle counters, and the
+//! isolated CPU list are read once per CPU and cached (node_exporter reads the isolated
+//! list once at start too); the throttle counts themselves are read every scrape.
+//!
 //! Counters never go backwards from our side: like node_exporter, a lower reading of one
 //! mode keeps the previous value, and only an idle drop of 3 s or more (a CPU hot-plug)
 //! resets that CPU's cache.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::path::Path;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use super::stat::parse_proc_stat;
 use super::{Collector, CollectorOptions};
@@ -29,6 +34,29 @@ pub struct CpuCollector {
     options: Arc<CollectorOptions>,
     /// Last exported seconds per CPU (ten columns), so counters never decrease.
     last: Mutex<BTreeMap<u32, [f64; 10]>>,
+    /// Per CPU directory number: its topology, or `None` if it has none.
+    topology: Mutex<BTreeMap<u64, Option<CpuTopology>>>,
+    /// CPUs isolated from the scheduler, read on first use.
+    isolated: OnceLock<Vec<u32>>,
+}
+
+/// Static facts about one CPU.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct CpuTopology {
+    package: u64,
+    core: u64,
+    /// `thermal_throttle/` exists (the driver provides throttle counters).
+    throttle: bool,
+}
+
+fn read_topology(dir: &Path) -> Option<CpuTopology> {
+    let package = read_u64(&dir.join("topology/physical_package_id")).ok()?;
+    let core = read_u64(&dir.join("topology/core_id")).ok()?;
+    Some(CpuTopology {
+        package,
+        core,
+        throttle: dir.join("thermal_throttle").is_dir(),
+    })
 }
 
 impl CpuCollector {
@@ -37,6 +65,8 @@ impl CpuCollector {
         CpuCollector {
             options,
             last: Mutex::new(BTreeMap::new()),
+            topology: Mutex::new(BTreeMap::new()),
+            isolated: OnceLock::new(),
         }
     }
 
@@ -73,25 +103,28 @@ impl CpuCollector {
         let cpu_dir = self.options.paths.sys("devices/system/cpu");
         let mut package: BTreeMap<u64, u64> = BTreeMap::new();
         let mut core: BTreeMap<(u64, u64), u64> = BTreeMap::new();
-        for (_, dir) in numbered_entries(&cpu_dir, "cpu")? {
-            let Ok(package_id) = read_u64(&dir.join("topology/physical_package_id")) else {
+        let mut cache = match self.topology.lock() {
+            Ok(c) => c,
+            Err(p) => p.into_inner(),
+        };
+        for (n, dir) in numbered_entries(&cpu_dir, "cpu")? {
+            let topo = *cache.entry(n).or_insert_with(|| read_topology(&dir));
+            let Some(t) = topo else { continue };
+            if !t.throttle {
                 continue;
-            };
-            let Ok(core_id) = read_u64(&dir.join("topology/core_id")) else {
-                continue;
-            };
-            if let std::collections::btree_map::Entry::Vacant(e) = core.entry((package_id, core_id))
-            {
-                if let Ok(n) = read_u64(&dir.join("thermal_throttle/core_throttle_count")) {
-                    e.insert(n);
+            }
+            if let std::collections::btree_map::Entry::Vacant(e) = core.entry((t.package, t.core)) {
+                if let Ok(v) = read_u64(&dir.join("thermal_throttle/core_throttle_count")) {
+                    e.insert(v);
                 }
             }
-            if let std::collections::btree_map::Entry::Vacant(e) = package.entry(package_id) {
-                if let Ok(n) = read_u64(&dir.join("thermal_throttle/package_throttle_count")) {
-                    e.insert(n);
+            if let std::collections::btree_map::Entry::Vacant(e) = package.entry(t.package) {
+                if let Ok(v) = read_u64(&dir.join("thermal_throttle/package_throttle_count")) {
+                    e.insert(v);
                 }
             }
         }
+        drop(cache);
         for (p, n) in package {
             out.counter(
                 "node_cpu_package_throttles_total",
@@ -112,13 +145,19 @@ impl CpuCollector {
     }
 
     fn update_isolated(&self, out: &mut Families) -> Result<(), CollectorError> {
-        let path = self.options.paths.sys("devices/system/cpu/isolated");
-        let text = match read_attr(&path) {
-            Ok(t) => t,
-            Err(e) if e.is_not_found() => return Ok(()),
-            Err(e) => return Err(e),
+        let cpus = match self.isolated.get() {
+            Some(c) => c,
+            None => {
+                let path = self.options.paths.sys("devices/system/cpu/isolated");
+                let list = match read_attr(&path) {
+                    Ok(t) => parse_cpu_list(&t).map_err(|d| CollectorError::parse(&path, d))?,
+                    Err(e) if e.is_not_found() => Vec::new(),
+                    Err(e) => return Err(e),
+                };
+                self.isolated.get_or_init(|| list)
+            }
         };
-        for cpu in parse_cpu_list(&text).map_err(|d| CollectorError::parse(&path, d))? {
+        for cpu in cpus {
             out.gauge(
                 "node_cpu_isolated",
                 "1 for each CPU isolated from the scheduler (isolcpus).",

@@ -6,7 +6,6 @@
 //! `EOPNOTSUPP`, missing files, permission) are left out, as upstream does.
 
 use std::io::ErrorKind;
-use std::path::Path;
 use std::sync::Arc;
 
 use dark_metrics::exposition::MetricType;
@@ -14,7 +13,7 @@ use dark_metrics::exposition::MetricType;
 use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
-use crate::read::{list_dir, parse_i64_auto, read_attr};
+use crate::read::{list_dir, parse_i64_auto, SysDir};
 
 /// (sysfs file, metric suffix, type) of the numeric attributes.
 const NUMERIC: [(&str, &str, MetricType); 16] = [
@@ -49,8 +48,8 @@ const NUMERIC: [(&str, &str, MetricType); 16] = [
 ];
 
 /// Reads an attribute; `Ok(None)` when the kernel has none to give.
-fn optional_attr(path: &Path) -> Result<Option<String>, CollectorError> {
-    match read_attr(path) {
+fn optional_attr(dir: &SysDir, name: &str) -> Result<Option<String>, CollectorError> {
+    match dir.attr(name) {
         Ok(v) => Ok(Some(v)),
         Err(CollectorError::Read { source, .. })
             if matches!(
@@ -101,13 +100,23 @@ impl Collector for NetclassCollector {
             Err(e) => return Err(e),
         };
         for dev in names {
-            let dir = class_dir.join(&dev);
-            // `bonding_masters` and other plain files are not interfaces.
-            if !dir.is_dir() || self.options.netclass_ignored_devices.is_match(&dev) {
+            if self.options.netclass_ignored_devices.is_match(&dev) {
                 continue;
             }
+            // `bonding_masters` and other plain files are not interfaces.
+            let dir = match SysDir::open(&class_dir.join(&dev)) {
+                Ok(d) => d,
+                Err(CollectorError::Read { source, .. })
+                    if source.raw_os_error() == Some(libc::ENOTDIR) =>
+                {
+                    continue
+                }
+                // The interface went away between listing and opening.
+                Err(e) if e.is_not_found() => continue,
+                Err(e) => return Err(e),
+            };
             let text = |f: &str| -> Result<String, CollectorError> {
-                Ok(optional_attr(&dir.join(f))?.unwrap_or_default())
+                Ok(optional_attr(&dir, f)?.unwrap_or_default())
             };
             let operstate = text("operstate")?;
             out.gauge(
@@ -130,7 +139,7 @@ impl Collector for NetclassCollector {
                 1.0,
             );
             for (file, suffix, ty) in NUMERIC {
-                let Some(raw) = optional_attr(&dir.join(file))? else {
+                let Some(raw) = optional_attr(&dir, file)? else {
                     continue;
                 };
                 let Some(v) = parse_i64_auto(&raw) else {
@@ -141,8 +150,7 @@ impl Collector for NetclassCollector {
                     format!("Interface property {suffix} from /sys/class/net/<iface>/{file}.");
                 out.add(&name, &help, ty, labels(&[("device", &dev)]), v as f64);
             }
-            if let Some(speed) = optional_attr(&dir.join("speed"))?.and_then(|s| parse_i64_auto(&s))
-            {
+            if let Some(speed) = optional_attr(&dir, "speed")?.and_then(|s| parse_i64_auto(&s)) {
                 if speed >= 0 || !self.options.netclass_ignore_invalid_speed {
                     // Mbit/s to bytes/s, truncated like node_exporter's int64 conversion.
                     let bytes = speed.saturating_mul(1_000_000) / 8;

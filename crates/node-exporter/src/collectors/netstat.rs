@@ -2,7 +2,6 @@
 //! `/proc/net/snmp6` as untyped `node_netstat_<Protocol>_<Field>`, filtered by
 //! `--collector.netstat.fields`.
 
-use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -11,11 +10,12 @@ use crate::error::CollectorError;
 use crate::families::Families;
 use crate::read::read_text;
 
-type ProtoStats = BTreeMap<String, BTreeMap<String, String>>;
+/// One statistic: (protocol, field, raw value), borrowed from the file's text.
+pub type Stat<'a> = (&'a str, &'a str, &'a str);
 
 /// Parses header/value line pairs (`Tcp: A B` then `Tcp: 1 2`).
-pub fn parse_paired(path: &Path, text: &str) -> Result<ProtoStats, CollectorError> {
-    let mut out = ProtoStats::new();
+pub fn parse_paired<'a>(path: &Path, text: &'a str) -> Result<Vec<Stat<'a>>, CollectorError> {
+    let mut out = Vec::with_capacity(512);
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
     while let Some(header) = lines.next() {
         let Some(values) = lines.next() else {
@@ -24,43 +24,48 @@ pub fn parse_paired(path: &Path, text: &str) -> Result<ProtoStats, CollectorErro
                 format!("header line without values: {header:?}"),
             ));
         };
-        let names: Vec<&str> = header.split_ascii_whitespace().collect();
-        let vals: Vec<&str> = values.split_ascii_whitespace().collect();
-        let (Some(proto), Some(vproto)) = (
-            names.first().and_then(|n| n.strip_suffix(':')),
-            vals.first(),
-        ) else {
+        let mut names = header.split_ascii_whitespace();
+        let mut vals = values.split_ascii_whitespace();
+        let (Some(proto), Some(vproto)) =
+            (names.next().and_then(|n| n.strip_suffix(':')), vals.next())
+        else {
             return Err(CollectorError::parse(
                 path,
                 format!("line without protocol prefix: {header:?}"),
             ));
         };
-        if names.len() != vals.len() || vproto.strip_suffix(':') != Some(proto) {
+        if vproto.strip_suffix(':') != Some(proto) {
             return Err(CollectorError::parse(
                 path,
-                format!("header and value lines of {proto} do not match"),
+                format!("value line for {vproto} follows header of {proto}"),
             ));
         }
-        let entry = out.entry(proto.to_string()).or_default();
-        for (n, v) in names[1..].iter().zip(&vals[1..]) {
-            entry.insert(n.to_string(), v.to_string());
+        loop {
+            match (names.next(), vals.next()) {
+                (Some(n), Some(v)) => out.push((proto, n, v)),
+                (None, None) => break,
+                _ => {
+                    return Err(CollectorError::parse(
+                        path,
+                        format!("header and value lines of {proto} differ in length"),
+                    ))
+                }
+            }
         }
     }
     Ok(out)
 }
 
 /// Parses `/proc/net/snmp6` (`Ip6InReceives 12` lines; the protocol ends at the first `6`).
-pub fn parse_snmp6(text: &str) -> ProtoStats {
-    let mut out = ProtoStats::new();
+pub fn parse_snmp6(text: &str) -> Vec<Stat<'_>> {
+    let mut out = Vec::with_capacity(128);
     for line in text.lines() {
         let mut parts = line.split_ascii_whitespace();
         let (Some(key), Some(value)) = (parts.next(), parts.next()) else {
             continue;
         };
         if let Some(i) = key.find('6') {
-            out.entry(key[..=i].to_string())
-                .or_default()
-                .insert(key[i + 1..].to_string(), value.to_string());
+            out.push((&key[..=i], &key[i + 1..], value));
         }
     }
     out
@@ -82,30 +87,38 @@ impl Collector for NetstatCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let p = &self.options.paths;
         let netstat_path = p.proc("net/netstat");
-        let mut stats = parse_paired(&netstat_path, &read_text(&netstat_path)?)?;
+        let netstat = read_text(&netstat_path)?;
         let snmp_path = p.proc("net/snmp");
-        stats.extend(parse_paired(&snmp_path, &read_text(&snmp_path)?)?);
-        match read_text(&p.proc("net/snmp6")) {
-            Ok(text) => stats.extend(parse_snmp6(&text)),
+        let snmp = read_text(&snmp_path)?;
+        let snmp6 = match read_text(&p.proc("net/snmp6")) {
+            Ok(text) => text,
             // No IPv6 on this host.
-            Err(e) if e.is_not_found() => {}
+            Err(e) if e.is_not_found() => String::new(),
             Err(e) => return Err(e),
-        }
-        for (proto, fields) in &stats {
-            for (field, raw) in fields {
-                let value: f64 = raw.parse().map_err(|e| {
-                    CollectorError::parse(
-                        &netstat_path,
-                        format!("bad value {raw:?} for {proto} {field}: {e}"),
-                    )
-                })?;
-                let key = format!("{proto}_{field}");
-                if !self.options.netstat_fields.is_match(&key) {
-                    continue;
-                }
-                let help = format!("Protocol statistic {proto}{field}.");
-                out.untyped(&format!("node_netstat_{key}"), &help, vec![], value);
+        };
+        let stats = parse_paired(&netstat_path, &netstat)?
+            .into_iter()
+            .map(|s| (s, &netstat_path))
+            .chain(
+                parse_paired(&snmp_path, &snmp)?
+                    .into_iter()
+                    .map(|s| (s, &snmp_path)),
+            )
+            .chain(parse_snmp6(&snmp6).into_iter().map(|s| (s, &snmp_path)));
+        let mut key = String::with_capacity(64);
+        for ((proto, field, raw), path) in stats {
+            let value: f64 = raw.parse().map_err(|e| {
+                CollectorError::parse(path, format!("bad value {raw:?} for {proto} {field}: {e}"))
+            })?;
+            key.clear();
+            key.push_str(proto);
+            key.push('_');
+            key.push_str(field);
+            if !self.options.netstat_fields.is_match(&key) {
+                continue;
             }
+            let help = format!("Protocol statistic {proto}{field}.");
+            out.untyped(&format!("node_netstat_{key}"), &help, vec![], value);
         }
         Ok(())
     }
@@ -128,7 +141,13 @@ mod tests {
         } else {
             parse_paired(Path::new(file), &text).unwrap()
         };
-        stats[proto][name].parse().unwrap()
+        stats
+            .iter()
+            .find(|(p, n, _)| *p == proto && *n == name)
+            .unwrap()
+            .2
+            .parse()
+            .unwrap()
     }
 
     #[test]
@@ -156,10 +175,19 @@ mod tests {
     #[test]
     fn known_values() {
         let s = parse_paired(Path::new("t"), "Tcp: RtoMin CurrEstab\nTcp: 200 -1\n").unwrap();
-        assert_eq!(s["Tcp"]["CurrEstab"], "-1");
+        assert_eq!(
+            s,
+            vec![("Tcp", "RtoMin", "200"), ("Tcp", "CurrEstab", "-1")]
+        );
         let s6 = parse_snmp6("Udp6InErrors  4\nUdpLite6OutDatagrams 2\nIcmp6InMsgs 3\n");
-        assert_eq!(s6["Udp6"]["InErrors"], "4");
-        assert_eq!(s6["UdpLite6"]["OutDatagrams"], "2");
+        assert_eq!(
+            s6,
+            vec![
+                ("Udp6", "InErrors", "4"),
+                ("UdpLite6", "OutDatagrams", "2"),
+                ("Icmp6", "InMsgs", "3")
+            ]
+        );
     }
 
     #[test]

@@ -1,0 +1,55 @@
+//! Time each collector alone on this host (200 runs each, one thread), then a whole scrape
+//! and the 0.0.4 rendering, to see where scrape CPU goes:
+//!
+//! ```text
+//! cargo run --release -p node-exporter --example collector_costs
+//! ```
+
+use std::sync::Arc;
+use std::time::Instant;
+fn main() {
+    let o = Arc::new(
+        node_exporter::CollectorOptions::defaults(node_exporter::HostPaths::default()).unwrap(),
+    );
+    let mut total = 0.0;
+    for c in node_exporter::COLLECTORS {
+        let col = node_exporter::collectors::build(c.name, &o).unwrap();
+        let mut f = node_exporter::Families::new();
+        let _ = col.update(&mut f);
+        let t = Instant::now();
+        for _ in 0..200 {
+            let mut f = node_exporter::Families::new();
+            let _ = col.update(&mut f);
+        }
+        let us = t.elapsed().as_secs_f64() / 200.0 * 1e6;
+        total += us;
+        println!("{:<18} {:>8.1} us", c.name, us);
+    }
+    println!("total {:.1} us", total);
+    let names: Vec<&str> = node_exporter::COLLECTORS.iter().map(|c| c.name).collect();
+    let ne = node_exporter::NodeExporter::new(
+        &names,
+        (*o).clone(),
+        node_exporter::DEFAULT_COLLECTOR_TIMEOUT,
+    )
+    .unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let fams = rt.block_on(ne.scrape());
+    let t = Instant::now();
+    for _ in 0..200 {
+        let f = rt.block_on(ne.scrape());
+        std::hint::black_box(node_exporter::render_text(&f));
+    }
+    println!(
+        "scrape+render {:.1} us wall",
+        t.elapsed().as_secs_f64() / 200.0 * 1e6
+    );
+    let t = Instant::now();
+    for _ in 0..200 {
+        std::hint::black_box(node_exporter::render_text(&fams));
+    }
+    println!("render {:.1} us", t.elapsed().as_secs_f64() / 200.0 * 1e6);
+}
