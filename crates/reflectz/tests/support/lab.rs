@@ -21,6 +21,8 @@ use ziti_lab::{
 pub const ECHO: &str = "reflect.svc";
 /// The metrics service.
 pub const METRICS: &str = "reflect.scrape.svc";
+/// The custom exporter example's service.
+pub const DEMO: &str = "demo.metrics.svc";
 /// The identity hosting both.
 pub const HOST: &str = "reflect.host";
 /// The identity dialing both.
@@ -54,7 +56,7 @@ fn config() -> LabConfig {
             roles: vec![role.into()],
         });
     }
-    for name in [ECHO, METRICS] {
+    for name in [ECHO, METRICS, DEMO] {
         config.services.push(ServiceDecl {
             name: name.into(),
             roles: vec!["reflect".into()],

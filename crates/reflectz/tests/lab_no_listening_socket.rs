@@ -1,0 +1,240 @@
+//! The real binaries hold no listening socket: `darkscrape reflectz` (configured through the
+//! original's environment variables) and the `custom_exporter` example run as child
+//! processes against the in-process lab; after proving they serve (echo and scrape over the
+//! overlay), the test matches each child's socket inodes (`/proc/PID/fd`) against
+//! `/proc/PID/net/{tcp,tcp6,udp,udp6}`: no TCP socket in LISTEN state, no UDP socket. Then
+//! each child is stopped with a signal and must exit cleanly.
+//!
+//! The binaries are the ones cargo built next to this test (`scripts/test.sh` builds them;
+//! alone: `cargo build --bin darkscrape --example custom_exporter`).
+
+#[path = "support/lab.rs"]
+mod support;
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use dark_listener::context::{Context, DialOptions};
+use dark_listener::stream::DarkStream;
+use support::{http_get, sample_value, TestLab, DEMO, ECHO, HOST, METRICS, SCRAPER};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+
+/// A binary built in the same target directory as this test.
+fn built_binary(relative: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("test executable lives in <target>/<profile>/deps");
+    let path = profile_dir.join(relative);
+    assert!(
+        path.exists(),
+        "{} is not built: run `cargo build --bin darkscrape --example custom_exporter` \
+         (scripts/test.sh builds it)",
+        path.display()
+    );
+    path
+}
+
+/// Inodes of the sockets process `pid` has open.
+fn socket_inodes(pid: u32) -> HashSet<u64> {
+    let mut inodes = HashSet::new();
+    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return inodes;
+    };
+    for entry in entries.flatten() {
+        if let Ok(target) = std::fs::read_link(entry.path()) {
+            let target = target.to_string_lossy().into_owned();
+            if let Some(inode) = target
+                .strip_prefix("socket:[")
+                .and_then(|rest| rest.strip_suffix(']'))
+                .and_then(|n| n.parse().ok())
+            {
+                inodes.insert(inode);
+            }
+        }
+    }
+    inodes
+}
+
+/// `(state, inode)` of every entry of `/proc/PID/net/<table>`.
+fn table_entries(pid: u32, table: &str) -> Vec<(String, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().collect();
+            Some((fields.get(3)?.to_string(), fields.get(9)?.parse().ok()?))
+        })
+        .collect()
+}
+
+/// Asserts that `pid` has TCP sockets (its channels) but none listening, and no UDP socket.
+fn assert_no_listening_socket(pid: u32, what: &str) {
+    let mine = socket_inodes(pid);
+    assert!(
+        !mine.is_empty(),
+        "{what}: no socket at all, the check proves nothing"
+    );
+    let mut tcp_seen = 0;
+    for table in ["tcp", "tcp6"] {
+        for (state, inode) in table_entries(pid, table) {
+            if mine.contains(&inode) {
+                tcp_seen += 1;
+                assert_ne!(
+                    state, "0A",
+                    "{what} holds a listening TCP socket ({table} inode {inode})"
+                );
+            }
+        }
+    }
+    assert!(
+        tcp_seen > 0,
+        "{what}: its overlay channels should show as TCP sockets"
+    );
+    for table in ["udp", "udp6"] {
+        for (_state, inode) in table_entries(pid, table) {
+            assert!(
+                !mine.contains(&inode),
+                "{what} holds a UDP socket ({table} inode {inode})"
+            );
+        }
+    }
+}
+
+async fn dial_when_bound(ctx: &Context, service: &str, options: DialOptions) -> DarkStream {
+    let mut last = None;
+    for _ in 0..150 {
+        match ctx.dial(service, options.clone()).await {
+            Ok(stream) => return stream,
+            Err(error) => last = Some(error),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot dial {service}: {last:?}");
+}
+
+fn addressed(identity: &str) -> DialOptions {
+    DialOptions {
+        terminator_identity: Some(identity.to_string()),
+        ..DialOptions::default()
+    }
+}
+
+/// Sends `signal` to `pid` and waits (bounded) for a clean exit.
+async fn stop_child(mut child: tokio::process::Child, signal: &str, log: &Path) {
+    let pid = child.id().expect("child still running");
+    let status = std::process::Command::new("kill")
+        .args([signal, &pid.to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .unwrap_or_else(|_| {
+            panic!(
+                "child did not stop on {signal}:\n{}",
+                std::fs::read_to_string(log).unwrap_or_default()
+            )
+        })
+        .unwrap();
+    assert!(
+        exit.success(),
+        "child exited with {exit} after {signal}:\n{}",
+        std::fs::read_to_string(log).unwrap_or_default()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reflectz_and_the_example_exporter_hold_no_listening_socket() {
+    let lab = TestLab::start().await;
+    let identity = lab.identity_file(HOST);
+    let dialer = lab.context(SCRAPER).await;
+
+    // darkscrape reflectz, configured through the original's environment variables.
+    let log = lab.dir.path().join("reflectz.log");
+    let child = tokio::process::Command::new(built_binary("darkscrape"))
+        .arg("reflectz")
+        .env("IDENTITY_FILE", &identity)
+        .env("SERVICE_NAME", ECHO)
+        .env("PROMETHEUS_SERVICE_NAME", METRICS)
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("darkscrape starts");
+    let pid = child.id().unwrap();
+    let echo = dial_when_bound(&dialer, ECHO, DialOptions::default()).await;
+    let mut echo = BufReader::new(echo);
+    echo.write_all(b"are you dark?\n").await.unwrap();
+    let mut reply = String::new();
+    tokio::time::timeout(Duration::from_secs(10), echo.read_line(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(reply, "you sent me: are you dark?\n");
+    let scrape = dial_when_bound(&dialer, METRICS, addressed(HOST)).await;
+    let (status, _, body) = http_get(scrape, "/metrics", "*/*").await;
+    assert_eq!(status, 200);
+    assert_eq!(sample_value(&body, "reflect_total_connections"), Some(1.0));
+    assert_no_listening_socket(pid, "darkscrape reflectz");
+    drop(echo);
+    stop_child(child, "-TERM", &log).await;
+
+    // The custom exporter example.
+    let log = lab.dir.path().join("example.log");
+    let child = tokio::process::Command::new(built_binary("examples/custom_exporter"))
+        .arg(&identity)
+        .arg(DEMO)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("custom_exporter starts");
+    let pid = child.id().unwrap();
+    let scrape = dial_when_bound(&dialer, DEMO, addressed(HOST)).await;
+    let (status, content_type, body) = http_get(scrape, "/metrics", "text/plain").await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");
+    for family in [
+        "# TYPE demo_jobs_total counter",
+        "# TYPE demo_queue_depth gauge",
+        "# TYPE demo_job_duration_seconds histogram",
+    ] {
+        assert!(body.contains(family), "missing {family:?}:\n{body}");
+    }
+    assert_no_listening_socket(pid, "custom_exporter");
+    stop_child(child, "-INT", &log).await;
+
+    // The check does catch a listener: the example's loopback mode (benchmark only) has one.
+    let log = lab.dir.path().join("example-loopback.log");
+    let mut child = tokio::process::Command::new(built_binary("examples/custom_exporter"))
+        .arg(&identity)
+        .arg(DEMO)
+        .env("LOOPBACK_ADDR", "127.0.0.1:0")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("custom_exporter starts");
+    let pid = child.id().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    tokio::time::timeout(Duration::from_secs(20), stdout.read_line(&mut line))
+        .await
+        .expect("loopback address printed")
+        .unwrap();
+    assert!(line.starts_with("loopback 127.0.0.1:"), "{line}");
+    let caught = std::panic::catch_unwind(|| assert_no_listening_socket(pid, "loopback mode"));
+    assert!(caught.is_err(), "a listening TCP socket must be detected");
+    stop_child(child, "-INT", &log).await;
+
+    dialer.shutdown(Duration::from_secs(5)).await;
+    lab.stop().await;
+}
