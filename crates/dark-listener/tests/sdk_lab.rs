@@ -266,3 +266,72 @@ async fn host_rebinds_after_the_router_restarts() {
     host.shutdown(Duration::from_secs(5)).await;
     lab.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_reader_back_pressures_the_writer_without_unbounded_buffering() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+    const TOTAL: usize = 96 << 20;
+    const CHUNK: usize = 64 << 10;
+    let lab = TestLab::start().await;
+    let mut small = ContextOptions::default();
+    small.channel.stream_queue = 2;
+    small.channel.write_queue = 2;
+    let host = lab.context_with("host-a", small.clone()).await;
+    let mut listener = host.bind(PLAIN, BindOptions::default()).await.unwrap();
+    let dialer = lab.context_with("dialer", small).await;
+    let mut stream = dialer.dial(PLAIN, DialOptions::default()).await.unwrap();
+    let written = Arc::new(AtomicUsize::new(0));
+    let progress = written.clone();
+    let writer = tokio::spawn(async move {
+        let mut chunk = vec![0u8; CHUNK];
+        let mut offset = 0usize;
+        while offset < TOTAL {
+            for (i, b) in chunk.iter_mut().enumerate() {
+                *b = ((offset + i) % 251) as u8;
+            }
+            stream.write_all(&chunk).await.unwrap();
+            offset += CHUNK;
+            progress.store(offset, Ordering::SeqCst);
+        }
+        stream.shutdown().await.unwrap();
+        stream
+    });
+    let (mut accepted, _) = listener.accept().await.unwrap();
+    // Nobody reads: the writer must stall well before the end, and stay stalled.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let stalled_at = written.load(Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        written.load(Ordering::SeqCst),
+        stalled_at,
+        "writer kept going"
+    );
+    assert!(
+        stalled_at < TOTAL / 2,
+        "{stalled_at} of {TOTAL} bytes were accepted with no reader"
+    );
+    // Reading resumes the flow; every byte arrives in order.
+    let mut buf = vec![0u8; CHUNK];
+    let mut seen = 0usize;
+    loop {
+        let n = tokio::time::timeout(Duration::from_secs(30), accepted.read(&mut buf))
+            .await
+            .expect("stream stalled after reading resumed")
+            .unwrap();
+        if n == 0 {
+            break;
+        }
+        for (i, b) in buf[..n].iter().enumerate() {
+            assert_eq!(*b, ((seen + i) % 251) as u8, "byte {} differs", seen + i);
+        }
+        seen += n;
+    }
+    assert_eq!(seen, TOTAL);
+    let _stream = writer.await.unwrap();
+    drop(accepted);
+    drop(listener);
+    dialer.shutdown(Duration::from_secs(5)).await;
+    host.shutdown(Duration::from_secs(5)).await;
+    lab.stop().await;
+}
