@@ -492,16 +492,8 @@ async fn router_bind(
                 continue;
             }
         };
-        let (end, was_bound) = bind_on_channel(
-            &ctx,
-            &spec,
-            &channel,
-            &session_token,
-            &accepted,
-            &status,
-            &stop,
-        )
-        .await;
+        let (end, was_bound) =
+            bind_on_channel(&spec, &channel, &session_token, &accepted, &status, &stop).await;
         if was_bound {
             failures = 0;
             backoff.reset();
@@ -532,7 +524,6 @@ async fn pause(stop: &CancellationToken, delay: Duration) -> bool {
 }
 
 async fn bind_on_channel(
-    ctx: &ContextInner,
     spec: &BindSpec,
     channel: &RouterChannel,
     session_token: &str,
@@ -617,7 +608,7 @@ async fn bind_on_channel(
             }
             event = events.recv() => match event {
                 Some(BindEvent::Dial { dial, sequence }) => {
-                    answer_dial(ctx, spec, channel, bind_id, *dial, sequence, accepted).await;
+                    answer_dial(spec, channel, bind_id, *dial, sequence, accepted).await;
                 }
                 Some(BindEvent::Closed(closed)) => {
                     break BindEnd::Refused(String::from_utf8_lossy(&closed.reason).into_owned());
@@ -631,7 +622,6 @@ async fn bind_on_channel(
 }
 
 async fn answer_dial(
-    _ctx: &ContextInner,
     spec: &BindSpec,
     channel: &RouterChannel,
     bind_id: u32,
@@ -743,4 +733,191 @@ async fn answer_dial(
         DarkStream::new(channel.clone(), info, inbound, crypto),
         peer,
     ));
+}
+
+#[cfg(test)]
+mod tests {
+    //! The host side against a scripted router on an in-memory pipe: the Bind on the wire,
+    //! Dial answers (refusal without a key on an encrypted service, success with the
+    //! router-provided id and the host key), the host header first, decryption, refusal of
+    //! tampered data, and Unbind on stop.
+
+    use super::*;
+    use crate::channel::ChannelOptions;
+    use crate::wire::consts::header as h;
+    use crate::wire::edge::{HelloReply, StateConnected};
+    use crate::wire::frame::{Frame, FrameCodec};
+    use futures_util::{SinkExt, StreamExt};
+    use tokio::io::AsyncReadExt;
+    use tokio_util::codec::{FramedRead, FramedWrite};
+
+    async fn next<R: tokio::io::AsyncRead + Unpin>(read: &mut FramedRead<R, FrameCodec>) -> Frame {
+        tokio::time::timeout(Duration::from_secs(5), read.next())
+            .await
+            .expect("no frame within 5 s")
+            .expect("pipe closed")
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn encrypted_bind_answers_dials_and_refuses_plaintext_peers() {
+        let (sdk, router) = tokio::io::duplex(1 << 20);
+        let (r, w) = tokio::io::split(router);
+        let mut read = FramedRead::new(r, FrameCodec::new());
+        let mut write = FramedWrite::new(w, FrameCodec::new());
+        let hello = tokio::spawn(async move {
+            let _hello = next(&mut read).await;
+            let ack = HelloReply {
+                success: true,
+                ..HelloReply::default()
+            }
+            .to_frame(-1)
+            .replying_to(-1);
+            write.send(&ack).await.unwrap();
+            (read, write)
+        });
+        let channel = RouterChannel::start(
+            sdk,
+            "scripted".into(),
+            "t",
+            "host",
+            ChannelOptions::default(),
+        )
+        .await
+        .unwrap();
+        let (mut read, mut write) = hello.await.unwrap();
+
+        let spec = Arc::new(BindSpec {
+            service: "svc".into(),
+            keys: Some(KeyPair::generate()),
+            listener_id: "listener-1".into(),
+            terminator_identity: Some("host".into()),
+            options: BindOptions {
+                cost: Some(7),
+                ..BindOptions::default()
+            },
+        });
+        let host_key = *spec.keys.as_ref().unwrap().public_key().as_bytes();
+        let (accepted_tx, mut accepted_rx) = mpsc::channel(4);
+        let (status_tx, _status_rx) = watch::channel(ListenerStatus::default());
+        let stop = CancellationToken::new();
+        let task = {
+            let (spec, channel, stop) = (spec.clone(), channel.clone(), stop.clone());
+            tokio::spawn(async move {
+                bind_on_channel(
+                    &spec,
+                    &channel,
+                    "bind-token",
+                    &accepted_tx,
+                    &status_tx,
+                    &stop,
+                )
+                .await
+            })
+        };
+
+        // The Bind: router-provided ids, inspect support, listener id, key, cost, identity.
+        let bind_frame = next(&mut read).await;
+        let bind = Bind::from_frame(&bind_frame).unwrap();
+        assert!(bind.router_provided_conn_id && bind.supports_inspect);
+        assert!(!bind.supports_bind_success);
+        assert_eq!(&bind.token[..], b"bind-token");
+        assert_eq!(bind.listener_id.as_deref(), Some("listener-1"));
+        assert_eq!(bind.terminator_identity.as_deref(), Some("host"));
+        assert_eq!(bind.cost, Some(7));
+        assert_eq!(bind.public_key.map(|k| k.0), Some(host_key));
+        assert!(!bind_frame.headers.contains(h::CRYPTO_METHOD));
+        let connected = StateConnected {
+            conn_id: bind.conn_id,
+            router_provided_conn_id: true,
+            ..StateConnected::default()
+        }
+        .to_frame(1)
+        .replying_to(bind_frame.sequence);
+        write.send(&connected).await.unwrap();
+
+        // A dialer without a key is refused.
+        let no_key = Dial {
+            bind_conn_id: bind.conn_id,
+            new_conn_id: Some(1 << 31),
+            token: Bytes::from_static(b"bind-token"),
+            ..Dial::default()
+        }
+        .to_frame(2);
+        write.send(&no_key).await.unwrap();
+        let reply = next(&mut read).await;
+        assert_eq!(reply.reply_for().unwrap(), Some(2));
+        let failed = DialFailed::from_frame(&reply).unwrap();
+        assert!(String::from_utf8_lossy(&failed.reason).contains("public key"));
+
+        // A dialer with a key is accepted under the router's id, with the host key.
+        let dialer_keys = KeyPair::generate();
+        let with_key = Dial {
+            bind_conn_id: bind.conn_id,
+            new_conn_id: Some((1 << 31) + 1),
+            token: Bytes::from_static(b"bind-token"),
+            public_key: Some(PublicKey(*dialer_keys.public_key().as_bytes())),
+            caller_id: Some("c".into()),
+            dialer_identity_name: Some("dialer".into()),
+            ..Dial::default()
+        }
+        .to_frame(3);
+        write.send(&with_key).await.unwrap();
+        let reply = next(&mut read).await;
+        assert_eq!(reply.reply_for().unwrap(), Some(3));
+        let success = DialSuccess::from_frame(&reply).unwrap();
+        assert_eq!(success.new_conn_id, (1 << 31) + 1);
+        assert_eq!(success.public_key.map(|k| k.0), Some(host_key));
+        // The host's stream header comes alone, right after DialSuccess.
+        let header = Data::from_frame(&next(&mut read).await).unwrap();
+        assert_eq!(header.conn_id, (1 << 31) + 1);
+        assert_eq!(header.payload.len(), crate::e2ee::HEADER_LEN);
+        let (mut stream, peer) = accepted_rx.recv().await.unwrap();
+        assert_eq!(peer.caller_id.as_deref(), Some("c"));
+        assert_eq!(peer.dialer_identity_name.as_deref(), Some("dialer"));
+
+        // The dialer's side of the crypto, driven by hand.
+        let mut dialer = E2eeSession::establish(
+            &dialer_keys,
+            Role::Dialer,
+            &crate::e2ee::PublicKey::from(host_key),
+        )
+        .unwrap();
+        assert_eq!(dialer.open(header.payload).unwrap(), None);
+        let data = |payload: Bytes| {
+            Data {
+                conn_id: (1 << 31) + 1,
+                payload,
+                ..Data::default()
+            }
+            .to_frame(9)
+        };
+        write.send(&data(dialer.outgoing_header())).await.unwrap();
+        write
+            .send(&data(dialer.seal(b"secret").unwrap()))
+            .await
+            .unwrap();
+        let mut buf = [0u8; 6];
+        stream.read_exact(&mut buf).await.unwrap();
+        assert_eq!(&buf, b"secret");
+        // Tampered ciphertext: the read fails and the host closes the connection.
+        let mut forged = dialer.seal(b"more").unwrap().to_vec();
+        forged[3] ^= 1;
+        write.send(&data(Bytes::from(forged))).await.unwrap();
+        let err = stream.read(&mut buf).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+        let closed = StateClosed::from_frame(&next(&mut read).await).unwrap();
+        assert_eq!(closed.conn_id, (1 << 31) + 1);
+
+        // Stop: Unbind (with token and listener id), then StateClosed for the bind.
+        stop.cancel();
+        let unbind = Unbind::from_frame(&next(&mut read).await).unwrap();
+        assert_eq!(unbind.conn_id, bind.conn_id);
+        assert_eq!(&unbind.token[..], b"bind-token");
+        assert_eq!(unbind.listener_id.as_deref(), Some("listener-1"));
+        let closed = StateClosed::from_frame(&next(&mut read).await).unwrap();
+        assert_eq!(closed.conn_id, bind.conn_id);
+        let (end, was_bound) = task.await.unwrap();
+        assert!(matches!(end, BindEnd::Stopped) && was_bound);
+    }
 }
