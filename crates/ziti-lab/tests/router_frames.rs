@@ -1461,3 +1461,93 @@ async fn update_token_is_refused_and_the_channel_closed() {
         other => panic!("expected a close, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dialer_that_stops_reading_is_closed_and_its_host_told() {
+    // Bounded by frame count.
+    stalled_dialer_is_cut_off(RouterOptions {
+        outbound_queue_frames: 4,
+        stall_timeout: Duration::from_millis(500),
+        ..RouterOptions::default()
+    })
+    .await;
+    // Bounded by bytes: a frame budget that alone would hold the whole transfer.
+    stalled_dialer_is_cut_off(RouterOptions {
+        outbound_queue_frames: 100_000,
+        outbound_queue_bytes: 1024 * 1024,
+        stall_timeout: Duration::from_millis(500),
+        ..RouterOptions::default()
+    })
+    .await;
+}
+
+async fn stalled_dialer_is_cut_off(options: RouterOptions) {
+    let lab = TestLab::start_with(options).await;
+    let (mut host, _) = bound_host(&lab, "host-a", "plain", plain_bind(1)).await;
+    let (mut d, token) = dialer(&lab, "plain").await;
+    d.send_seq(
+        Connect {
+            conn_id: 1,
+            token,
+            ..Connect::default()
+        }
+        .to_frame(0),
+    )
+    .await;
+    let dial = host.expect(ct::DIAL).await;
+    let id = dial
+        .headers
+        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
+        .unwrap()
+        .unwrap();
+    host.send_seq(
+        DialSuccess {
+            bind_conn_id: 1,
+            new_conn_id: id,
+            public_key: None,
+        }
+        .to_frame(0)
+        .replying_to(dial.sequence),
+    )
+    .await;
+    d.expect(ct::STATE_CONNECTED).await;
+    // The dialer reads nothing from now on. 32 MiB is far more than the socket buffers and the
+    // outbound queue hold, so the router's relay stalls, closes the dialer's channel after
+    // 500 ms, and the host's writes flow again (into a closed conn).
+    let chunk = Bytes::from(vec![1u8; 256 * 1024]);
+    let sent = tokio::time::timeout(Duration::from_secs(60), async {
+        for _ in 0..128 {
+            host.send_seq(
+                Data {
+                    conn_id: id,
+                    payload: chunk.clone(),
+                    ..Data::default()
+                }
+                .to_frame(0),
+            )
+            .await;
+        }
+    })
+    .await;
+    assert!(
+        sent.is_ok(),
+        "the host stayed blocked: the stalled peer was never cut off"
+    );
+    let closed = host.expect(ct::STATE_CLOSED).await;
+    assert_eq!(conn_id(&closed), id);
+    // The dialer's channel is gone: after what was buffered, the stream ends.
+    let mut frames = 0;
+    loop {
+        match d.try_recv(STEP).await {
+            Ok(_) => frames += 1,
+            Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => break,
+            Err(ReadEnd::Timeout) => panic!("the stalled dialer's channel stayed open"),
+        }
+        assert!(frames < 200, "more frames than the host sent");
+    }
+    // The host's channel is unaffected.
+    let seq = host
+        .send_seq(LatencyProbe::from_timestamp(9).to_frame(0))
+        .await;
+    assert_eq!(reply_for(&host.expect(ct::RESULT).await), seq);
+}

@@ -3,7 +3,8 @@
 //!
 //! [`EdgeChannel`] is shared (`Arc`) between the channel's own reader task, the reader tasks
 //! of the channels it relays to, and dial/inspect tasks. It owns:
-//! * the **outbound queue**: a bounded `mpsc` of frames drained by the channel's writer task.
+//! * the **outbound queue**: an `mpsc` of frames drained by the channel's writer task, bounded
+//!   both in frames and in bytes (a byte budget the writer returns once a frame is written).
 //!   [`EdgeChannel::send`] assigns the channel's next sequence number and waits for room; a
 //!   queue that stays full for the stall timeout means the SDK stopped reading, and the
 //!   channel is closed (so one stuck peer cannot hold up the channels relaying to it forever);
@@ -147,7 +148,29 @@ pub struct EdgeChannel {
 
 struct Outbound {
     sequence: SequenceCounter,
-    tx: mpsc::Sender<Frame>,
+    tx: mpsc::Sender<QueuedFrame>,
+    budget: Arc<Semaphore>,
+    budget_cap: u32,
+}
+
+/// A frame on its way to the writer, with the bytes of queue budget it holds.
+#[derive(Debug)]
+pub struct QueuedFrame {
+    /// The frame, sequence number assigned.
+    pub frame: Frame,
+    /// Budget to give back (see [`OutboundQueue`]) once the frame is written.
+    pub budget: u32,
+}
+
+/// The sending side of a channel's outbound queue: the frame queue and its byte budget.
+#[derive(Debug)]
+pub struct OutboundQueue {
+    /// Frames for the writer.
+    pub tx: mpsc::Sender<QueuedFrame>,
+    /// Bytes that may be queued; the writer adds back what it wrote.
+    pub budget: Arc<Semaphore>,
+    /// The budget's size (a frame larger than it takes all of it).
+    pub budget_bytes: u32,
 }
 
 impl std::fmt::Debug for EdgeChannel {
@@ -171,11 +194,11 @@ pub struct ChannelLimits {
 }
 
 impl EdgeChannel {
-    /// A channel whose writer drains `tx`; `closing` is cancelled when it closes.
+    /// A channel whose writer drains `queue`; `closing` is cancelled when it closes.
     pub fn new(
         id: u64,
         identity: IdentityInfo,
-        tx: mpsc::Sender<Frame>,
+        queue: OutboundQueue,
         closing: CancellationToken,
         limits: ChannelLimits,
     ) -> Self {
@@ -187,7 +210,9 @@ impl EdgeChannel {
             stall_timeout: limits.stall_timeout,
             outbound: tokio::sync::Mutex::new(Outbound {
                 sequence: SequenceCounter::new(),
-                tx,
+                tx: queue.tx,
+                budget: queue.budget,
+                budget_cap: queue.budget_bytes.max(1),
             }),
             table: Mutex::new(ChannelTable::default()),
             closing,
@@ -243,8 +268,27 @@ impl EdgeChannel {
             }
             table.pending.insert(seq, p);
         }
+        let cost = u32::try_from(frame.encoded_len())
+            .unwrap_or(u32::MAX)
+            .min(out.budget_cap);
+        let queued = async {
+            let permit = out
+                .budget
+                .acquire_many(cost)
+                .await
+                .map_err(|_| SendError::Closed)?;
+            // The writer gives the budget back once the frame is on the wire.
+            permit.forget();
+            out.tx
+                .send(QueuedFrame {
+                    frame,
+                    budget: cost,
+                })
+                .await
+                .map_err(|_| SendError::Closed)
+        };
         let result = tokio::select! {
-            sent = out.tx.send(frame) => sent.map_err(|_| SendError::Closed),
+            sent = queued => sent,
             _ = self.closing.cancelled() => Err(SendError::Closed),
             _ = tokio::time::sleep(self.stall_timeout) => {
                 tracing::warn!(

@@ -27,7 +27,8 @@
 //! limits); each channel has at most [`RouterOptions::max_conns_per_channel`] conns,
 //! [`RouterOptions::max_pending_dials_per_channel`] dials in flight,
 //! [`RouterOptions::max_binds_per_channel`] terminators and an outbound queue of
-//! [`RouterOptions::outbound_queue_frames`] frames. Legacy Data has no flow control: a reader
+//! [`RouterOptions::outbound_queue_frames`] frames and [`RouterOptions::outbound_queue_bytes`]
+//! bytes. Legacy Data has no flow control: a reader
 //! task relaying Data waits for room in the peer's queue, so a slow reader on one channel
 //! throttles (through TCP) the senders whose data is relayed to it, and only them. A queue
 //! that stays full for [`RouterOptions::stall_timeout`] closes that channel (its circuits end
@@ -47,7 +48,7 @@ use std::time::Duration;
 
 use bytes::BytesMut;
 use dark_listener::wire::edge::RouterVersion;
-use dark_listener::wire::frame::{Frame, FrameCodec, FrameLimits};
+use dark_listener::wire::frame::{FrameCodec, FrameLimits};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
@@ -57,7 +58,7 @@ use tokio_util::sync::CancellationToken;
 use crate::pki::CertFingerprint;
 use crate::state::LabState;
 
-use channel::{ChannelLimits, EdgeChannel};
+use channel::{ChannelLimits, EdgeChannel, OutboundQueue, QueuedFrame};
 use terminators::TerminatorTable;
 
 /// Tunables of the router. [`Default`] gives the values of a real router where one exists.
@@ -75,6 +76,8 @@ pub struct RouterOptions {
     pub inspect_attempts: u32,
     /// Frames a channel's outbound queue holds.
     pub outbound_queue_frames: usize,
+    /// Bytes (encoded frames) a channel's outbound queue holds; a larger frame takes it all.
+    pub outbound_queue_bytes: u32,
     /// How long a full outbound queue is tolerated before its channel is closed.
     pub stall_timeout: Duration,
     /// Most channels served at once; further TLS connections wait in the backlog.
@@ -98,6 +101,7 @@ impl Default for RouterOptions {
             inspect_interval: Duration::from_secs(10),
             inspect_attempts: 3,
             outbound_queue_frames: 256,
+            outbound_queue_bytes: 8 * 1024 * 1024,
             stall_timeout: Duration::from_secs(30),
             max_channels: 1024,
             max_conns_per_channel: 4096,
@@ -311,17 +315,23 @@ async fn serve_connection(
         "router channel up"
     );
     let (tx, rx) = mpsc::channel(core.options.outbound_queue_frames.max(1));
+    let budget_bytes = core.options.outbound_queue_bytes.max(1);
+    let budget = Arc::new(tokio::sync::Semaphore::new(budget_bytes as usize));
     let closing = stop.child_token();
     let ch = Arc::new(EdgeChannel::new(
         id,
         accepted.session.identity.clone(),
-        tx,
+        OutboundQueue {
+            tx,
+            budget: budget.clone(),
+            budget_bytes,
+        },
         closing.clone(),
         core.limits(),
     ));
     core.channels().insert(id, ch.clone());
     let (read_half, write_half) = tokio::io::split(tls);
-    let writer = tokio::spawn(write_loop(write_half, rx, closing.clone()));
+    let writer = tokio::spawn(write_loop(write_half, rx, budget, closing.clone()));
     read_loop(
         read_half,
         accepted.codec,
@@ -390,7 +400,8 @@ const CLOSE_FLUSH_TIMEOUT: Duration = Duration::from_secs(1);
 
 async fn write_loop<W: AsyncWrite + Unpin>(
     mut writer: W,
-    mut rx: mpsc::Receiver<Frame>,
+    mut rx: mpsc::Receiver<QueuedFrame>,
+    budget: Arc<tokio::sync::Semaphore>,
     closing: CancellationToken,
 ) {
     let mut buf = BytesMut::with_capacity(64 * 1024);
@@ -409,10 +420,12 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         };
         let Some(first) = first else { break };
         let mut next = Some(first);
-        while let Some(frame) = next.take() {
-            if let Err(e) = frame.encode_into(&mut buf) {
+        let mut returned_budget = 0usize;
+        while let Some(queued) = next.take() {
+            if let Err(e) = queued.frame.encode_into(&mut buf) {
                 tracing::warn!(error = %e, "cannot encode an outgoing frame; dropping it");
             }
+            returned_budget += queued.budget as usize;
             if buf.len() < WRITE_BATCH_BYTES {
                 next = rx.try_recv().ok();
             }
@@ -423,6 +436,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
             _ = &mut drain_deadline => break,
         };
         buf.clear();
+        budget.add_permits(returned_budget);
         if let Err(e) = written {
             tracing::debug!(error = %e, "channel write failed");
             break;
