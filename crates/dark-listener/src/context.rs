@@ -621,3 +621,260 @@ fn close_frame(conn_id: u32) -> crate::wire::frame::Frame {
     }
     .to_frame(0)
 }
+
+#[cfg(test)]
+mod tests {
+    //! The dial side against a scripted router on an in-memory pipe: the Connect on the wire,
+    //! refusals, a missing host key, and the stream's data path (64 KiB frames, FIN both
+    //! ways, StateClosed as EOF, writes after close).
+
+    use super::*;
+    use crate::channel::ChannelOptions;
+    use crate::wire::consts::{flags, header as h};
+    use crate::wire::edge::{ErrorDetails, HelloReply, PublicKey as WirePublicKey};
+    use crate::wire::frame::{Frame, FrameCodec};
+    use futures_util::{SinkExt, StreamExt};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
+    use tokio_util::codec::{FramedRead, FramedWrite};
+
+    type Read = FramedRead<ReadHalf<DuplexStream>, FrameCodec>;
+    type Write = FramedWrite<WriteHalf<DuplexStream>, FrameCodec>;
+
+    async fn next(read: &mut Read) -> Frame {
+        tokio::time::timeout(Duration::from_secs(5), read.next())
+            .await
+            .expect("no frame within 5 s")
+            .expect("pipe closed")
+            .unwrap()
+    }
+
+    async fn channel() -> (RouterChannel, Read, Write) {
+        let (sdk, router) = tokio::io::duplex(4 << 20);
+        let (r, w) = tokio::io::split(router);
+        let mut read = FramedRead::new(r, FrameCodec::new());
+        let mut write = FramedWrite::new(w, FrameCodec::new());
+        let hello = tokio::spawn(async move {
+            let _ = next(&mut read).await;
+            let ack = HelloReply {
+                success: true,
+                ..HelloReply::default()
+            }
+            .to_frame(-1)
+            .replying_to(-1);
+            write.send(&ack).await.unwrap();
+            (read, write)
+        });
+        let channel =
+            RouterChannel::start(sdk, "scripted".into(), "t", "me", ChannelOptions::default())
+                .await
+                .unwrap();
+        let (read, write) = hello.await.unwrap();
+        (channel, read, write)
+    }
+
+    fn session() -> ServiceSession {
+        ServiceSession {
+            id: "s1".into(),
+            token: "dial-token".into(),
+            ..ServiceSession::default()
+        }
+    }
+
+    #[tokio::test]
+    async fn refusal_carries_the_router_reason_and_code() {
+        let (channel, mut read, mut write) = channel().await;
+        let options = DialOptions {
+            terminator_identity: Some("host-x".into()),
+            caller_id: Some("me-caller".into()),
+            app_data: Some(Bytes::from_static(b"app")),
+            ..DialOptions::default()
+        };
+        let dial = {
+            let channel = channel.clone();
+            tokio::spawn(async move {
+                dial_on_channel(&channel, "svc", &session(), false, &options).await
+            })
+        };
+        let connect_frame = next(&mut read).await;
+        let connect = Connect::from_frame(&connect_frame).unwrap();
+        assert!(connect.conn_id >= 1 && connect.conn_id < 1 << 31);
+        assert_eq!(&connect.token[..], b"dial-token");
+        assert_eq!(connect.terminator_identity.as_deref(), Some("host-x"));
+        assert_eq!(connect.caller_id.as_deref(), Some("me-caller"));
+        assert_eq!(connect.app_data.as_deref(), Some(&b"app"[..]));
+        assert!(connect.public_key.is_none());
+        assert!(!connect_frame.headers.contains(h::CRYPTO_METHOD));
+        // The conn was registered before Connect went out.
+        assert_eq!(channel.conn_count(), 1);
+        let refusal = StateClosed {
+            conn_id: connect.conn_id,
+            reason: Bytes::from_static(b"service svc has no terminators for instanceId host-x"),
+            error: ErrorDetails {
+                code: Some(ErrorCode::InvalidTerminator),
+                structured: None,
+            },
+            circuit_id: None,
+        }
+        .to_frame(1)
+        .replying_to(connect_frame.sequence);
+        write.send(&refusal).await.unwrap();
+        match dial.await.unwrap() {
+            Err(DialError::Refused { reason, code, .. }) => {
+                assert!(reason.contains("no terminators"), "{reason}");
+                assert_eq!(code, Some(ErrorCode::InvalidTerminator));
+            }
+            other => panic!("expected a refusal, got {other:?}"),
+        }
+        assert_eq!(channel.conn_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn encrypted_dial_without_a_host_key_sends_nothing_in_plaintext() {
+        let (channel, mut read, mut write) = channel().await;
+        let dial = {
+            let channel = channel.clone();
+            tokio::spawn(async move {
+                dial_on_channel(&channel, "svc", &session(), true, &DialOptions::default()).await
+            })
+        };
+        let connect_frame = next(&mut read).await;
+        let connect = Connect::from_frame(&connect_frame).unwrap();
+        assert!(
+            connect.public_key.is_some(),
+            "encrypted dial must send a key"
+        );
+        let connected = StateConnected {
+            conn_id: connect.conn_id,
+            ..StateConnected::default()
+        }
+        .to_frame(1)
+        .replying_to(connect_frame.sequence);
+        write.send(&connected).await.unwrap();
+        let err = dial.await.unwrap().unwrap_err();
+        assert!(matches!(err, DialError::HostKeyMissing { .. }), "{err}");
+        // The only thing sent afterwards is the close.
+        let closed = next(&mut read).await;
+        assert_eq!(closed.content_type, ct::STATE_CLOSED);
+        assert!(closed.body.is_empty());
+    }
+
+    #[tokio::test]
+    async fn stream_frames_writes_and_honours_fin_and_close() {
+        let (channel, mut read, mut write) = channel().await;
+        let dial = {
+            let channel = channel.clone();
+            tokio::spawn(async move {
+                dial_on_channel(&channel, "svc", &session(), false, &DialOptions::default()).await
+            })
+        };
+        let connect_frame = next(&mut read).await;
+        let conn_id = Connect::from_frame(&connect_frame).unwrap().conn_id;
+        let connected = StateConnected {
+            conn_id,
+            circuit_id: Some("circ-1".into()),
+            public_key: Some(WirePublicKey([9; 32])),
+            ..StateConnected::default()
+        }
+        .to_frame(1)
+        .replying_to(connect_frame.sequence);
+        // Host data may follow StateConnected at once: it must not be lost.
+        let early = Data {
+            conn_id,
+            payload: Bytes::from_static(b"early"),
+            ..Data::default()
+        }
+        .to_frame(2);
+        write.send(&connected).await.unwrap();
+        write.send(&early).await.unwrap();
+        let mut stream = dial.await.unwrap().unwrap();
+        assert!(!stream.is_encrypted());
+        assert_eq!(stream.info().circuit_id.as_deref(), Some("circ-1"));
+
+        // A 200 000-byte write leaves as frames of at most 64 KiB, in order.
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 253) as u8).collect();
+        stream.write_all(&big).await.unwrap();
+        let mut got = Vec::new();
+        while got.len() < big.len() {
+            let d = Data::from_frame(&next(&mut read).await).unwrap();
+            assert_eq!(d.conn_id, conn_id);
+            assert!(d.payload.len() <= crate::stream::MAX_DATA_BODY);
+            got.extend_from_slice(&d.payload);
+        }
+        assert!(got == big);
+        // shutdown = FIN: empty, flag 1.
+        stream.shutdown().await.unwrap();
+        let fin = Data::from_frame(&next(&mut read).await).unwrap();
+        assert_eq!(fin.flags, flags::FIN);
+        assert!(fin.payload.is_empty());
+        assert!(stream.write_all(b"x").await.is_err(), "write after FIN");
+
+        // Peer FIN: EOF after buffered data.
+        let more = Data {
+            conn_id,
+            payload: Bytes::from_static(b" and late"),
+            ..Data::default()
+        }
+        .to_frame(3);
+        let peer_fin = Data {
+            conn_id,
+            flags: flags::FIN,
+            ..Data::default()
+        }
+        .to_frame(4);
+        write.send(&more).await.unwrap();
+        write.send(&peer_fin).await.unwrap();
+        let mut text = String::new();
+        stream.read_to_string(&mut text).await.unwrap();
+        assert_eq!(text, "early and late");
+        assert_eq!(stream.read(&mut [0u8; 4]).await.unwrap(), 0);
+
+        // Drop = StateClosed for the conn, and the id is freed.
+        drop(stream);
+        let closed = StateClosed::from_frame(&next(&mut read).await).unwrap();
+        assert_eq!(closed.conn_id, conn_id);
+        assert_eq!(channel.conn_count(), 0);
+    }
+
+    #[tokio::test]
+    async fn peer_close_is_eof_and_channel_loss_is_an_error() {
+        let (channel, mut read, mut write) = channel().await;
+        let mut streams = Vec::new();
+        for seq in 0..2 {
+            let dial = {
+                let channel = channel.clone();
+                tokio::spawn(async move {
+                    dial_on_channel(&channel, "svc", &session(), false, &DialOptions::default())
+                        .await
+                })
+            };
+            let connect_frame = next(&mut read).await;
+            let conn_id = Connect::from_frame(&connect_frame).unwrap().conn_id;
+            let connected = StateConnected {
+                conn_id,
+                ..StateConnected::default()
+            }
+            .to_frame(10 + seq)
+            .replying_to(connect_frame.sequence);
+            write.send(&connected).await.unwrap();
+            streams.push((conn_id, dial.await.unwrap().unwrap()));
+        }
+        let (first_id, mut first) = streams.remove(0);
+        let (_, mut second) = streams.remove(0);
+        let close = StateClosed {
+            conn_id: first_id,
+            reason: Bytes::from_static(b"circuit ended"),
+            ..StateClosed::default()
+        }
+        .to_frame(20);
+        write.send(&close).await.unwrap();
+        assert_eq!(first.read(&mut [0u8; 8]).await.unwrap(), 0);
+        let err = first.write_all(b"x").await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::BrokenPipe);
+        // The router goes away: the other stream fails instead of reading EOF.
+        drop(write);
+        drop(read);
+        let err = second.read(&mut [0u8; 8]).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionAborted);
+        assert!(!channel.is_open());
+    }
+}
