@@ -884,11 +884,11 @@ async fn dispatch(shared: &Shared, frame: Frame) {
             }
             .to_frame(0)
             .replying_to(frame.sequence);
-            let _ = shared.out.try_send(Outbound::Frame(reply));
+            send_detached(shared, reply);
         }
         ct::LATENCY => {
             let reply = LatencyProbe::response(&frame, 0);
-            let _ = shared.out.try_send(Outbound::Frame(reply));
+            send_detached(shared, reply);
         }
         other => {
             tracing::debug!(router = %shared.router, content_type = other, "unhandled frame dropped");
@@ -920,7 +920,21 @@ fn refuse_dial(shared: &Shared, dial: &Frame, bind_conn_id: u32, reason: String)
     }
     .to_frame(0)
     .replying_to(dial.sequence);
-    let _ = shared.out.try_send(Outbound::Frame(reply));
+    send_detached(shared, reply);
+}
+
+/// Queues a reply from the reader without making the reader wait: when the writer queue is
+/// full the reply is handed to a short task (the reader must keep draining the socket).
+fn send_detached(shared: &Shared, frame: Frame) {
+    match shared.out.try_send(Outbound::Frame(frame)) {
+        Ok(()) | Err(mpsc::error::TrySendError::Closed(_)) => {}
+        Err(mpsc::error::TrySendError::Full(item)) => {
+            let out = shared.out.clone();
+            tokio::spawn(async move {
+                let _ = out.send(item).await;
+            });
+        }
+    }
 }
 
 async fn probe_loop(shared: std::sync::Weak<Shared>, closed: CancellationToken) {
