@@ -14,6 +14,12 @@ use router_lab::{peer_python, support_file, TestLab};
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout};
 
+/// Debugging knobs: `ROUTER_TEST_ZITI_LOG` sets the C SDK log level of the peers (default 3,
+/// 6 = trace) and `ROUTER_TEST_TAIL` how many stderr lines a failure shows (default 40).
+fn debug_knob(name: &str, default: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| default.to_owned())
+}
+
 /// Longest any peer step may take (loading a context is ~0.5 s; dials time out after 10 s).
 const PEER_STEP: Duration = Duration::from_secs(40);
 
@@ -33,10 +39,7 @@ impl Peer {
         let mut child = tokio::process::Command::new(peer_python())
             .arg(support_file("router_c_sdk_peer.py"))
             .args(args)
-            .env(
-                "ZITI_LOG",
-                std::env::var("ROUTER_TEST_ZITI_LOG").unwrap_or_else(|_| "3".into()),
-            )
+            .env("ZITI_LOG", debug_knob("ROUTER_TEST_ZITI_LOG", "3"))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(stderr))
@@ -59,12 +62,7 @@ impl Peer {
         let tail: String = stderr
             .lines()
             .rev()
-            .take(
-                std::env::var("ROUTER_TEST_TAIL")
-                    .ok()
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(40),
-            )
+            .take(debug_knob("ROUTER_TEST_TAIL", "40").parse().unwrap_or(40))
             .collect::<Vec<_>>()
             .into_iter()
             .rev()
