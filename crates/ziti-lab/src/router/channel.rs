@@ -426,3 +426,104 @@ impl EdgeChannel {
         (conns, pending)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use dark_listener::wire::consts::content_type as ct;
+
+    fn channel(
+        queue_frames: usize,
+        budget_bytes: u32,
+        stall: Duration,
+    ) -> (Arc<EdgeChannel>, mpsc::Receiver<QueuedFrame>) {
+        let (tx, rx) = mpsc::channel(queue_frames);
+        let ch = EdgeChannel::new(
+            1,
+            IdentityInfo {
+                id: "id".into(),
+                name: "name".into(),
+                roles: Vec::new(),
+            },
+            OutboundQueue {
+                tx,
+                budget: Arc::new(Semaphore::new(budget_bytes as usize)),
+                budget_bytes,
+            },
+            CancellationToken::new(),
+            ChannelLimits {
+                max_conns: 2,
+                max_pending_dials: 1,
+                stall_timeout: stall,
+            },
+        );
+        (Arc::new(ch), rx)
+    }
+
+    fn data() -> Frame {
+        Frame::new(ct::DATA, 0, bytes::Bytes::from_static(b"x"))
+    }
+
+    #[tokio::test]
+    async fn sequences_count_up_from_one_in_queue_order() {
+        let (ch, mut rx) = channel(8, 1 << 20, Duration::from_secs(5));
+        assert_eq!(ch.send(data()).await, Ok(1));
+        assert_eq!(ch.send(data()).await, Ok(2));
+        assert_eq!(rx.recv().await.unwrap().frame.sequence, 1);
+        assert_eq!(rx.recv().await.unwrap().frame.sequence, 2);
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_stalls_then_closes_the_channel() {
+        let (ch, _rx) = channel(1, 1 << 20, Duration::from_millis(50));
+        assert!(ch.send(data()).await.is_ok());
+        let pending = PendingRequest::Inspect(oneshot::channel().0);
+        assert_eq!(
+            ch.send_request(data(), pending).await,
+            Err(SendError::Stalled)
+        );
+        assert!(ch.closing().is_cancelled());
+        assert!(
+            ch.take_pending(2).is_none(),
+            "a failed request is not left pending"
+        );
+        assert_eq!(ch.send(data()).await, Err(SendError::Closed));
+    }
+
+    #[tokio::test]
+    async fn the_byte_budget_bounds_the_queue_independently_of_the_frame_count() {
+        let (ch, mut rx) = channel(100, 60, Duration::from_millis(50));
+        // One data frame is 21 bytes encoded: two fit in 60, the third waits and stalls.
+        assert!(ch.send(data()).await.is_ok());
+        assert!(ch.send(data()).await.is_ok());
+        assert_eq!(ch.send(data()).await, Err(SendError::Stalled));
+        assert_eq!(rx.recv().await.unwrap().budget, 21);
+    }
+
+    #[test]
+    fn conn_registration_rules() {
+        let (ch, _rx) = channel(1, 1 << 20, Duration::from_secs(1));
+        assert_eq!(ch.register_dialing(5), Ok(()));
+        assert_eq!(ch.register_dialing(5), Err(RegisterError::InUse));
+        assert_eq!(ch.register_dialing(6), Ok(()));
+        assert_eq!(ch.register_dialing(7), Err(RegisterError::Full));
+        assert!(ch.remove_dialing(6));
+        assert!(!ch.remove_dialing(6));
+        let (conns, pending) = ch.drain();
+        assert_eq!((conns.len(), pending.len()), (1, 0));
+        assert_eq!(ch.register_dialing(8), Err(RegisterError::Closed));
+    }
+
+    #[test]
+    fn router_conn_ids_live_in_the_upper_half_and_wrap() {
+        let (ch, _rx) = channel(1, 1 << 20, Duration::from_secs(1));
+        assert_eq!(ch.next_router_conn_id(), ROUTER_CONN_ID_START);
+        assert_eq!(ch.next_router_conn_id(), ROUTER_CONN_ID_START + 1);
+        ch.next_router_conn_id.store(u32::MAX, Ordering::Relaxed);
+        assert_eq!(ch.next_router_conn_id(), u32::MAX);
+        assert_eq!(ch.next_router_conn_id(), ROUTER_CONN_ID_START);
+        // Ids in use are skipped.
+        assert_eq!(ch.register_dialing(ROUTER_CONN_ID_START + 1), Ok(()));
+        assert_eq!(ch.next_router_conn_id(), ROUTER_CONN_ID_START + 2);
+    }
+}
