@@ -1,5 +1,5 @@
 //! `darkscrape lab`: create, run and hand out credentials of an embedded ziti-lab overlay
-//! (controller now; the edge router joins it later).
+//! (controller and edge router, both on loopback by default).
 
 use std::path::PathBuf;
 
