@@ -381,6 +381,7 @@ async fn supervise(
                         .edge_routers
                         .iter()
                         .filter_map(|r| r.tls_address().ok())
+                        .filter(|a| !running.contains_key(&a.to_string()))
                         .take(
                             spec.options
                                 .max_routers
@@ -835,6 +836,17 @@ mod tests {
         .to_frame(1)
         .replying_to(bind_frame.sequence);
         write.send(&connected).await.unwrap();
+
+        // The router's post-bind inspect: a live bind is ConnType 2.
+        let inspect = crate::wire::edge::ConnInspectRequest {
+            conn_id: bind.conn_id,
+        }
+        .to_frame(5);
+        write.send(&inspect).await.unwrap();
+        let reply = next(&mut read).await;
+        assert_eq!(reply.reply_for().unwrap(), Some(5));
+        let answer = crate::wire::edge::ConnInspectResponse::from_frame(&reply).unwrap();
+        assert_eq!(answer.conn_type, crate::wire::consts::ConnType::Bind);
 
         // A dialer without a key is refused.
         let no_key = Dial {
