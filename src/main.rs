@@ -13,7 +13,12 @@ use clap::{Parser, Subcommand};
 struct Cli {
     /// Log filter in `tracing` syntax (also read from RUST_LOG), e.g. `info,dark_listener=debug`.
     /// rustls is kept at `error`: it warns on every C SDK handshake that sends an IP address as SNI.
-    #[arg(long, global = true, env = "RUST_LOG", default_value = "info,rustls=error")]
+    #[arg(
+        long,
+        global = true,
+        env = "RUST_LOG",
+        default_value = "info,rustls=error"
+    )]
     log: String,
 
     #[command(subcommand)]
@@ -22,6 +27,8 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
+    /// Run the whole story on the embedded lab overlay: reflectz hosted dark, dialed and scraped.
+    Demo(cmd::demo::DemoArgs),
     /// Connect to a service over the overlay and pipe stdin/stdout through it, like `nc`.
     Dial(cmd::dial::DialArgs),
     /// Enroll with a one-time-token JWT and write the identity file.
@@ -43,6 +50,7 @@ fn main() -> anyhow::Result<()> {
         .with_writer(std::io::stderr)
         .init();
     match cli.command {
+        Command::Demo(args) => cmd::demo::run(args),
         Command::Dial(args) => cmd::dial::run(args),
         Command::Enroll(args) => cmd::enroll::run(args),
         Command::Identity(args) => cmd::identity::run(args),
