@@ -135,7 +135,7 @@ pub struct ExporterArgs {
     /// udev's device database.
     #[arg(long = "path.udev.data", default_value = "/run/udev/data")]
     pub udev_data: PathBuf,
-    /// Turn off every collector not explicitly enabled with --collector.<name>.
+    /// Turn off every collector not explicitly enabled with `--collector.<name>`.
     #[arg(long = "collector.disable-defaults")]
     pub disable_defaults: bool,
     /// Deadline of each collector per scrape; a collector that misses it reports
@@ -189,7 +189,7 @@ pub struct ExporterArgs {
     /// Power supplies (regular expression) powersupplyclass leaves out.
     #[arg(long = "collector.powersupply.ignored-supplies", default_value = "^$")]
     pub powersupply_ignored: String,
-    /// --collector.<name> / --no-collector.<name> and the negatable options.
+    /// `--collector.<name>` / `--no-collector.<name>` and the negatable options.
     #[command(flatten)]
     pub toggles: CollectorToggles,
 }

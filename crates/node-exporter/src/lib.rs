@@ -72,6 +72,27 @@
 //! * **Not implemented options:** `--collector.cpu.info` (and its flag/bug filters),
 //!   `--collector.netdev.address-info`, `--collector.netclass.netlink`, `collect[]` URL
 //!   filtering (a serving concern).
+//!
+//! ## Performance (measured on the 2-vCPU development VM, node_exporter 1.5.0 alongside)
+//!
+//! `cargo run --release -p node-exporter --example bench_vs_node_exporter -- --scrapes 300`
+//! runs both exporters as separate loopback HTTP servers with the same 26 collectors and
+//! compares utime+stime per scrape and `VmHWM` (method in the example's docs). Typical
+//! figures (the VM is shared, node_exporter's CPU varies 4.2–7.2 ms between runs):
+//!
+//! | | CPU / scrape | VmHWM | RssAnon | RssFile |
+//! | --- | --- | --- | --- | --- |
+//! | node_exporter 1.5.0 | 4.2–7.2 ms | 20.5–20.8 MiB | 7.2 MiB | 13.3 MiB |
+//! | this crate (tokio + hyper server) | 1.5–1.8 ms | 7.9–8.3 MiB | 2.2–2.9 MiB | 5.0 MiB |
+//!
+//! CPU is about 0.26–0.39 of node_exporter's (the 1/3 target is met in some runs and missed
+//! in others); peak RSS is about 0.38–0.40 (the 1/4 target is missed). Of our resident
+//! memory, about 5 MiB is file-backed: program text (including clap, regex, tokio, hyper)
+//! and glibc, which node_exporter, a static Go binary, does not map; the floor with a single
+//! trivial collector is already 6.4 MiB. Kernel time dominates several collectors
+//! (`/proc/net/udp` walks the whole UDP hash table on each read; sysfs attributes cost
+//! 5–30 µs each), so netclass reads attributes with `openat` relative to the interface
+//! directory, and `examples/collector_costs.rs` shows where the time goes.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 

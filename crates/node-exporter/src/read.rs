@@ -11,7 +11,7 @@ use crate::error::CollectorError;
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
 /// Initial buffer for whole-file reads; most procfs files fit in one read.
-const READ_CHUNK_BYTES: usize = 64 * 1024;
+const READ_CHUNK_BYTES: usize = 16 * 1024;
 
 /// Reads a whole text file (lossy UTF-8), at most [`MAX_FILE_BYTES`].
 pub(crate) fn read_text(path: &Path) -> Result<String, CollectorError> {

@@ -1,7 +1,7 @@
 //! [`NodeExporter`]: runs the enabled collectors concurrently for one scrape, each under a
 //! deadline, and adds `node_scrape_collector_{duration_seconds,success}`.
 //!
-//! Collectors do blocking file reads, so they run on a small [`WorkerPool`] of threads. A
+//! Collectors do blocking file reads, so they run on a small pool of threads (`pool::WorkerPool`). A
 //! collector that misses the deadline is reported with success 0 and the scrape is answered
 //! with everything else. Its thread is left to finish (the pool starts a replacement); until
 //! it does, later scrapes skip that collector (success 0) instead of piling up more blocked
