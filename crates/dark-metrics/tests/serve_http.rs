@@ -1,6 +1,6 @@
-//! The metrics server over in-memory connections (and one TCP loopback run): routing,
-//! negotiation, gzip, scrape deadlines, the concurrency limit, request limits and graceful
-//! shutdown.
+//! The metrics server over in-memory connections and over the overlay (an in-process lab;
+//! plus one TCP loopback run): routing, negotiation, gzip, scrape deadlines, the concurrency
+//! limit, request limits and graceful shutdown. Each scenario runs on both transports.
 
 mod serve_common;
 
@@ -18,6 +18,38 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use serve_common::*;
 use tokio::sync::Notify;
+
+/// Runs each scenario once per transport: `<scenario>::in_memory` and `<scenario>::over_lab`.
+macro_rules! on_both_transports {
+    ($($scenario:ident),* $(,)?) => {
+        $(
+            mod $scenario {
+                use super::*;
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn in_memory() {
+                    super::$scenario(Transport::InMemory).await;
+                }
+
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn over_lab() {
+                    super::$scenario(Transport::Lab).await;
+                }
+            }
+        )*
+    };
+}
+
+on_both_transports!(
+    routes_get_head_landing_404_405_and_413,
+    negotiates_prometheus_2_and_3_accept_headers,
+    gzip_only_when_accepted,
+    scrape_timeout_header_cuts_slow_collectors_off,
+    the_deadline_is_capped_by_the_configured_maximum,
+    over_the_concurrency_limit_requests_get_503_at_once,
+    graceful_shutdown_finishes_the_request_in_flight,
+    oversized_headers_are_refused,
+);
 
 const PROMETHEUS_2_42: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
 const PROMETHEUS_3_DEFAULT: &str = "application/openmetrics-text;version=1.0.0;escaping=allow-utf-8;q=0.6,application/openmetrics-text;version=0.0.1;q=0.5,text/plain;version=1.0.0;escaping=allow-utf-8;q=0.4,text/plain;version=0.0.4;q=0.3,*/*;q=0.2";
@@ -61,9 +93,8 @@ fn demo_server(config: ServerConfig) -> MetricsServer {
         .unwrap()
 }
 
-#[tokio::test]
-async fn routes_get_head_landing_404_405_and_413() {
-    let server = InMemoryServer::start(demo_server(ServerConfig::default()));
+async fn routes_get_head_landing_404_405_and_413(transport: Transport) {
+    let server = TestServer::start(demo_server(ServerConfig::default()), transport).await;
 
     let response = server.get("/metrics", &[]).await;
     assert_eq!(response.status(), 200);
@@ -139,9 +170,8 @@ async fn routes_get_head_landing_404_405_and_413() {
     assert!(server.shutdown().await.drained);
 }
 
-#[tokio::test]
-async fn negotiates_prometheus_2_and_3_accept_headers() {
-    let server = InMemoryServer::start(demo_server(ServerConfig::default()));
+async fn negotiates_prometheus_2_and_3_accept_headers(transport: Transport) {
+    let server = TestServer::start(demo_server(ServerConfig::default()), transport).await;
     let cases = [
         (Some(PROMETHEUS_2_42), OM_100),
         (Some(PROMETHEUS_3_DEFAULT), OM_100),
@@ -182,13 +212,12 @@ async fn negotiates_prometheus_2_and_3_accept_headers() {
     server.shutdown().await;
 }
 
-#[tokio::test]
-async fn gzip_only_when_accepted() {
+async fn gzip_only_when_accepted(transport: Transport) {
     let config = ServerConfig {
         self_metrics: false,
         ..ServerConfig::default()
     };
-    let server = InMemoryServer::start(demo_server(config));
+    let server = TestServer::start(demo_server(config), transport).await;
     let plain = server.get("/metrics", &[]).await;
     assert_eq!(header(&plain, "content-encoding"), None);
     let zipped = server.get("/metrics", &[("accept-encoding", "gzip")]).await;
@@ -206,8 +235,7 @@ async fn gzip_only_when_accepted() {
     server.shutdown().await;
 }
 
-#[tokio::test]
-async fn scrape_timeout_header_cuts_slow_collectors_off() {
+async fn scrape_timeout_header_cuts_slow_collectors_off(transport: Transport) {
     let server = MetricsServer::builder()
         .registry(demo_registry())
         .collector(temperature_collector())
@@ -225,7 +253,7 @@ async fn scrape_timeout_header_cuts_slow_collectors_off() {
         }))
         .build()
         .unwrap();
-    let server = InMemoryServer::start(server);
+    let server = TestServer::start(server, transport).await;
     let started = Instant::now();
     let response = server
         .get(
@@ -276,8 +304,7 @@ async fn scrape_timeout_header_cuts_slow_collectors_off() {
     server.shutdown().await;
 }
 
-#[tokio::test]
-async fn the_deadline_is_capped_by_the_configured_maximum() {
+async fn the_deadline_is_capped_by_the_configured_maximum(transport: Transport) {
     let config = ServerConfig {
         deadline: DeadlinePolicy {
             default_timeout: Duration::from_millis(600),
@@ -301,7 +328,7 @@ async fn the_deadline_is_capped_by_the_configured_maximum() {
         }))
         .build()
         .unwrap();
-    let server = InMemoryServer::start(server);
+    let server = TestServer::start(server, transport).await;
     server
         .get(
             "/metrics",
@@ -343,8 +370,7 @@ fn gate_collector(
     })
 }
 
-#[tokio::test]
-async fn over_the_concurrency_limit_requests_get_503_at_once() {
+async fn over_the_concurrency_limit_requests_get_503_at_once(transport: Transport) {
     let entered = Arc::new(Notify::new());
     let release = Arc::new(Notify::new());
     let config = ServerConfig {
@@ -356,7 +382,7 @@ async fn over_the_concurrency_limit_requests_get_503_at_once() {
         .collector(gate_collector(entered.clone(), release.clone()))
         .build()
         .unwrap();
-    let server = Arc::new(InMemoryServer::start(server));
+    let server = Arc::new(TestServer::start(server, transport).await);
     let first = {
         let server = server.clone();
         tokio::spawn(async move { server.get("/metrics", &[]).await })
@@ -392,15 +418,14 @@ async fn over_the_concurrency_limit_requests_get_503_at_once() {
     server.shutdown().await;
 }
 
-#[tokio::test]
-async fn graceful_shutdown_finishes_the_request_in_flight() {
+async fn graceful_shutdown_finishes_the_request_in_flight(transport: Transport) {
     let entered = Arc::new(Notify::new());
     let release = Arc::new(Notify::new());
     let server = MetricsServer::builder()
         .collector(gate_collector(entered.clone(), release.clone()))
         .build()
         .unwrap();
-    let mut server = InMemoryServer::start(server);
+    let mut server = TestServer::start(server, transport).await;
     let io = server.connect().await.unwrap();
     let in_flight = tokio::spawn(send_on(io, request("GET", "/metrics", &[])));
     tokio::time::timeout(Duration::from_secs(5), entered.notified())
@@ -429,9 +454,8 @@ async fn graceful_shutdown_finishes_the_request_in_flight() {
     );
 }
 
-#[tokio::test]
-async fn oversized_headers_are_refused() {
-    let server = InMemoryServer::start(demo_server(ServerConfig::default()));
+async fn oversized_headers_are_refused(transport: Transport) {
+    let server = TestServer::start(demo_server(ServerConfig::default()), transport).await;
     let big = "x".repeat(20 * 1024);
     let io = server.connect().await.unwrap();
     let (mut sender, connection) =

@@ -121,7 +121,7 @@ async fn promtool_accepts_both_formats_with_self_metrics() {
         }))
         .build()
         .unwrap();
-    let server = InMemoryServer::start(server);
+    let server = TestServer::start(server, Transport::InMemory).await;
     // One scrape first so the per-code request counter exists in the checked bodies.
     server.get("/metrics", &[]).await;
     let text_body = server

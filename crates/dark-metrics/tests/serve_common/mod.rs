@@ -1,11 +1,13 @@
-//! Shared helpers of the serving tests: an in-memory connection source and a minimal
-//! HTTP/1.1 client over any stream.
+//! Shared helpers of the serving tests: a server reached over in-memory streams or over the
+//! in-process lab, and a minimal HTTP/1.1 client over any stream.
 #![allow(dead_code)]
 
 use std::io::Read;
 use std::time::Duration;
 
 use bytes::Bytes;
+use dark_listener::context::{Context, DialOptions};
+use dark_listener::listener::BindOptions;
 use dark_metrics::serve::{MetricsServer, ServeSummary};
 use http::{Request, Response};
 use http_body_util::{BodyExt, Empty};
@@ -14,36 +16,91 @@ use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
-/// A server running on in-memory connections.
-pub struct InMemoryServer {
-    connect: mpsc::Sender<DuplexStream>,
+pub mod lab;
+
+/// Any byte stream a test client can speak HTTP on.
+pub trait ClientIo: AsyncRead + AsyncWrite + Send + Unpin + 'static {}
+impl<T: AsyncRead + AsyncWrite + Send + Unpin + 'static> ClientIo for T {}
+
+/// How the test client reaches the server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Tokio duplex streams handed to the server through a channel.
+    InMemory,
+    /// The overlay: the server hosts a service on an in-process lab (terminator identity =
+    /// its identity name) and the client dials it addressed to that identity.
+    Lab,
+}
+
+enum Connector {
+    InMemory(mpsc::Sender<DuplexStream>),
+    Lab {
+        dialer: Context,
+        host: Context,
+        lab: lab::TestLab,
+    },
+}
+
+/// A server running on `Transport`.
+pub struct TestServer {
+    connector: Connector,
     stop: Option<oneshot::Sender<()>>,
     pub task: JoinHandle<ServeSummary>,
 }
 
-impl InMemoryServer {
-    pub fn start(server: MetricsServer) -> Self {
-        let (connect, accept) = mpsc::channel::<DuplexStream>(16);
+impl TestServer {
+    pub async fn start(server: MetricsServer, transport: Transport) -> Self {
         let (stop, stopped) = oneshot::channel::<()>();
-        let task = tokio::spawn(async move {
-            server
-                .serve(accept, async {
-                    let _ = stopped.await;
-                })
-                .await
-        });
-        InMemoryServer {
-            connect,
-            stop: Some(stop),
-            task,
+        let stopped = async {
+            let _ = stopped.await;
+        };
+        match transport {
+            Transport::InMemory => {
+                let (connect, accept) = mpsc::channel::<DuplexStream>(16);
+                let task = tokio::spawn(async move { server.serve(accept, stopped).await });
+                TestServer {
+                    connector: Connector::InMemory(connect),
+                    stop: Some(stop),
+                    task,
+                }
+            }
+            Transport::Lab => {
+                let lab = lab::TestLab::start().await;
+                let host = lab.context(lab::HOST).await;
+                let options = BindOptions {
+                    bind_using_edge_identity: true,
+                    ..BindOptions::default()
+                };
+                let listener = host.bind(lab::SERVICE, options).await.expect("bind");
+                let task = tokio::spawn(async move { server.serve_dark(listener, stopped).await });
+                let dialer = lab.context(lab::SCRAPER).await;
+                TestServer {
+                    connector: Connector::Lab { dialer, host, lab },
+                    stop: Some(stop),
+                    task,
+                }
+            }
         }
     }
 
-    /// A new connection to the server (fails once the server stopped accepting).
-    pub async fn connect(&self) -> Option<DuplexStream> {
-        let (client, server) = tokio::io::duplex(256 * 1024);
-        self.connect.send(server).await.ok()?;
-        Some(client)
+    /// A new connection to the server (`None` once the server stopped accepting).
+    pub async fn connect(&self) -> Option<Box<dyn ClientIo>> {
+        match &self.connector {
+            Connector::InMemory(connect) => {
+                let (client, server) = tokio::io::duplex(256 * 1024);
+                connect.send(server).await.ok()?;
+                Some(Box::new(client))
+            }
+            Connector::Lab { dialer, .. } => {
+                let options = DialOptions {
+                    terminator_identity: Some(lab::HOST.to_string()),
+                    timeout: Duration::from_secs(5),
+                    ..DialOptions::default()
+                };
+                let stream = dialer.dial(lab::SERVICE, options).await.ok()?;
+                Some(Box::new(stream))
+            }
+        }
     }
 
     /// Sends one request on a new connection and returns the response with its body.
@@ -56,19 +113,30 @@ impl InMemoryServer {
         self.send(request("GET", path, headers)).await
     }
 
-    pub async fn shutdown(mut self) -> ServeSummary {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        tokio::time::timeout(Duration::from_secs(20), self.task)
-            .await
-            .expect("serve loop ends after shutdown")
-            .expect("serve task does not panic")
-    }
-
+    /// Asks the server to stop accepting (open connections are drained).
     pub fn stop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
+        }
+    }
+
+    /// Stops the server, waits for its loop, and tears the lab down.
+    pub async fn shutdown(mut self) -> ServeSummary {
+        self.stop();
+        let summary = tokio::time::timeout(Duration::from_secs(20), &mut self.task)
+            .await
+            .expect("serve loop ends after shutdown")
+            .expect("serve task does not panic");
+        self.close().await;
+        summary
+    }
+
+    /// Tears the lab down (after the serve loop ended).
+    pub async fn close(self) {
+        if let Connector::Lab { dialer, host, lab } = self.connector {
+            dialer.shutdown(Duration::from_secs(5)).await;
+            host.shutdown(Duration::from_secs(5)).await;
+            lab.stop().await;
         }
     }
 }
