@@ -91,6 +91,8 @@ pub struct FilesystemCollector {
     options: Arc<CollectorOptions>,
     /// Mount points whose `statfs` is still blocked.
     stuck: Arc<Mutex<HashSet<String>>>,
+    /// The `statfs` call (replaceable in tests to simulate a hung mount).
+    statfs: fn(&Path) -> std::io::Result<FsFigures>,
 }
 
 impl FilesystemCollector {
@@ -99,6 +101,7 @@ impl FilesystemCollector {
         FilesystemCollector {
             options,
             stuck: Arc::new(Mutex::new(HashSet::new())),
+            statfs,
         }
     }
 
@@ -118,17 +121,19 @@ impl FilesystemCollector {
         let (tx, rx) = mpsc::channel();
         let stuck = Arc::clone(&self.stuck);
         let key = mount_point.to_string();
+        let statfs = self.statfs;
         let spawned = std::thread::Builder::new()
             .name("statfs".into())
             .stack_size(64 * 1024)
             .spawn(move || {
                 let result = statfs(&path);
-                // The receiver is gone when the scrape gave up; then un-mark the mount.
+                // Under the lock: the scrape marks the mount stuck and drops the receiver
+                // under the same lock, so a failed send always follows the marking.
+                let mut s = match stuck.lock() {
+                    Ok(s) => s,
+                    Err(p) => p.into_inner(),
+                };
                 if tx.send(result).is_err() {
-                    let mut s = match stuck.lock() {
-                        Ok(s) => s,
-                        Err(p) => p.into_inner(),
-                    };
                     s.remove(&key);
                     tracing::info!(mount_point = %key, "blocked statfs returned; mount is queried again");
                 }
@@ -143,7 +148,12 @@ impl FilesystemCollector {
                     Ok(s) => s,
                     Err(p) => p.into_inner(),
                 };
+                // The answer may have arrived just after the timeout.
+                if let Ok(r) = rx.try_recv() {
+                    return Some(r);
+                }
                 s.insert(mount_point.to_string());
+                drop(rx);
                 tracing::warn!(
                     mount_point,
                     "statfs did not answer in time; mount marked stuck"
@@ -189,7 +199,7 @@ impl Collector for FilesystemCollector {
             } else {
                 let target = paths.root(&m.mount_point);
                 let r = if LOCAL_FS_TYPES.contains(&m.fs_type.as_str()) {
-                    Some(statfs(&target))
+                    Some((self.statfs)(&target))
                 } else {
                     self.watched_statfs(&m.mount_point, target)
                 };
@@ -300,6 +310,57 @@ mod tests {
         assert_eq!(m[0].mount_point, "/mnt/my disk");
         assert_eq!(m[1].mount_point, "/nfs");
         assert!(parse_mounts(Path::new("t"), "a b c\n", |p| p.to_string()).is_err());
+    }
+
+    fn slow_statfs(_: &Path) -> std::io::Result<FsFigures> {
+        std::thread::sleep(Duration::from_millis(1500));
+        Ok(FsFigures {
+            size: 1.0,
+            free: 1.0,
+            avail: 1.0,
+            files: 1.0,
+            files_free: 1.0,
+        })
+    }
+
+    #[test]
+    fn hung_statfs_marks_the_mount_stuck_until_it_returns() {
+        let dir = temp_dir("fs-stuck");
+        std::fs::create_dir_all(dir.join("proc/1")).unwrap();
+        std::fs::write(dir.join("proc/1/mounts"), "srv:/e /nfs nfs rw 0 0\n").unwrap();
+        let mut o = CollectorOptions::defaults(crate::HostPaths::under(&dir)).unwrap();
+        o.filesystem_mount_timeout = Duration::from_millis(200);
+        let mut c = FilesystemCollector::new(Arc::new(o));
+        c.statfs = slow_statfs;
+        let t = std::time::Instant::now();
+        let f = run(&c);
+        assert!(t.elapsed() < Duration::from_secs(1));
+        assert_eq!(
+            value(
+                &f,
+                "node_filesystem_device_error",
+                &[("mountpoint", "/nfs")]
+            ),
+            1.0
+        );
+        assert!(c.is_stuck("/nfs"));
+        // Skipped at once while the call is still blocked.
+        let t = std::time::Instant::now();
+        let f = run(&c);
+        assert!(t.elapsed() < Duration::from_millis(100));
+        assert_eq!(
+            value(
+                &f,
+                "node_filesystem_device_error",
+                &[("mountpoint", "/nfs")]
+            ),
+            1.0
+        );
+        let waited = std::time::Instant::now();
+        while c.is_stuck("/nfs") && waited.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!c.is_stuck("/nfs"), "mount unmarked once statfs returned");
     }
 
     #[test]
