@@ -16,7 +16,7 @@ pub struct IdentityArgs {
 pub fn run(args: IdentityArgs) -> anyhow::Result<()> {
     let identity = Identity::from_file(&args.file)?;
     println!("identity file: {}", args.file.display());
-    println!("name (certificate CN): {}", identity.name());
+    println!("certificate CN: {}", identity.name());
     for url in identity.controller_urls() {
         println!("controller: {url}");
     }
