@@ -164,31 +164,17 @@ impl Lab {
             source: e,
         })?;
         self.state.set_addresses(controller_addr, router_addr);
-        let tls = self.state.pki().controller_tls_config()?;
-        let router_tls = self.state.pki().router_tls_config()?;
-        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-        let task = tokio::spawn(controller::serve(
-            listener,
-            tls,
-            self.state.clone(),
-            shutdown_rx.clone(),
-        ));
-        let router_core = Arc::new(router::RouterCore::new(self.state.clone(), router_options));
-        let router_task = tokio::spawn(router::serve(
-            router_listener,
-            router_tls,
-            router_core,
-            shutdown_rx,
-        ));
+        let controller = ServingTask::controller(listener, &self.state)?;
+        let router = ServingTask::router(router_listener, &self.state, router_options.clone())?;
         tracing::info!(%controller_addr, %router_addr, dir = %self.dir.display(), "lab started");
         Ok(RunningLab {
             controller_addr,
             router_addr,
             controller_url: self.state.controller_url(),
             state: self.state.clone(),
-            shutdown_tx,
-            task,
-            router_task,
+            router_options,
+            controller: Some(controller),
+            router: Some(router),
         })
     }
 }
@@ -199,17 +185,85 @@ async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, LabError> {
         .map_err(|e| LabError::Bind { addr, source: e })
 }
 
+/// One served part of the lab (controller or router): its accept loop and the signal that
+/// stops it. Dropping it aborts the task.
+#[derive(Debug)]
+struct ServingTask {
+    name: &'static str,
+    shutdown_tx: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl ServingTask {
+    fn controller(
+        listener: tokio::net::TcpListener,
+        state: &Arc<LabState>,
+    ) -> Result<Self, LabError> {
+        let tls = state.pki().controller_tls_config()?;
+        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+        let task = tokio::spawn(controller::serve(listener, tls, state.clone(), shutdown_rx));
+        Ok(ServingTask {
+            name: "controller",
+            shutdown_tx,
+            task,
+        })
+    }
+
+    fn router(
+        listener: tokio::net::TcpListener,
+        state: &Arc<LabState>,
+        options: router::RouterOptions,
+    ) -> Result<Self, LabError> {
+        let tls = state.pki().router_tls_config()?;
+        let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
+        let core = Arc::new(router::RouterCore::new(state.clone(), options));
+        let task = tokio::spawn(router::serve(listener, tls, core, shutdown_rx));
+        Ok(ServingTask {
+            name: "router",
+            shutdown_tx,
+            task,
+        })
+    }
+
+    /// Asks the task to stop (it stops accepting and winds down its connections).
+    fn signal(&self) {
+        let _ = self.shutdown_tx.send(true);
+    }
+
+    /// Waits (bounded) for the task to finish after [`signal`](Self::signal); aborts it if
+    /// it does not.
+    async fn finish(mut self) {
+        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.task)
+            .await
+            .is_err()
+        {
+            tracing::warn!(part = self.name, "did not stop within 5 s; aborting it");
+            self.task.abort();
+        }
+    }
+}
+
+impl Drop for ServingTask {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
 /// A lab being served. Dropping it without [`shutdown`](RunningLab::shutdown) stops the
-/// accept loop too (the task is aborted).
+/// accept loops too (the tasks are aborted).
+///
+/// The controller and the router can also be stopped and started again separately
+/// ([`stop_router`](RunningLab::stop_router), [`start_controller`](RunningLab::start_controller),
+/// ...), on the same addresses, to test how SDKs ride out the loss of one of them.
 #[derive(Debug)]
 pub struct RunningLab {
     controller_addr: SocketAddr,
     router_addr: SocketAddr,
     controller_url: String,
     state: Arc<LabState>,
-    shutdown_tx: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<()>,
-    router_task: tokio::task::JoinHandle<()>,
+    router_options: router::RouterOptions,
+    controller: Option<ServingTask>,
+    router: Option<ServingTask>,
 }
 
 impl RunningLab {
@@ -233,32 +287,68 @@ impl RunningLab {
         self.state.clone()
     }
 
+    /// Stops the edge router alone: it stops accepting and drops every channel (so every
+    /// bind and stream through it ends). The controller keeps serving. Does nothing if the
+    /// router is already stopped.
+    pub async fn stop_router(&mut self) {
+        if let Some(router) = self.router.take() {
+            router.signal();
+            router.finish().await;
+        }
+    }
+
+    /// Starts the edge router again on the address it had, with a fresh router core (no
+    /// channels, no terminators), as a restarted router process would. Does nothing if it
+    /// is running.
+    pub async fn start_router(&mut self) -> Result<(), LabError> {
+        if self.router.is_none() {
+            let listener = bind(self.router_addr).await?;
+            self.router = Some(ServingTask::router(
+                listener,
+                &self.state,
+                self.router_options.clone(),
+            )?);
+            tracing::info!(router_addr = %self.router_addr, "lab router started again");
+        }
+        Ok(())
+    }
+
+    /// Stops the controller alone (in-flight requests finish, bounded) and persists
+    /// sessions. The router keeps serving, so established channels and streams keep
+    /// flowing; API sessions stay valid, as in a controller that restarts from its
+    /// database. Does nothing if the controller is already stopped.
+    pub async fn stop_controller(&mut self) {
+        if let Some(controller) = self.controller.take() {
+            controller.signal();
+            controller.finish().await;
+            if let Err(e) = self.state.flush() {
+                tracing::warn!(error = %e, "cannot persist sessions after stopping the controller");
+            }
+        }
+    }
+
+    /// Starts the controller again on the address it had. Does nothing if it is running.
+    pub async fn start_controller(&mut self) -> Result<(), LabError> {
+        if self.controller.is_none() {
+            let listener = bind(self.controller_addr).await?;
+            self.controller = Some(ServingTask::controller(listener, &self.state)?);
+            tracing::info!(controller_addr = %self.controller_addr, "lab controller started again");
+        }
+        Ok(())
+    }
+
     /// Stops accepting, lets in-flight requests finish (bounded), persists sessions.
     pub async fn shutdown(mut self) {
-        let _ = self.shutdown_tx.send(true);
-        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.task)
-            .await
-            .is_err()
-        {
-            tracing::warn!("controller did not stop within 5 s; aborting it");
-            self.task.abort();
+        let controller = self.controller.take();
+        let router = self.router.take();
+        for part in controller.iter().chain(router.iter()) {
+            part.signal();
         }
-        if tokio::time::timeout(std::time::Duration::from_secs(5), &mut self.router_task)
-            .await
-            .is_err()
-        {
-            tracing::warn!("router did not stop within 5 s; aborting it");
-            self.router_task.abort();
+        for part in controller.into_iter().chain(router) {
+            part.finish().await;
         }
         if let Err(e) = self.state.flush() {
             tracing::warn!(error = %e, "cannot persist sessions at shutdown");
         }
-    }
-}
-
-impl Drop for RunningLab {
-    fn drop(&mut self) {
-        self.task.abort();
-        self.router_task.abort();
     }
 }
