@@ -1,5 +1,10 @@
 //! `udp_queues` collector: bytes waiting in the send and receive queues of all UDP
 //! sockets, summed per IP version, from `/proc/net/udp` and `/proc/net/udp6`.
+//!
+//! The kernel walks its whole UDP hash table for every `read` of these files, so they are
+//! read with `read_seq_table`, which skips the extra end-of-file read when
+//! the first page already holds the whole table (socket lines are fixed-width, under 256
+//! bytes).
 
 use std::path::Path;
 use std::sync::Arc;
@@ -7,7 +12,7 @@ use std::sync::Arc;
 use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
-use crate::read::read_text;
+use crate::read::read_seq_table;
 
 /// Sums the `tx_queue:rx_queue` column (hexadecimal) over all sockets: (tx, rx).
 pub fn parse_udp_queues(path: &Path, text: &str) -> Result<(u64, u64), CollectorError> {
@@ -47,7 +52,7 @@ impl Collector for UdpQueuesCollector {
         let mut missing = 0;
         for (file, ip) in [("net/udp", "v4"), ("net/udp6", "v6")] {
             let path = self.options.paths.proc(file);
-            let text = match read_text(&path) {
+            let text = match read_seq_table(&path, 256) {
                 Ok(t) => t,
                 Err(e) if e.is_not_found() => {
                     missing += 1;
