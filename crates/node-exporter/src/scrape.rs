@@ -7,7 +7,7 @@
 //! it does, later scrapes skip that collector (success 0) instead of piling up more blocked
 //! threads.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -34,13 +34,46 @@ pub struct NodeExporter {
     pool: WorkerPool,
 }
 
+/// Outcome of one collector run: its families, its result (`Err(())` if it panicked) and
+/// how long it took.
+type JobResult = (
+    Families,
+    Result<Result<(), crate::error::CollectorError>, ()>,
+    Duration,
+);
+
 /// What a scrape and a collector's job share about one run.
 #[derive(Default)]
 struct JobState {
+    /// Set by the job when it returns.
+    result: Option<JobResult>,
     /// The job has returned.
     finished: bool,
     /// Set when the scrape gave up on the job; dropped when the job ends.
     stuck: Option<StuckTicket>,
+}
+
+/// Counts the jobs of one scrape still running; the last one wakes the scrape.
+struct Round {
+    /// Jobs not finished, plus one held by the scrape until all jobs are queued.
+    remaining: AtomicUsize,
+    /// Notified when `remaining` reaches zero (a stored permit if nobody waits yet).
+    done: tokio::sync::Notify,
+}
+
+impl Round {
+    fn finish_one(&self) {
+        if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.done.notify_one();
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(g) => g,
+        Err(p) => p.into_inner(),
+    }
 }
 
 /// Threads the pool keeps: enough to overlap sysfs waits, few enough to stay small.
@@ -107,6 +140,11 @@ impl NodeExporter {
         let mut pending = Vec::with_capacity(self.entries.len());
         let mut all = Families::new();
         let mut outcomes: Vec<(&'static str, f64, bool)> = Vec::with_capacity(self.entries.len());
+        // One wake-up per scrape: the last job to finish notifies.
+        let round = Arc::new(Round {
+            remaining: AtomicUsize::new(1),
+            done: tokio::sync::Notify::new(),
+        });
         for e in &self.entries {
             if e.running.swap(true, Ordering::AcqRel) {
                 tracing::warn!(
@@ -120,26 +158,35 @@ impl NodeExporter {
             let collector = Arc::clone(&e.collector);
             let state = Arc::new(Mutex::new(JobState::default()));
             let job_state = Arc::clone(&state);
-            let (tx, rx) = tokio::sync::oneshot::channel();
+            let job_round = Arc::clone(&round);
+            round.remaining.fetch_add(1, Ordering::AcqRel);
             self.pool.execute(move || {
                 let _guard = guard;
                 let begin = Instant::now();
                 let mut out = Families::new();
-                let result = collector.update(&mut out);
-                // The receiver is gone if the scrape stopped waiting.
-                let _ = tx.send((out, result, begin.elapsed()));
-                let mut st = match job_state.lock() {
-                    Ok(s) => s,
-                    Err(p) => p.into_inner(),
-                };
-                st.finished = true;
-                st.stuck = None;
+                let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    collector.update(&mut out)
+                }))
+                .map_err(|_| ());
+                let elapsed = begin.elapsed();
+                {
+                    let mut st = lock(&job_state);
+                    st.result = Some((out, result, elapsed));
+                    st.finished = true;
+                    st.stuck = None;
+                }
+                job_round.finish_one();
             });
-            pending.push((e.name, rx, state));
+            pending.push((e.name, state));
         }
-        for (name, rx, state) in pending {
-            match tokio::time::timeout_at(deadline, rx).await {
-                Ok(Ok((out, result, elapsed))) => {
+        round.finish_one();
+        if round.remaining.load(Ordering::Acquire) > 0 {
+            let _ = tokio::time::timeout_at(deadline, round.done.notified()).await;
+        }
+        for (name, state) in pending {
+            let mut st = lock(&state);
+            match st.result.take() {
+                Some((out, Ok(result), elapsed)) => {
                     let ok = match result {
                         Ok(()) => true,
                         Err(e) if e.is_no_data() => {
@@ -154,16 +201,12 @@ impl NodeExporter {
                     all.merge(out);
                     outcomes.push((name, elapsed.as_secs_f64(), ok));
                 }
-                Ok(Err(_)) => {
+                Some((_, Err(()), elapsed)) => {
                     tracing::error!(collector = name, "collector panicked");
-                    outcomes.push((name, start.elapsed().as_secs_f64(), false));
+                    outcomes.push((name, elapsed.as_secs_f64(), false));
                 }
-                Err(_) => {
+                None => {
                     tracing::error!(collector = name, timeout = ?self.timeout, "collector missed its deadline");
-                    let mut st = match state.lock() {
-                        Ok(s) => s,
-                        Err(p) => p.into_inner(),
-                    };
                     if !st.finished {
                         st.stuck = Some(self.pool.mark_stuck());
                     }
@@ -284,6 +327,34 @@ mod tests {
                 >= 0.02
         );
         assert!(f.iter().any(|x| x.name == "slow_value"));
+    }
+
+    struct Panicking;
+    impl Collector for Panicking {
+        fn update(&self, _: &mut Families) -> Result<(), CollectorError> {
+            panic!("collector bug")
+        }
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_panicking_collector_fails_alone_and_keeps_its_thread() {
+        let mut ne = NodeExporter::new(
+            &["loadavg"],
+            (*fixture_options()).clone(),
+            Duration::from_secs(5),
+        )
+        .unwrap();
+        ne.entries.push(Entry {
+            name: "hwmon",
+            collector: Arc::new(Panicking),
+            running: Arc::new(AtomicBool::new(false)),
+        });
+        for _ in 0..3 {
+            let f = ne.scrape().await;
+            assert_eq!(success(&f, "hwmon"), 0.0);
+            assert_eq!(success(&f, "loadavg"), 1.0);
+        }
+        assert_eq!(ne.pool.live_threads(), ne.pool.base());
     }
 
     #[test]
