@@ -66,7 +66,7 @@ impl SelfMetrics {
         );
         sub.register(
             "encode_duration_seconds",
-            "Time spent writing one scrape's exposition body",
+            "Time spent writing (and compressing) one scrape's exposition body",
             metrics.encode_duration.clone(),
         );
         sub.register(

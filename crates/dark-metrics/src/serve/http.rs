@@ -1,7 +1,7 @@
 //! The HTTP side of the metrics server: routing (metrics path, landing page, 404, 405),
 //! negotiation of the exposition format, the scrape deadline taken from
-//! `X-Prometheus-Scrape-Timeout-Seconds`, and the tower layers around it (tracing, gzip,
-//! request timeout, concurrency limit with load shedding).
+//! `X-Prometheus-Scrape-Timeout-Seconds`, gzip of the body, and the tower layers around it
+//! (tracing, request timeout, concurrency limit with load shedding).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -11,16 +11,19 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use bytes::Bytes;
-use http::header::{HeaderValue, ACCEPT, ALLOW, CACHE_CONTROL, CONTENT_LENGTH, CONTENT_TYPE};
+use http::header::{
+    HeaderValue, ACCEPT, ACCEPT_ENCODING, ALLOW, CACHE_CONTROL, CONTENT_ENCODING, CONTENT_LENGTH,
+    CONTENT_TYPE, VARY,
+};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Full};
 use tokio::time::Instant;
 use tower::util::BoxCloneService;
 use tower::{BoxError, Service, ServiceBuilder};
-use tower_http::compression::CompressionLayer;
 use tower_http::trace::TraceLayer;
 
+use super::gzip::{accepts_gzip, gzip as gzip_body};
 use super::ServerInner;
 use crate::exposition::{negotiate, write_format, Negotiated};
 
@@ -73,9 +76,11 @@ where
         Box::pin(async move {
             Ok(match route {
                 Route::Answer(response) => response,
-                Route::Scrape { negotiated, budget } => {
-                    scrape(&inner, negotiated, Instant::now() + budget).await
-                }
+                Route::Scrape {
+                    negotiated,
+                    budget,
+                    gzip,
+                } => scrape(&inner, negotiated, Instant::now() + budget, gzip).await,
             })
         })
     }
@@ -86,6 +91,7 @@ enum Route {
     Scrape {
         negotiated: Negotiated,
         budget: Duration,
+        gzip: bool,
     },
     Answer(Response<Full<Bytes>>),
 }
@@ -109,7 +115,19 @@ fn route<B>(inner: &ServerInner, request: &Request<B>) -> Route {
                     .and_then(|v| v.to_str().ok()),
                 &inner.config.deadline,
             );
-            return Route::Scrape { negotiated, budget };
+            let gzip = inner.config.gzip_level.is_some()
+                && accepts_gzip(
+                    request
+                        .headers()
+                        .get_all(ACCEPT_ENCODING)
+                        .iter()
+                        .filter_map(|v| v.to_str().ok()),
+                );
+            return Route::Scrape {
+                negotiated,
+                budget,
+                gzip,
+            };
         }
         if *method == Method::HEAD {
             return Route::Answer(response(
@@ -139,6 +157,7 @@ async fn scrape(
     inner: &ServerInner,
     negotiated: Negotiated,
     deadline: Instant,
+    gzip: bool,
 ) -> Response<Full<Bytes>> {
     let gathered = inner.sources.gather(deadline).await;
     let encode_started = Instant::now();
@@ -150,10 +169,27 @@ async fn scrape(
         &negotiated.write_options(),
     );
     inner.remember_body_size(body.len());
+    let mut compressed = false;
+    if let (true, Some(level)) = (gzip, inner.config.gzip_level) {
+        match gzip_body(&body, level) {
+            Ok(zipped) => {
+                body = zipped;
+                compressed = true;
+            }
+            // Cannot happen writing to memory; answer uncompressed if it ever does.
+            Err(error) => tracing::warn!(%error, "gzip of a scrape failed; sending it plain"),
+        }
+    }
     if let Some(metrics) = &inner.sources.self_metrics {
         metrics.record_encode(encode_started.elapsed());
     }
-    response(StatusCode::OK, negotiated.content_type, Bytes::from(body))
+    let mut answer = response(StatusCode::OK, negotiated.content_type, Bytes::from(body));
+    let headers = answer.headers_mut();
+    headers.insert(VARY, HeaderValue::from_static("accept-encoding"));
+    if compressed {
+        headers.insert(CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    answer
 }
 
 /// All `Accept` headers of a request joined with `,` (`None` when there are none).
@@ -278,8 +314,8 @@ fn html_escape(text: &str) -> String {
     out
 }
 
-/// Wraps the endpoint in the layers: tracing, status counting and error answers, gzip,
-/// request timeout, load shedding over the concurrency limit.
+/// Wraps the endpoint in the layers: status counting and error answers, tracing, request
+/// timeout, load shedding over the concurrency limit.
 pub(crate) fn layered<B>(inner: Arc<ServerInner>) -> MetricsHttpService<B>
 where
     B: hyper::body::Body + Send + 'static,
@@ -297,7 +333,6 @@ where
             Ok::<_, RequestFailed>(response)
         })
         .layer(TraceLayer::new_for_http())
-        .layer(CompressionLayer::new().no_br().no_deflate().no_zstd())
         .timeout(inner.config.request_timeout)
         .load_shed()
         .concurrency_limit(inner.config.max_concurrent_requests)

@@ -43,6 +43,7 @@
 mod accept;
 mod collector;
 mod gather;
+mod gzip;
 mod http;
 
 use std::future::Future;
@@ -89,6 +90,10 @@ pub struct ServerConfig {
     pub connections: ConnectionLimits,
     /// Register the `dark_metrics_*` self metrics in the served registry.
     pub self_metrics: bool,
+    /// gzip level (0–9) for scrapes whose `Accept-Encoding` allows gzip; `None` never
+    /// compresses. The default, 1, is the fastest: on a 3.5 KB body it costs about 30 µs
+    /// against about 60 µs for level 6, for a slightly larger output.
+    pub gzip_level: Option<u32>,
 }
 
 impl Default for ServerConfig {
@@ -102,6 +107,7 @@ impl Default for ServerConfig {
             max_request_body: 4096,
             connections: ConnectionLimits::default(),
             self_metrics: true,
+            gzip_level: Some(1),
         }
     }
 }

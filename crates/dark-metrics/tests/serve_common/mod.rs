@@ -34,11 +34,13 @@ pub enum Transport {
 
 enum Connector {
     InMemory(mpsc::Sender<DuplexStream>),
-    Lab {
-        dialer: Context,
-        host: Context,
-        lab: lab::TestLab,
-    },
+    Lab(Box<LabConnector>),
+}
+
+struct LabConnector {
+    dialer: Context,
+    host: Context,
+    lab: lab::TestLab,
 }
 
 /// A server running on `Transport`.
@@ -75,7 +77,7 @@ impl TestServer {
                 let task = tokio::spawn(async move { server.serve_dark(listener, stopped).await });
                 let dialer = lab.context(lab::SCRAPER).await;
                 TestServer {
-                    connector: Connector::Lab { dialer, host, lab },
+                    connector: Connector::Lab(Box::new(LabConnector { dialer, host, lab })),
                     stop: Some(stop),
                     task,
                 }
@@ -91,13 +93,13 @@ impl TestServer {
                 connect.send(server).await.ok()?;
                 Some(Box::new(client))
             }
-            Connector::Lab { dialer, .. } => {
+            Connector::Lab(lab) => {
                 let options = DialOptions {
                     terminator_identity: Some(lab::HOST.to_string()),
                     timeout: Duration::from_secs(5),
                     ..DialOptions::default()
                 };
-                let stream = dialer.dial(lab::SERVICE, options).await.ok()?;
+                let stream = lab.dialer.dial(lab::SERVICE, options).await.ok()?;
                 Some(Box::new(stream))
             }
         }
@@ -133,10 +135,10 @@ impl TestServer {
 
     /// Tears the lab down (after the serve loop ended).
     pub async fn close(self) {
-        if let Connector::Lab { dialer, host, lab } = self.connector {
-            dialer.shutdown(Duration::from_secs(5)).await;
-            host.shutdown(Duration::from_secs(5)).await;
-            lab.stop().await;
+        if let Connector::Lab(lab) = self.connector {
+            lab.dialer.shutdown(Duration::from_secs(5)).await;
+            lab.host.shutdown(Duration::from_secs(5)).await;
+            lab.lab.stop().await;
         }
     }
 }
