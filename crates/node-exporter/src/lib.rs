@@ -77,22 +77,25 @@
 //!
 //! `cargo run --release -p node-exporter --example bench_vs_node_exporter -- --scrapes 300`
 //! runs both exporters as separate loopback HTTP servers with the same 26 collectors and
-//! compares utime+stime per scrape and `VmHWM` (method in the example's docs). Typical
-//! figures (the VM is shared, node_exporter's CPU varies 4.2–7.2 ms between runs):
+//! compares utime+stime per scrape and `VmHWM` (method in the example's docs). Figures from
+//! six runs (the VM is shared with other builds; node_exporter's CPU varies most):
 //!
 //! | | CPU / scrape | VmHWM | RssAnon | RssFile |
 //! | --- | --- | --- | --- | --- |
-//! | node_exporter 1.5.0 | 4.2–7.2 ms | 20.5–20.8 MiB | 7.2 MiB | 13.3 MiB |
-//! | this crate (tokio + hyper server) | 1.5–1.8 ms | 7.9–8.3 MiB | 2.2–2.9 MiB | 5.0 MiB |
+//! | node_exporter 1.5.0 | 4.2–6.2 ms | 20.5–20.9 MiB | 7.2–7.7 MiB | 13.1–13.3 MiB |
+//! | this crate (tokio + hyper server) | 1.5–1.8 ms | 7.7–8.0 MiB | 2.7–2.9 MiB | 5.1–5.2 MiB |
 //!
-//! CPU is about 0.26–0.39 of node_exporter's (the 1/3 target is met in some runs and missed
-//! in others); peak RSS is about 0.38–0.40 (the 1/4 target is missed). Of our resident
-//! memory, about 5 MiB is file-backed: program text (including clap, regex, tokio, hyper)
-//! and glibc, which node_exporter, a static Go binary, does not map; the floor with a single
-//! trivial collector is already 6.4 MiB. Kernel time dominates several collectors
-//! (`/proc/net/udp` walks the whole UDP hash table on each read; sysfs attributes cost
-//! 5–30 µs each), so netclass reads attributes with `openat` relative to the interface
-//! directory, and `examples/collector_costs.rs` shows where the time goes.
+//! CPU per scrape is 0.25–0.35 of node_exporter's: the 1/3 target holds when the machine
+//! is quiet enough for node_exporter to need ≥ 5 ms, and is missed by up to 0.02 when it
+//! needs only 4.2–4.9 ms. Peak RSS is 0.37–0.40 of node_exporter's: the 1/4 target is
+//! **missed**. About 5 MiB of our resident memory is file-backed — program text (clap,
+//! regex, tokio, hyper, the collectors) and glibc, which node_exporter, a static Go binary,
+//! does not map; with a single trivial collector the floor is already 6.4 MiB. Anonymous
+//! memory is 0.35–0.38 of node_exporter's. Kernel time dominates several collectors (each
+//! read of `/proc/net/udp` walks the whole UDP hash table; sysfs attributes cost 5–30 µs
+//! each), which is why udp_queues reads its tables in one call, netclass opens attributes
+//! relative to the interface directory, and the CPU topology is cached;
+//! `examples/collector_costs.rs` shows where a scrape's time goes.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
