@@ -35,6 +35,18 @@
 //! behave as upstream: hwmon, netclass, powersupplyclass, pressure, conntrack, os and
 //! udp_queues report success 0 ("no data"); cpufreq and thermal_zone succeed with no samples.
 //!
+//! ## Where node_exporter 1.5.0 and current node_exporter (1.12) differ, we follow 1.5.0
+//!
+//! * meminfo exports every `/proc/meminfo` line (1.9+ only the fields Go procfs knows).
+//! * filesystem reads `/proc/1/mounts`, labels are `device, mountpoint, fstype` (1.8+ adds
+//!   `device_error`, reads mountinfo and adds `node_filesystem_mount_info`).
+//! * `node_disk_info` has no `rotational` label (added later).
+//! * netstat's default field filter lacks `TCPOFOQueue` and `TCPRcvQDrop`.
+//! * pressure exports neither cpu "full" nor irq.
+//! * `node_network_info` has no `adminstate` label.
+//! * hwmon chip names are not disambiguated (1.12 does).
+//! * conntrack exports the eight `node_nf_conntrack_stat_*` gauges 1.5.0 has.
+//!
 //! ## Known differences from node_exporter 1.5.0
 //!
 //! Each is also in the parity test's allow-list (`tests/parity.rs`) where it shows there.
