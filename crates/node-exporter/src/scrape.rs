@@ -5,9 +5,9 @@
 //! collector that misses the deadline is reported with success 0 and the scrape is answered
 //! with everything else. Its thread is left to finish (the pool starts a replacement); until
 //! it does, later scrapes skip that collector (success 0) instead of piling up more blocked
-//! threads.
+//! threads. Scrapes that overlap (two Prometheus servers) each run every collector.
 
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,8 @@ pub const DEFAULT_COLLECTOR_TIMEOUT: Duration = Duration::from_secs(5);
 struct Entry {
     name: &'static str,
     collector: Arc<dyn Collector>,
-    running: Arc<AtomicBool>,
+    /// Runs of this collector that missed their deadline and have not returned yet.
+    stuck: Arc<AtomicUsize>,
 }
 
 /// A configured set of collectors; cheap to share behind an `Arc` across scrapes.
@@ -50,7 +51,7 @@ struct JobState {
     /// The job has returned.
     finished: bool,
     /// Set when the scrape gave up on the job; dropped when the job ends.
-    stuck: Option<StuckTicket>,
+    stuck: Option<StuckMark>,
 }
 
 /// Counts the jobs of one scrape still running; the last one wakes the scrape.
@@ -81,12 +82,26 @@ fn pool_size() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
 }
 
-/// Clears a collector's "running" flag when its blocking task ends, however it ends.
-struct RunningGuard(Arc<AtomicBool>);
+/// Marks one run of a collector as past its deadline and still running: holds a pool
+/// replacement thread and counts toward the collector's stuck runs until the run returns.
+struct StuckMark {
+    _thread: StuckTicket,
+    count: Arc<AtomicUsize>,
+}
 
-impl Drop for RunningGuard {
+impl StuckMark {
+    fn new(thread: StuckTicket, count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::AcqRel);
+        StuckMark {
+            _thread: thread,
+            count: Arc::clone(count),
+        }
+    }
+}
+
+impl Drop for StuckMark {
     fn drop(&mut self) {
-        self.0.store(false, Ordering::Release);
+        self.count.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
@@ -108,7 +123,7 @@ impl NodeExporter {
             entries.push(Entry {
                 name: info.name,
                 collector: Arc::from(collectors::build(info.name, &options)?),
-                running: Arc::new(AtomicBool::new(false)),
+                stuck: Arc::new(AtomicUsize::new(0)),
             });
         }
         entries.sort_by_key(|e| e.name);
@@ -146,22 +161,20 @@ impl NodeExporter {
             done: tokio::sync::Notify::new(),
         });
         for e in &self.entries {
-            if e.running.swap(true, Ordering::AcqRel) {
+            if e.stuck.load(Ordering::Acquire) > 0 {
                 tracing::warn!(
                     collector = e.name,
-                    "collector still running from an earlier scrape; skipped"
+                    "collector still stuck in an earlier scrape; skipped"
                 );
                 outcomes.push((e.name, 0.0, false));
                 continue;
             }
-            let guard = RunningGuard(Arc::clone(&e.running));
             let collector = Arc::clone(&e.collector);
             let state = Arc::new(Mutex::new(JobState::default()));
             let job_state = Arc::clone(&state);
             let job_round = Arc::clone(&round);
             round.remaining.fetch_add(1, Ordering::AcqRel);
             self.pool.execute(move || {
-                let _guard = guard;
                 let begin = Instant::now();
                 let mut out = Families::new();
                 let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -177,13 +190,13 @@ impl NodeExporter {
                 }
                 job_round.finish_one();
             });
-            pending.push((e.name, state));
+            pending.push((e.name, state, &e.stuck));
         }
         round.finish_one();
         if round.remaining.load(Ordering::Acquire) > 0 {
             let _ = tokio::time::timeout_at(deadline, round.done.notified()).await;
         }
-        for (name, state) in pending {
+        for (name, state, stuck_count) in pending {
             let mut st = lock(&state);
             match st.result.take() {
                 Some((out, Ok(result), elapsed)) => {
@@ -208,7 +221,7 @@ impl NodeExporter {
                 None => {
                     tracing::error!(collector = name, timeout = ?self.timeout, "collector missed its deadline");
                     if !st.finished {
-                        st.stuck = Some(self.pool.mark_stuck());
+                        st.stuck = Some(StuckMark::new(self.pool.mark_stuck(), stuck_count));
                     }
                     outcomes.push((name, start.elapsed().as_secs_f64(), false));
                 }
@@ -259,7 +272,7 @@ mod tests {
             // A name of a real collector so the label is meaningful in the test.
             name: "hwmon",
             collector: Arc::new(Slow(slow)),
-            running: Arc::new(AtomicBool::new(false)),
+            stuck: Arc::new(AtomicUsize::new(0)),
         });
         ne
     }
@@ -347,7 +360,7 @@ mod tests {
         ne.entries.push(Entry {
             name: "hwmon",
             collector: Arc::new(Panicking),
-            running: Arc::new(AtomicBool::new(false)),
+            stuck: Arc::new(AtomicUsize::new(0)),
         });
         for _ in 0..3 {
             let f = ne.scrape().await;
@@ -355,6 +368,16 @@ mod tests {
             assert_eq!(success(&f, "loadavg"), 1.0);
         }
         assert_eq!(ne.pool.live_threads(), ne.pool.base());
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn overlapping_scrapes_each_run_every_collector() {
+        let ne = exporter_with_slow(Duration::from_millis(200), Duration::from_secs(5));
+        let (a, b) = tokio::join!(ne.scrape(), ne.scrape());
+        for f in [a, b] {
+            assert_eq!(success(&f, "hwmon"), 1.0);
+            assert_eq!(success(&f, "loadavg"), 1.0);
+        }
     }
 
     #[test]
