@@ -20,7 +20,8 @@
 //! | `reflect_closed_connections_total{reason}` | counter | closed connections by reason (`eof`, `partial_line`, `line_too_long`, `idle_timeout`, `io_error`, `shutdown`) |
 //! | `reflect_connection_duration_seconds` | histogram | how long echo connections stayed open |
 //!
-//! Plus dark-metrics' own `dark_metrics_*` self metrics.
+//! Plus the standard `process_*` metrics (the original exposed Go's, through the default
+//! registry) and dark-metrics' own `dark_metrics_*` self metrics.
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -29,7 +30,9 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 use dark_metrics::exposition::{MetricFamily, MetricType};
-use dark_metrics::serve::{collector_fn, MetricsServer, ServerConfig, ServerConfigError};
+use dark_metrics::serve::{
+    collector_fn, MetricsServer, ProcessCollector, ServerConfig, ServerConfigError,
+};
 
 /// Name of the original's only application metric.
 pub const TOTAL_CONNECTIONS: &str = "reflect_total_connections";
@@ -147,8 +150,9 @@ impl ReflectMetrics {
         );
     }
 
-    /// A metrics server for these metrics: a registry with the new ones, plus a collector
-    /// writing `reflect_total_connections` with the original's name and help.
+    /// A metrics server for these metrics: a registry with the new ones, a collector writing
+    /// `reflect_total_connections` with the original's name and help, and the process
+    /// collector.
     pub fn metrics_server(&self, config: ServerConfig) -> Result<MetricsServer, ServerConfigError> {
         let mut registry = Registry::default();
         self.register(&mut registry);
@@ -167,6 +171,7 @@ impl ReflectMetrics {
                     .with_sample(vec![], value)])
                 }
             }))
+            .collector(ProcessCollector::new())
             .build()
     }
 }

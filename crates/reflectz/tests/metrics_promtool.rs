@@ -145,6 +145,9 @@ async fn served_metrics_keep_the_original_counter_and_pass_promtool() {
         "reflect_sent_bytes_total 60\n",
         "reflect_closed_connections_total{reason=\"eof\"} 3\n",
         "reflect_connection_duration_seconds_count 3\n",
+        "# TYPE process_cpu_seconds_total counter\n",
+        "# TYPE process_resident_memory_bytes gauge\n",
+        "dark_metrics_collector_success{collector=\"process\"} 1\n",
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }

@@ -19,6 +19,8 @@
 //!   (as Go's `promhttp` does), and 503 for a request running past
 //!   [`ServerConfig::request_timeout`].
 //!
+//! [`ProcessCollector`] adds the standard `process_*` metrics of the serving process.
+//!
 //! Self metrics, registered in the served registry unless turned off:
 //! `dark_metrics_http_requests_total{code}`, `dark_metrics_scrape_errors_total{cause}`,
 //! `dark_metrics_collect_duration_seconds`, `dark_metrics_encode_duration_seconds`
@@ -45,6 +47,7 @@ mod collector;
 mod gather;
 mod gzip;
 mod http;
+mod process;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -63,6 +66,7 @@ pub use self::http::{
     collect_budget, DeadlinePolicy, MetricsBody, MetricsHttpService, RequestFailed,
     SCRAPE_TIMEOUT_HEADER,
 };
+pub use self::process::ProcessCollector;
 
 use self::gather::{SelfMetrics, Sources};
 
