@@ -26,7 +26,7 @@ struct Shared {
     wanted: AtomicUsize,
 }
 
-/// A fixed-size pool of named threads with stuck-worker replacement.
+/// A small pool of named threads with stuck-worker replacement.
 pub(crate) struct WorkerPool {
     sender: Mutex<Sender<Job>>,
     shared: Arc<Shared>,
@@ -97,6 +97,14 @@ impl WorkerPool {
         StuckTicket(Arc::clone(&self.shared))
     }
 
+    /// One more thread while the returned ticket lives (for a scrape whose queue is held up
+    /// by a slow collector).
+    pub(crate) fn extra_thread(&self) -> StuckTicket {
+        self.shared.wanted.fetch_add(1, Ordering::AcqRel);
+        self.top_up();
+        StuckTicket(Arc::clone(&self.shared))
+    }
+
     /// Threads currently alive (for tests and diagnostics).
     pub(crate) fn live_threads(&self) -> usize {
         self.shared.live.load(Ordering::Acquire)
@@ -108,7 +116,8 @@ impl WorkerPool {
     }
 }
 
-/// Held while a job is past its deadline; dropping it lets the extra thread go.
+/// Held while an extra thread is wanted (a job past its deadline, or a scrape whose queue
+/// is held up); dropping it lets the extra thread go.
 pub(crate) struct StuckTicket(Arc<Shared>);
 
 impl Drop for StuckTicket {
