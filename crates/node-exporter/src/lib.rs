@@ -90,24 +90,24 @@
 //! `cargo run --release -p node-exporter --example bench_vs_node_exporter -- --scrapes 300`
 //! runs both exporters as separate loopback HTTP servers with the same 26 collectors and
 //! compares utime+stime per scrape and `VmHWM` (method in the example's docs). Figures from
-//! six runs (the VM is shared with other builds; node_exporter's CPU varies most):
+//! the last runs (the VM is shared with other builds, which adds noise to both sides):
 //!
 //! | | CPU / scrape | VmHWM | RssAnon | RssFile |
 //! | --- | --- | --- | --- | --- |
-//! | node_exporter 1.5.0 | 4.2–6.2 ms | 20.5–20.9 MiB | 7.2–7.7 MiB | 13.1–13.3 MiB |
-//! | this crate (tokio + hyper server) | 1.5–1.8 ms | 7.7–8.0 MiB | 2.7–2.9 MiB | 5.1–5.2 MiB |
+//! | node_exporter 1.5.0 | 4.3–4.9 ms | 20.8–21.0 MiB | 7.1–7.6 MiB | 13.0–13.3 MiB |
+//! | this crate (tokio + hyper server) | 1.3–1.7 ms | 7.1–7.2 MiB | 2.1 MiB | 5.0–5.2 MiB |
 //!
-//! CPU per scrape is 0.25–0.35 of node_exporter's: the 1/3 target holds when the machine
-//! is quiet enough for node_exporter to need ≥ 5 ms, and is missed by up to 0.02 when it
-//! needs only 4.2–4.9 ms. Peak RSS is 0.37–0.40 of node_exporter's: the 1/4 target is
-//! **missed**. About 5 MiB of our resident memory is file-backed — program text (clap,
-//! regex, tokio, hyper, the collectors) and glibc, which node_exporter, a static Go binary,
-//! does not map; with a single trivial collector the floor is already 6.4 MiB. Anonymous
-//! memory is 0.35–0.38 of node_exporter's. Kernel time dominates several collectors (each
-//! read of `/proc/net/udp` walks the whole UDP hash table; sysfs attributes cost 5–30 µs
-//! each), which is why udp_queues reads its tables in one call, netclass opens attributes
-//! relative to the interface directory, and the CPU topology is cached;
-//! `examples/collector_costs.rs` shows where a scrape's time goes.
+//! CPU per scrape is 0.30–0.35 of node_exporter's (the 1/3 target is met in most runs and
+//! missed by up to 0.02 in a loaded one). Peak RSS is 0.34–0.35 of node_exporter's: the 1/4
+//! target is **missed**. About 5 MiB of our resident memory is file-backed — program text
+//! (clap, regex, tokio, hyper, the collectors) and glibc, which node_exporter, a static Go
+//! binary, does not map; with a single trivial collector the floor is already ~6.4 MiB.
+//! Anonymous memory is 0.27–0.28 of node_exporter's. Collectors run on one thread (a second
+//! one measured ~20% more CPU and 0.7 MiB more memory). Kernel time dominates several
+//! collectors (each read of `/proc/net/udp` walks the whole UDP hash table; sysfs
+//! attributes cost 5–30 µs each), which is why udp_queues reads its tables in one call,
+//! netclass opens attributes relative to the interface directory, and the CPU topology is
+//! cached; //! `examples/collector_costs.rs` shows where a scrape's time goes.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
