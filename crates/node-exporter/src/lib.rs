@@ -107,7 +107,7 @@
 //! collectors (each read of `/proc/net/udp` walks the whole UDP hash table; sysfs
 //! attributes cost 5–30 µs each), which is why udp_queues reads its tables in one call,
 //! netclass opens attributes relative to the interface directory, and the CPU topology is
-//! cached; //! `examples/collector_costs.rs` shows where a scrape's time goes.
+//! cached; `examples/collector_costs.rs` shows where a scrape's time goes.
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
