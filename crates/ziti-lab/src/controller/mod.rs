@@ -2,7 +2,7 @@
 //! HTTPS, served by hyper on tokio-rustls.
 //!
 //! `serve` owns the accept loop (bounded connection count, TLS handshake timeout, graceful
-//! shutdown); [`routes`] maps requests to [`LabState`](crate::LabState) calls; [`model`]
+//! shutdown); [`routes`] maps requests to [`LabState`] calls; [`model`]
 //! builds the JSON objects; [`envelope`] the `{"data","meta"}` / `{"error","meta"}` responses.
 
 pub mod envelope;
