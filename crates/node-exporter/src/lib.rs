@@ -19,6 +19,7 @@
 //! | --- | --- |
 //! | [`args`] | the command-line flags ([`ExporterArgs`]) in node_exporter's conventions |
 //! | [`scrape`] | [`NodeExporter`]: concurrent collectors with per-collector deadlines |
+//! | [`serve`] | [`NodeExporter`] as a dark-metrics scrape-time collector (served dark by `darkscrape node-exporter`) |
 //! | [`collectors`] | one file per collector, their option set and name table |
 //! | [`families`] | [`Families`], the per-name family set collectors write into |
 //! | [`paths`] | [`HostPaths`]: the procfs / sysfs / rootfs / udev roots |
@@ -119,6 +120,7 @@ pub mod paths;
 mod pool;
 mod read;
 pub mod scrape;
+pub mod serve;
 
 pub use args::{CollectorToggles, ExporterArgs};
 pub use collectors::{Collector, CollectorInfo, CollectorOptions, DeviceFilter, COLLECTORS};

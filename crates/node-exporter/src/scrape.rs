@@ -155,8 +155,23 @@ impl NodeExporter {
     ///
     /// Must be called inside a tokio runtime with the time driver enabled.
     pub async fn scrape(&self) -> Vec<MetricFamily> {
+        self.scrape_by(None).await
+    }
+
+    /// Runs one scrape like [`NodeExporter::scrape`], with every collector's deadline the
+    /// earlier of the per-collector timeout and `scrape_deadline` (the deadline the scraper
+    /// gave the whole scrape, e.g. from `X-Prometheus-Scrape-Timeout-Seconds`). A collector
+    /// that misses it reports success 0 and the rest is returned by the deadline.
+    pub async fn scrape_until(&self, scrape_deadline: tokio::time::Instant) -> Vec<MetricFamily> {
+        self.scrape_by(Some(scrape_deadline)).await
+    }
+
+    async fn scrape_by(&self, scrape_deadline: Option<tokio::time::Instant>) -> Vec<MetricFamily> {
         let start = Instant::now();
-        let deadline = tokio::time::Instant::from_std(start + self.timeout);
+        let own_deadline = tokio::time::Instant::from_std(start + self.timeout);
+        let deadline = scrape_deadline.map_or(own_deadline, |d| d.min(own_deadline));
+        // How long the collectors were given, for the boost point below.
+        let budget = deadline.saturating_duration_since(tokio::time::Instant::from_std(start));
         let mut pending = Vec::with_capacity(self.entries.len());
         let mut all = Families::new();
         let mut outcomes: Vec<(&'static str, f64, bool)> = Vec::with_capacity(self.entries.len());
@@ -200,8 +215,7 @@ impl NodeExporter {
         round.finish_one();
         if round.remaining.load(Ordering::Acquire) > 0 {
             let boost_at =
-                tokio::time::Instant::from_std(start + BOOST_AFTER.min(self.timeout / 4))
-                    .min(deadline);
+                tokio::time::Instant::from_std(start + BOOST_AFTER.min(budget / 4)).min(deadline);
             if tokio::time::timeout_at(boost_at, round.done.notified())
                 .await
                 .is_err()
@@ -234,7 +248,7 @@ impl NodeExporter {
                     outcomes.push((name, elapsed.as_secs_f64(), false));
                 }
                 None => {
-                    tracing::error!(collector = name, timeout = ?self.timeout, "collector missed its deadline");
+                    tracing::error!(collector = name, budget = ?budget, "collector missed its deadline");
                     if !st.finished {
                         st.stuck = Some(StuckMark::new(self.pool.mark_stuck(), stuck_count));
                     }
@@ -334,6 +348,29 @@ mod tests {
         // Once it returned, the collector runs again.
         let f = ne.scrape().await;
         assert_eq!(success(&f, "loadavg"), 1.0);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_scrape_deadline_bounds_the_collector_deadline() {
+        // The per-collector timeout (5 s) is far off; the scraper's deadline (300 ms) wins.
+        let ne = exporter_with_slow(Duration::from_millis(1500), Duration::from_secs(5));
+        let t = Instant::now();
+        let deadline = tokio::time::Instant::now() + Duration::from_millis(300);
+        let f = ne.scrape_until(deadline).await;
+        let took = t.elapsed();
+        assert!(
+            took >= Duration::from_millis(250) && took < Duration::from_millis(1200),
+            "scrape took {took:?}"
+        );
+        assert_eq!(success(&f, "hwmon"), 0.0);
+        assert_eq!(success(&f, "loadavg"), 1.0);
+        assert!(f.iter().all(|x| x.name != "slow_value"));
+        // A later scrape deadline than the collector timeout changes nothing.
+        let ne = exporter_with_slow(Duration::from_millis(20), Duration::from_millis(500));
+        let f = ne
+            .scrape_until(tokio::time::Instant::now() + Duration::from_secs(60))
+            .await;
+        assert_eq!(success(&f, "hwmon"), 1.0);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,0 +1,69 @@
+//! `promtool check metrics` on an exposition body, with the only lint findings allowed
+//! being the naming-convention ones node_exporter's own output gets for the same names
+//! (kernel field names in CamelCase, entropy measured in bits), kept for compatibility with
+//! node_exporter's dashboards and alerts. Included with `#[path]`.
+#![allow(dead_code)]
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+
+/// promtool from `DARKSCRAPE_PROMTOOL` or /usr/bin, or a panic saying how to install it.
+pub fn promtool() -> PathBuf {
+    let path = std::env::var_os("DARKSCRAPE_PROMTOOL")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/promtool"));
+    assert!(
+        path.exists(),
+        "promtool not found at {} (set DARKSCRAPE_PROMTOOL); run scripts/install-test-deps.sh",
+        path.display()
+    );
+    path
+}
+
+/// A lint finding node_exporter 1.5.0's own output gets for the same metric name.
+pub fn upstream_naming_lint(line: &str) -> bool {
+    let Some((name, finding)) = line.split_once(' ') else {
+        return false;
+    };
+    let kernel_field_family = ["node_memory_", "node_netstat_", "node_sockstat_"]
+        .iter()
+        .any(|p| name.starts_with(p));
+    (kernel_field_family
+        && finding == "metric names should be written in 'snake_case' not 'camelCase'")
+        || (name.starts_with("node_entropy_")
+            && finding == "use base unit \"bytes\" instead of \"bits\"")
+}
+
+/// Runs promtool on `body` (text format 0.0.4) and fails on any finding other than the
+/// upstream naming lints.
+pub fn assert_promtool_clean(body: &[u8]) {
+    let mut child = Command::new(promtool())
+        .args(["check", "metrics"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(body).unwrap();
+    let out = child.wait_with_output().unwrap();
+    let report = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let unexpected: Vec<&str> = report
+        .lines()
+        .filter(|l| !upstream_naming_lint(l))
+        .collect();
+    assert!(
+        unexpected.is_empty(),
+        "promtool complains:\n{}",
+        unexpected.join("\n")
+    );
+    // promtool exits 0 only when it finds nothing; the allowed findings make it exit 3.
+    assert!(
+        out.status.success() || !report.is_empty(),
+        "promtool failed without a report"
+    );
+}
