@@ -480,6 +480,35 @@ async fn oversized_headers_are_refused(transport: Transport) {
 }
 
 #[tokio::test]
+async fn idle_kept_alive_connections_are_closed_after_the_header_timeout() {
+    let mut config = ServerConfig::default();
+    config.connections.header_read_timeout = Duration::from_millis(300);
+    let server = TestServer::start(demo_server(config), Transport::InMemory).await;
+    let io = server.connect().await.unwrap();
+    let (mut sender, connection) =
+        hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(io))
+            .await
+            .unwrap();
+    let driver = tokio::spawn(connection);
+    let response = sender
+        .send_request(request("GET", "/metrics", &[]))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    drop(response);
+    // Kept alive, then idle: the server ends the connection once the timeout passes.
+    let started = Instant::now();
+    let ended = tokio::time::timeout(Duration::from_secs(5), driver)
+        .await
+        .expect("server closes the idle connection");
+    assert!(ended.is_ok());
+    let idle = started.elapsed();
+    assert!(idle >= Duration::from_millis(250), "{idle:?}");
+    assert!(sender.is_closed());
+    server.shutdown().await;
+}
+
+#[tokio::test]
 async fn serves_over_tcp_loopback_too() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();

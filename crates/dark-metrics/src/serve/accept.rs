@@ -88,7 +88,10 @@ where
 pub struct ConnectionLimits {
     /// Connections served at once; further connections wait in the source until one ends.
     pub max_connections: usize,
-    /// Longest wait for a request's headers (slow-loris guard).
+    /// Longest wait for a request's headers, counted from the end of the previous request
+    /// on a kept-alive connection: a slow-loris guard and the idle limit of kept-alive
+    /// connections. The default, 2 minutes, outlasts the usual scrape intervals (up to 1
+    /// minute) so a scraper keeps reusing its connection instead of dialing again.
     pub header_read_timeout: Duration,
     /// Read buffer limit per connection, which bounds the request line and headers
     /// (hyper's minimum is 8192).
@@ -101,7 +104,7 @@ impl Default for ConnectionLimits {
     fn default() -> Self {
         ConnectionLimits {
             max_connections: 256,
-            header_read_timeout: Duration::from_secs(30),
+            header_read_timeout: Duration::from_secs(120),
             max_header_bytes: 16 * 1024,
             drain_timeout: Duration::from_secs(10),
         }
