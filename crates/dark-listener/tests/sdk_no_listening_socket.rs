@@ -5,12 +5,12 @@
 //! encrypted and a plain service and echoes, and the parent — after proving the child really
 //! serves by dialing both services — matches the child's socket inodes (`/proc/PID/fd`)
 //! against `/proc/PID/net/{tcp,tcp6,udp,udp6}`: no TCP socket of the child may be in LISTEN
-//! state and the child may own no UDP socket at all. (`harness = false`: `main` is the test.)
+//! state and the child may own no UDP socket at all (`ziti_lab::sockets`). (`harness = false`:
+//! `main` is the test.)
 
 #[path = "sdk_support.rs"]
 mod support;
 
-use std::collections::HashSet;
 use std::io::Write;
 use std::process::Stdio;
 use std::time::Duration;
@@ -62,36 +62,6 @@ async fn child(identity: std::path::PathBuf) {
     let _ = e2ee.await;
 }
 
-/// Socket inodes the process `pid` holds open.
-fn socket_inodes(pid: u32) -> HashSet<u64> {
-    let mut out = HashSet::new();
-    for entry in std::fs::read_dir(format!("/proc/{pid}/fd")).unwrap() {
-        let Ok(target) = std::fs::read_link(entry.unwrap().path()) else {
-            continue;
-        };
-        let target = target.to_string_lossy().into_owned();
-        if let Some(inode) = target
-            .strip_prefix("socket:[")
-            .and_then(|s| s.strip_suffix(']'))
-        {
-            out.insert(inode.parse().unwrap());
-        }
-    }
-    out
-}
-
-/// (state, inode) of every entry of a /proc/net table.
-fn proc_net_entries(pid: u32, table: &str) -> Vec<(String, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            Some((cols.get(3)?.to_string(), cols.get(9)?.parse().ok()?))
-        })
-        .collect()
-}
-
 async fn parent() {
     let lab = TestLab::start().await;
     let identity = lab.identity_file("host-a");
@@ -119,41 +89,17 @@ async fn parent() {
         assert!(round_trip(stream, &data).await == data, "{service}");
     }
 
-    let inodes = socket_inodes(pid);
-    let mut tcp_of_child = 0;
-    for table in ["tcp", "tcp6"] {
-        for (state, inode) in proc_net_entries(pid, table) {
-            if inodes.contains(&inode) {
-                tcp_of_child += 1;
-                assert_ne!(
-                    state, "0A",
-                    "the hosting process has a listening TCP socket (inode {inode} in {table})"
-                );
-            }
-        }
-    }
-    for table in ["udp", "udp6"] {
-        for (_, inode) in proc_net_entries(pid, table) {
-            assert!(
-                !inodes.contains(&inode),
-                "the hosting process owns a UDP socket (inode {inode} in {table})"
-            );
-        }
-    }
-    // The check saw the child's outbound connections (controller and router channel), so it
-    // would also have seen a listener.
-    assert!(
-        tcp_of_child >= 1,
-        "no TCP socket of the child found in /proc/{pid}/net/tcp*: inodes {inodes:?}"
-    );
+    // The shared procfs check: the child's TCP sockets (controller and router channels,
+    // which show the matching works) include no listener, and it owns no UDP socket.
+    let census = ziti_lab::sockets::check_process_dark(pid)
+        .unwrap_or_else(|not_dark| panic!("the hosting process is not dark: {not_dark}"));
+    assert!(!census.tcp.is_empty());
     // And the lab (in this process) does listen: the matching works both ways.
-    let own = socket_inodes(std::process::id());
-    let own_listening = ["tcp", "tcp6"]
-        .iter()
-        .flat_map(|t| proc_net_entries(std::process::id(), t))
-        .filter(|(state, inode)| state == "0A" && own.contains(inode))
-        .count();
-    assert!(own_listening >= 2, "the lab's listeners were not found");
+    let own = ziti_lab::sockets::SocketCensus::of(std::process::id()).unwrap();
+    assert!(
+        own.tcp_listening.len() >= 2,
+        "the lab's listeners were not found: {own:?}"
+    );
 
     drop(child.stdin.take());
     let status = tokio::time::timeout(Duration::from_secs(20), child.wait())

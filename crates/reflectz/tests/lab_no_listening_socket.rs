@@ -2,7 +2,8 @@
 //! original's environment variables) and the `custom_exporter` example run as child
 //! processes against the in-process lab; after proving they serve (echo and scrape over the
 //! overlay), the test matches each child's socket inodes (`/proc/PID/fd`) against
-//! `/proc/PID/net/{tcp,tcp6,udp,udp6}`: no TCP socket in LISTEN state, no UDP socket. Then
+//! `/proc/PID/net/{tcp,tcp6,udp,udp6}` (`ziti_lab::sockets`): no TCP socket in LISTEN
+//! state, no UDP socket. Then
 //! each child is stopped with a signal and must exit cleanly.
 //!
 //! The binaries are the ones cargo built next to this test (`scripts/test.sh` builds them;
@@ -11,7 +12,6 @@
 #[path = "support/lab.rs"]
 mod support;
 
-use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
@@ -38,69 +38,11 @@ fn built_binary(relative: &str) -> PathBuf {
     path
 }
 
-/// Inodes of the sockets process `pid` has open.
-fn socket_inodes(pid: u32) -> HashSet<u64> {
-    let mut inodes = HashSet::new();
-    let Ok(entries) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
-        return inodes;
-    };
-    for entry in entries.flatten() {
-        if let Ok(target) = std::fs::read_link(entry.path()) {
-            let target = target.to_string_lossy().into_owned();
-            if let Some(inode) = target
-                .strip_prefix("socket:[")
-                .and_then(|rest| rest.strip_suffix(']'))
-                .and_then(|n| n.parse().ok())
-            {
-                inodes.insert(inode);
-            }
-        }
-    }
-    inodes
-}
-
-/// `(state, inode)` of every entry of `/proc/PID/net/<table>`.
-fn table_entries(pid: u32, table: &str) -> Vec<(String, u64)> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).unwrap_or_default();
-    text.lines()
-        .skip(1)
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().collect();
-            Some((fields.get(3)?.to_string(), fields.get(9)?.parse().ok()?))
-        })
-        .collect()
-}
-
-/// Asserts that `pid` has TCP sockets (its channels) but none listening, and no UDP socket.
+/// Asserts that `pid` has TCP sockets (its channels) but none listening, and no UDP socket
+/// (the lab's shared procfs check).
 fn assert_no_listening_socket(pid: u32, what: &str) {
-    let mine = socket_inodes(pid);
-    assert!(
-        !mine.is_empty(),
-        "{what}: no socket at all, the check proves nothing"
-    );
-    let mut tcp_seen = 0;
-    for table in ["tcp", "tcp6"] {
-        for (state, inode) in table_entries(pid, table) {
-            if mine.contains(&inode) {
-                tcp_seen += 1;
-                assert_ne!(
-                    state, "0A",
-                    "{what} holds a listening TCP socket ({table} inode {inode})"
-                );
-            }
-        }
-    }
-    assert!(
-        tcp_seen > 0,
-        "{what}: its overlay channels should show as TCP sockets"
-    );
-    for table in ["udp", "udp6"] {
-        for (_state, inode) in table_entries(pid, table) {
-            assert!(
-                !mine.contains(&inode),
-                "{what} holds a UDP socket ({table} inode {inode})"
-            );
-        }
+    if let Err(not_dark) = ziti_lab::sockets::check_process_dark(pid) {
+        panic!("{what}: {not_dark}");
     }
 }
 

@@ -27,6 +27,7 @@ pub mod jwt;
 pub mod pkcs7;
 pub mod pki;
 pub mod router;
+pub mod sockets;
 pub mod state;
 pub mod timefmt;
 
