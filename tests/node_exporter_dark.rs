@@ -176,5 +176,8 @@ fn serving_flags_without_identity_are_refused_and_once_needs_no_network() {
     assert!(once.status.success());
     let text = String::from_utf8_lossy(&once.stdout);
     assert!(text.contains("# TYPE node_load1 gauge"), "{text}");
-    assert!(!text.contains("process_"), "--once prints host metrics only");
+    assert!(
+        !text.contains("process_"),
+        "--once prints host metrics only"
+    );
 }
