@@ -1,0 +1,131 @@
+//! In-process labs for tests: one RSA PKI generated once (RSA key generation is slow in debug
+//! builds) into the system temp directory and copied into each lab, labs in temp dirs on
+//! ephemeral or fixed free loopback ports, and identity files.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use ziti_lab::{Lab, LabConfig, LabPki, RunningLab};
+
+/// The directory of the shared test PKI, generated on first use and reused by later runs and
+/// by every test binary (ziti-lab's unit tests load it with their own `LabPki`).
+pub fn shared_pki_dir() -> &'static Path {
+    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
+    TEMPLATE.get_or_init(|| {
+        let root =
+            std::env::temp_dir().join(concat!("darkscrape-test-pki-", env!("CARGO_PKG_VERSION")));
+        let pki = root.join("pki");
+        if LabPki::load(&pki).is_err() {
+            let scratch = tempfile::tempdir().unwrap().keep();
+            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
+            let _ = std::fs::remove_dir_all(&root);
+            // Another test binary may have won the race; either copy is fine.
+            if std::fs::rename(&scratch, &root).is_err() {
+                let _ = std::fs::remove_dir_all(&scratch);
+            }
+        }
+        pki
+    })
+}
+
+/// Copies the shared PKI into `lab_dir/pki`.
+pub fn copy_shared_pki_into(lab_dir: &Path) {
+    let dst = lab_dir.join("pki");
+    std::fs::create_dir_all(&dst).unwrap();
+    for entry in std::fs::read_dir(shared_pki_dir()).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
+    }
+}
+
+/// The starter configuration with the controller and router on ephemeral loopback ports.
+pub fn ephemeral_config() -> LabConfig {
+    let mut config = LabConfig::starter();
+    config.controller.address = "127.0.0.1:0".parse().unwrap();
+    config.router.address = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
+/// A loopback address whose port was free a moment ago (for labs that must come back on the
+/// same addresses after a restart).
+pub fn free_loopback_addr() -> SocketAddr {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap()
+}
+
+/// A lab initialised with `config` in a fresh temp dir holding a copy of the shared PKI.
+pub fn new_lab(config: LabConfig) -> (tempfile::TempDir, Lab) {
+    let dir = tempfile::tempdir().unwrap();
+    copy_shared_pki_into(dir.path());
+    let lab = Lab::init_with(dir.path(), config).unwrap();
+    (dir, lab)
+}
+
+/// A running lab in a temp dir.
+pub struct TestLab {
+    /// The lab directory (removed on drop).
+    pub dir: tempfile::TempDir,
+    /// The lab.
+    pub lab: Lab,
+    /// The running controller and router; `None` while stopped.
+    pub running: Option<RunningLab>,
+}
+
+impl TestLab {
+    /// Initialises a lab with `config` and starts it.
+    pub async fn start_with(config: LabConfig) -> Self {
+        let (dir, lab) = new_lab(config);
+        let running = lab.start().await.unwrap();
+        TestLab {
+            dir,
+            lab,
+            running: Some(running),
+        }
+    }
+
+    /// Writes an identity file for `name` into the lab directory (once) and returns its path.
+    pub fn identity_file(&self, name: &str) -> PathBuf {
+        let path = self.dir.path().join(format!("{name}.json"));
+        if !path.exists() {
+            self.lab.issue_identity_file(name, &path).unwrap();
+        }
+        path
+    }
+
+    /// Stops the controller and router, keeping the lab directory.
+    pub async fn stop_serving(&mut self) {
+        if let Some(running) = self.running.take() {
+            running.shutdown().await;
+        }
+    }
+
+    /// Starts serving again after [`stop_serving`](Self::stop_serving).
+    pub async fn serve_again(&mut self) {
+        assert!(self.running.is_none());
+        self.running = Some(self.lab.start().await.unwrap());
+    }
+
+    /// Stops the lab and removes its directory.
+    pub async fn stop(mut self) {
+        self.stop_serving().await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn each_lab_gets_a_loadable_copy_of_the_shared_pki() {
+        let (first, _) = new_lab(ephemeral_config());
+        let (second, _) = new_lab(ephemeral_config());
+        assert_ne!(first.path(), second.path());
+        for dir in [first.path(), second.path()] {
+            LabPki::load(&dir.join("pki")).unwrap();
+        }
+        let config = ephemeral_config();
+        assert_eq!(config.controller.address.port(), 0);
+        assert!(config.router.address.ip().is_loopback());
+    }
+}
