@@ -5,8 +5,6 @@
 
 use std::collections::BTreeSet;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use dark_listener::controller::{
@@ -15,37 +13,9 @@ use dark_listener::controller::{
 };
 use dark_listener::identity::Identity;
 use dark_listener::tls;
+use testbed::lab::copy_shared_pki_into;
 use ziti_lab::config::{ControllerConfig, RouterConfig};
-use ziti_lab::{IdentityDecl, Lab, LabConfig, LabPki, PolicyType, ServiceDecl, ServicePolicyDecl};
-
-/// The lab PKI, copied into every lab directory.
-fn pki_template() -> &'static PathBuf {
-    // RSA key generation is slow in debug builds: the PKI is made once and kept in the
-    // system temp directory for later runs (both test binaries share it).
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let root = std::env::temp_dir().join(concat!(
-            "dark-listener-lab-test-pki-",
-            env!("CARGO_PKG_VERSION")
-        ));
-        if LabPki::load(&root.join("pki")).is_err() {
-            let scratch = tempfile::tempdir().unwrap().keep();
-            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
-            // The other test binary may have won the race; either copy is fine.
-            let _ = std::fs::rename(&scratch, &root);
-        }
-        root.join("pki")
-    })
-}
-
-fn copy_pki(lab_dir: &Path) {
-    let dst = lab_dir.join("pki");
-    std::fs::create_dir_all(&dst).unwrap();
-    for entry in std::fs::read_dir(pki_template()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
-    }
-}
+use ziti_lab::{IdentityDecl, Lab, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
 
 fn identity(name: &str) -> IdentityDecl {
     IdentityDecl {
@@ -112,7 +82,7 @@ struct TestLab {
 
 async fn start_lab(config: LabConfig) -> TestLab {
     let dir = tempfile::tempdir().unwrap();
-    copy_pki(&dir.path().join("lab"));
+    copy_shared_pki_into(&dir.path().join("lab"));
     let lab = Lab::init_with(&dir.path().join("lab"), config).unwrap_or_else(|_| {
         panic!("lab init failed");
     });

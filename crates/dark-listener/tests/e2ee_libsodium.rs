@@ -9,20 +9,7 @@ use std::time::{Duration, Instant};
 use bytes::{Bytes, BytesMut};
 use dark_listener::e2ee::{E2eeError, E2eeSession, KeyPair, PublicKey, Role, SessionKeys};
 use serde_json::{json, Value};
-
-fn peer_python() -> PathBuf {
-    let path = std::env::var_os("DARKSCRAPE_PEER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers/bin/python")
-        });
-    assert!(
-        path.exists(),
-        "peer python {} not found: run scripts/install-test-deps.sh (or set DARKSCRAPE_PEER_PYTHON)",
-        path.display()
-    );
-    path
-}
+use testbed::peers::peer_python;
 
 /// Runs one request through libsodium and returns its JSON answer.
 fn libsodium(request: Value) -> Value {

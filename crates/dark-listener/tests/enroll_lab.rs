@@ -2,10 +2,6 @@
 //! ephemeral ports): a JWT becomes an identity that then logs in; a tampered JWT, an expired
 //! JWT and a reused token are refused with errors that say so; and the identity file we
 //! write is accepted by the real C SDK (PyPI `openziti` 0.6.0, C SDK 0.29.3).
-
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
-
 use base64::Engine as _;
 use dark_listener::controller::{
     AuthenticateRequest, ControllerClient, ControllerClientOptions, EnvInfo,
@@ -13,40 +9,14 @@ use dark_listener::controller::{
 use dark_listener::enroll::{enroll, EnrollError, EnrollOptions, EnrollmentJwt};
 use dark_listener::identity::Identity;
 use dark_listener::tls;
+use testbed::lab::copy_shared_pki_into;
+use testbed::peers::peer_python;
 use ziti_lab::config::{ControllerConfig, RouterConfig};
-use ziti_lab::{IdentityDecl, Lab, LabConfig, LabPki};
-
-fn pki_template() -> &'static PathBuf {
-    // RSA key generation is slow in debug builds: the PKI is made once and kept in the
-    // system temp directory for later runs (both test binaries share it).
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let root = std::env::temp_dir().join(concat!(
-            "dark-listener-lab-test-pki-",
-            env!("CARGO_PKG_VERSION")
-        ));
-        if LabPki::load(&root.join("pki")).is_err() {
-            let scratch = tempfile::tempdir().unwrap().keep();
-            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
-            // The other test binary may have won the race; either copy is fine.
-            let _ = std::fs::rename(&scratch, &root);
-        }
-        root.join("pki")
-    })
-}
-
-fn copy_pki(lab_dir: &Path) {
-    let dst = lab_dir.join("pki");
-    std::fs::create_dir_all(&dst).unwrap();
-    for entry in std::fs::read_dir(pki_template()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
-    }
-}
+use ziti_lab::{IdentityDecl, Lab, LabConfig};
 
 async fn start_lab(enrollment_ttl_secs: u64) -> (tempfile::TempDir, Lab, ziti_lab::RunningLab) {
     let dir = tempfile::tempdir().unwrap();
-    copy_pki(&dir.path().join("lab"));
+    copy_shared_pki_into(&dir.path().join("lab"));
     let config = LabConfig {
         controller: ControllerConfig {
             address: "127.0.0.1:0".parse().unwrap(),
@@ -182,26 +152,6 @@ async fn expired_jwt_is_refused() {
     assert!(matches!(err, EnrollError::Expired { .. }), "{err}");
     assert!(err.to_string().contains("new one"), "{err}");
     running.shutdown().await;
-}
-
-/// The peer Python with `openziti` 0.6.0: `DARKSCRAPE_PEER_PYTHON`, else the workspace venv.
-fn peer_python() -> PathBuf {
-    let path = std::env::var_os("DARKSCRAPE_PEER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers/bin/python")
-        });
-    assert!(
-        path.exists(),
-        "peer python {} not found: run scripts/install-test-deps.sh (or set DARKSCRAPE_PEER_PYTHON)",
-        path.display()
-    );
-    // A venv is found from the path Python was started with: resolve `..` in the directory
-    // only (the venv's `python` is itself a symlink to the system interpreter).
-    match (path.parent().map(Path::canonicalize), path.file_name()) {
-        (Some(Ok(dir)), Some(name)) => dir.join(name),
-        _ => path,
-    }
 }
 
 #[tokio::test]

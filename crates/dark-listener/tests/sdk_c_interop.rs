@@ -10,7 +10,8 @@ use std::time::Duration;
 
 use dark_listener::context::DialOptions;
 use dark_listener::listener::BindOptions;
-use support::{payload, peer_python, spawn_echo, support_file, TestLab, E2EE, PLAIN};
+use support::{payload, spawn_echo, support_file, TestLab, E2EE, PLAIN};
+use testbed::peers::peer_python;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
 const SIZES: [usize; 5] = [1, 1000, 65_536, 300_001, 1 << 20];

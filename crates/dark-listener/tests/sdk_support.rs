@@ -1,48 +1,26 @@
 //! Shared fixture of the `sdk_*` tests: an in-process lab (controller + edge router on
-//! loopback) with hosts, a dialer, a stranger and plain/encrypted services, plus an echo host
-//! and the peer-tool lookup. Included by the tests with `#[path]`; as its own test target it
-//! holds no tests.
+//! loopback) with hosts, a dialer, a stranger and plain/encrypted services, plus an echo host.
+//! The lab itself and the peer-tool lookup live in the `testbed` crate. Included by the tests
+//! with `#[path]`; as its own test target it holds no tests.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use dark_listener::context::{Context, ContextOptions};
 use dark_listener::listener::ServiceListener;
+use testbed::lab::{ephemeral_config, free_loopback_addr};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use ziti_lab::{
-    IdentityDecl, Lab, LabConfig, LabPki, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl,
-};
+use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
 
 /// Plain service.
 pub const PLAIN: &str = "sdk-echo-plain";
 /// Service that requires end-to-end encryption.
 pub const E2EE: &str = "sdk-echo-e2ee";
 
-/// One RSA PKI per target dir (RSA generation is slow in debug builds), copied per lab.
-fn pki_template() -> &'static PathBuf {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dark-listener-sdk-pki");
-        let pki = root.join("pki");
-        if LabPki::load(&pki).is_err() {
-            let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-                .unwrap()
-                .keep();
-            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
-            let _ = std::fs::remove_dir_all(&root);
-            let _ = std::fs::rename(&scratch, &root);
-        }
-        pki
-    })
-}
-
 /// The lab configuration of these tests.
 pub fn config() -> LabConfig {
-    let mut config = LabConfig::starter();
-    config.controller.address = "127.0.0.1:0".parse().unwrap();
-    config.router.address = "127.0.0.1:0".parse().unwrap();
+    let mut config = ephemeral_config();
     for (name, role) in [
         ("host-a", "sdk-host"),
         ("host-b", "sdk-host"),
@@ -77,11 +55,21 @@ pub fn config() -> LabConfig {
     config
 }
 
-/// A running lab in a temp dir.
-pub struct TestLab {
-    pub dir: tempfile::TempDir,
-    pub lab: Lab,
-    pub running: Option<RunningLab>,
+/// A running lab in a temp dir: [`testbed::lab::TestLab`] (its fields and restarts through
+/// `Deref`) plus logged-in contexts of this crate's `Context`.
+pub struct TestLab(testbed::lab::TestLab);
+
+impl std::ops::Deref for TestLab {
+    type Target = testbed::lab::TestLab;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for TestLab {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
 }
 
 impl TestLab {
@@ -92,53 +80,14 @@ impl TestLab {
     /// A lab on fixed (free) loopback ports, so it can be stopped and started again at the
     /// same addresses.
     pub async fn start_on_fixed_ports() -> Self {
-        let free = || {
-            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            l.local_addr().unwrap()
-        };
         let mut config = config();
-        config.controller.address = free();
-        config.router.address = free();
+        config.controller.address = free_loopback_addr();
+        config.router.address = free_loopback_addr();
         Self::start_with(config).await
     }
 
-    /// Stops the lab (controller and router) and starts it again on the same addresses.
-    pub async fn stop_serving(&mut self) {
-        if let Some(running) = self.running.take() {
-            running.shutdown().await;
-        }
-    }
-
-    /// Starts serving again after [`stop_serving`](Self::stop_serving).
-    pub async fn serve_again(&mut self) {
-        assert!(self.running.is_none());
-        self.running = Some(self.lab.start().await.unwrap());
-    }
-
     pub async fn start_with(config: LabConfig) -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let dst = dir.path().join("pki");
-        std::fs::create_dir_all(&dst).unwrap();
-        for entry in std::fs::read_dir(pki_template()).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
-        }
-        let lab = Lab::init_with(dir.path(), config).unwrap();
-        let running = lab.start().await.unwrap();
-        TestLab {
-            dir,
-            lab,
-            running: Some(running),
-        }
-    }
-
-    /// Writes an identity file for `name` and returns its path.
-    pub fn identity_file(&self, name: &str) -> PathBuf {
-        let path = self.dir.path().join(format!("{name}.json"));
-        if !path.exists() {
-            self.lab.issue_identity_file(name, &path).unwrap();
-        }
-        path
+        TestLab(testbed::lab::TestLab::start_with(config).await)
     }
 
     /// A context for `name`, logged in.
@@ -157,10 +106,8 @@ impl TestLab {
         ctx
     }
 
-    pub async fn stop(mut self) {
-        if let Some(running) = self.running.take() {
-            running.shutdown().await;
-        }
+    pub async fn stop(self) {
+        self.0.stop().await;
     }
 }
 
@@ -227,27 +174,6 @@ where
         .unwrap();
     let _wr = writer.await.unwrap();
     out
-}
-
-/// The peer Python (venv with openziti 0.6.0), or a panic saying how to install it.
-pub fn peer_python() -> PathBuf {
-    let path = std::env::var_os("DARKSCRAPE_PEER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers/bin/python")
-        });
-    assert!(
-        path.exists(),
-        "peer python {} not found: run scripts/install-test-deps.sh (or set DARKSCRAPE_PEER_PYTHON)",
-        path.display()
-    );
-    match (
-        path.parent().and_then(|p| p.canonicalize().ok()),
-        path.file_name(),
-    ) {
-        (Some(dir), Some(file)) => dir.join(file),
-        _ => path,
-    }
 }
 
 /// A file under tests/support.
