@@ -4,10 +4,10 @@
 //! (`DARKSCRAPE_PEER_PYTHON`, falling back to `<workspace>/.venv-peers/bin/python`).
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use dark_metrics::exposition::float::{write_go_float, write_openmetrics_float};
+use testbed::peers::peer_python;
 
 const GO_G_IN_PYTHON: &str = r#"
 import struct, sys
@@ -45,20 +45,6 @@ for line in sys.stdin:
     x = struct.unpack("<d", bits.to_bytes(8, "little"))[0]
     print(go_g(x, False), go_g(x, True))
 "#;
-
-fn python() -> PathBuf {
-    let path = std::env::var_os("DARKSCRAPE_PEER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers/bin/python")
-        });
-    assert!(
-        path.exists(),
-        "{} not found (set DARKSCRAPE_PEER_PYTHON or run scripts/install-test-deps.sh)",
-        path.display()
-    );
-    path
-}
 
 fn values() -> Vec<f64> {
     let mut values = vec![
@@ -105,7 +91,7 @@ fn go_g_formatting_matches_independent_python_implementation() {
     for value in &values {
         input.push_str(&format!("{:016x}\n", value.to_bits()));
     }
-    let mut child = Command::new(python())
+    let mut child = Command::new(peer_python())
         .args(["-c", GO_G_IN_PYTHON])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())

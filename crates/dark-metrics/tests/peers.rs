@@ -24,18 +24,7 @@ use dark_metrics::exposition::{
     negotiate, parse, write_format, write_openmetrics, write_text, Format, MetricFamily,
     MetricType, ParseLimits, Sample, WriteOptions,
 };
-
-fn peer(env: &str, fallback: &str) -> PathBuf {
-    let path = std::env::var_os(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(fallback));
-    assert!(
-        path.exists(),
-        "{} not found (set {env} or run scripts/install-test-deps.sh)",
-        path.display()
-    );
-    path
-}
+use testbed::peers::{node_exporter, prometheus, promtool};
 
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -162,7 +151,7 @@ fn series_count(families: &[MetricFamily]) -> usize {
 
 #[test]
 fn promtool_lints_text_output_clean() {
-    let promtool = peer("DARKSCRAPE_PROMTOOL", "/usr/bin/promtool");
+    let promtool = promtool();
     let run = |input: &[u8]| {
         let mut child = Command::new(&promtool)
             .args(["check", "metrics"])
@@ -197,7 +186,7 @@ fn promtool_lints_text_output_clean() {
 
 #[test]
 fn prometheus_openmetrics_parser_accepts_our_output() {
-    let promtool = peer("DARKSCRAPE_PROMTOOL", "/usr/bin/promtool");
+    let promtool = promtool();
     // create-blocks-from needs a timestamp on every sample.
     let mut families = rich_families();
     let mut ms = 1_700_000_000_000i64;
@@ -406,7 +395,7 @@ fn scalar(result: &serde_json::Value) -> Option<f64> {
 
 #[test]
 fn prometheus_scrapes_both_formats_and_its_go_output_round_trips() {
-    let prometheus = peer("DARKSCRAPE_PROMETHEUS", "/usr/bin/prometheus");
+    let prometheus = prometheus();
     let dir = temp_dir("prometheus");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let target = listener.local_addr().unwrap();
@@ -528,10 +517,7 @@ fn prometheus_scrapes_both_formats_and_its_go_output_round_trips() {
 
 #[test]
 fn node_exporter_output_round_trips_byte_for_byte() {
-    let node_exporter = peer(
-        "DARKSCRAPE_NODE_EXPORTER",
-        "/usr/bin/prometheus-node-exporter",
-    );
+    let node_exporter = node_exporter();
     let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
     let child = Command::new(&node_exporter)
         .arg(format!("--web.listen-address={addr}"))

@@ -4,7 +4,6 @@
 mod serve_common;
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
 use dark_metrics::exposition::{MetricFamily, MetricType};
@@ -15,18 +14,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use serve_common::*;
-
-fn promtool() -> PathBuf {
-    let path = std::env::var_os("DARKSCRAPE_PROMTOOL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/promtool"));
-    assert!(
-        path.exists(),
-        "{} not found (set DARKSCRAPE_PROMTOOL or run scripts/install-test-deps.sh)",
-        path.display()
-    );
-    path
-}
+use testbed::peers::promtool;
 
 /// Runs `promtool check metrics` on `body`; returns its exit code and messages.
 pub fn promtool_check(body: &[u8]) -> (Option<i32>, String) {

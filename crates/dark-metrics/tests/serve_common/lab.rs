@@ -1,14 +1,12 @@
 //! An in-process lab (controller + edge router on loopback) with a host identity, a
-//! scraper identity and one metrics service, for the serving tests over the overlay.
+//! scraper identity and one metrics service, for the serving tests over the overlay (the lab
+//! itself lives in the `testbed` crate).
 
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use dark_listener::context::Context;
-use ziti_lab::{
-    IdentityDecl, Lab, LabConfig, LabPki, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl,
-};
+use testbed::lab::ephemeral_config;
+use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
 
 /// The metrics service.
 pub const SERVICE: &str = "metrics.svc";
@@ -17,28 +15,8 @@ pub const HOST: &str = "exporter.host";
 /// The identity scraping it.
 pub const SCRAPER: &str = "metrics.scraper";
 
-/// One RSA PKI per target dir (RSA generation is slow in debug builds), copied per lab.
-fn pki_template() -> &'static PathBuf {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("dark-metrics-lab-pki");
-        let pki = root.join("pki");
-        if LabPki::load(&pki).is_err() {
-            let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-                .unwrap()
-                .keep();
-            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
-            let _ = std::fs::remove_dir_all(&root);
-            let _ = std::fs::rename(&scratch, &root);
-        }
-        pki
-    })
-}
-
 fn config() -> LabConfig {
-    let mut config = LabConfig::starter();
-    config.controller.address = "127.0.0.1:0".parse().unwrap();
-    config.router.address = "127.0.0.1:0".parse().unwrap();
+    let mut config = ephemeral_config();
     for (name, role) in [(HOST, "exporters"), (SCRAPER, "scrapers")] {
         config.identities.push(IdentityDecl {
             name: name.into(),
@@ -65,47 +43,32 @@ fn config() -> LabConfig {
     config
 }
 
-/// A running lab in a temp dir.
-pub struct TestLab {
-    pub dir: tempfile::TempDir,
-    pub lab: Lab,
-    pub running: Option<RunningLab>,
+/// A running lab in a temp dir: [`testbed::lab::TestLab`] (its fields through `Deref`) with
+/// this fixture's configuration, plus logged-in contexts.
+pub struct TestLab(testbed::lab::TestLab);
+
+impl std::ops::Deref for TestLab {
+    type Target = testbed::lab::TestLab;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl TestLab {
     pub async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let dst = dir.path().join("pki");
-        std::fs::create_dir_all(&dst).unwrap();
-        for entry in std::fs::read_dir(pki_template()).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
-        }
-        let lab = Lab::init_with(dir.path(), config()).unwrap();
-        let running = lab.start().await.unwrap();
-        TestLab {
-            dir,
-            lab,
-            running: Some(running),
-        }
+        TestLab(testbed::lab::TestLab::start_with(config()).await)
     }
 
     /// A context for `name`, logged in.
     pub async fn context(&self, name: &str) -> Context {
-        let path = self.dir.path().join(format!("{name}.json"));
-        if !path.exists() {
-            self.lab.issue_identity_file(name, &path).unwrap();
-        }
-        let ctx = Context::from_identity_file(&path).unwrap();
+        let ctx = Context::from_identity_file(self.identity_file(name)).unwrap();
         ctx.wait_authenticated(Duration::from_secs(20))
             .await
             .unwrap();
         ctx
     }
 
-    pub async fn stop(mut self) {
-        if let Some(running) = self.running.take() {
-            running.shutdown().await;
-        }
+    pub async fn stop(self) {
+        self.0.stop().await;
     }
 }
