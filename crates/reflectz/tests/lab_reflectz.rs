@@ -11,9 +11,8 @@ use std::time::Duration;
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::stream::DarkStream;
 use reflectz::{ReflectMetrics, ReflectzConfig, RunSummary};
-use support::{
-    http_get, peer_python, sample_value, support_file, TestLab, ECHO, HOST, METRICS, SCRAPER,
-};
+use support::{http_get, sample_value, support_file, TestLab, ECHO, HOST, METRICS, SCRAPER};
+use testbed::peers::peer_python;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;

@@ -2,7 +2,6 @@
 //! (name, help, value), the new metrics, and `promtool check metrics` on both formats.
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -11,20 +10,9 @@ use dark_metrics::serve::ServerConfig;
 use http_body_util::{BodyExt, Empty};
 use reflectz::echo::{serve_echo, EchoLimits};
 use reflectz::ReflectMetrics;
+use testbed::peers::promtool;
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tower::ServiceExt;
-
-fn promtool() -> PathBuf {
-    let promtool = std::env::var_os("DARKSCRAPE_PROMTOOL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/promtool"));
-    assert!(
-        promtool.exists(),
-        "{} not found (set DARKSCRAPE_PROMTOOL or run scripts/install-test-deps.sh)",
-        promtool.display()
-    );
-    promtool
-}
 
 /// `promtool check metrics` (a text-format linter) on `body`.
 fn promtool_check(body: &[u8]) -> (Option<i32>, String) {

@@ -1,21 +1,19 @@
 //! Shared fixture of the reflectz lab tests: an in-process lab (controller + edge router on
 //! loopback) with a reflectz host identity, a scraper identity, the echo and metrics
-//! services and their policies; plus HTTP over any stream and peer-tool lookups. Included
-//! with `#[path]`.
+//! services and their policies; plus HTTP over any stream. The lab itself and the peer-tool
+//! lookup live in the `testbed` crate. Included with `#[path]`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
 use std::time::Duration;
 
 use bytes::Bytes;
 use dark_listener::context::Context;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
+use testbed::lab::ephemeral_config;
 use tokio::io::{AsyncRead, AsyncWrite};
-use ziti_lab::{
-    IdentityDecl, Lab, LabConfig, LabPki, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl,
-};
+use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
 
 /// The echo service.
 pub const ECHO: &str = "reflect.svc";
@@ -28,28 +26,8 @@ pub const HOST: &str = "reflect.host";
 /// The identity dialing both.
 pub const SCRAPER: &str = "reflect.scraper";
 
-/// One RSA PKI per target dir (RSA generation is slow in debug builds), copied per lab.
-fn pki_template() -> &'static PathBuf {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("reflectz-lab-pki");
-        let pki = root.join("pki");
-        if LabPki::load(&pki).is_err() {
-            let scratch = tempfile::tempdir_in(env!("CARGO_TARGET_TMPDIR"))
-                .unwrap()
-                .keep();
-            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
-            let _ = std::fs::remove_dir_all(&root);
-            let _ = std::fs::rename(&scratch, &root);
-        }
-        pki
-    })
-}
-
 fn config() -> LabConfig {
-    let mut config = LabConfig::starter();
-    config.controller.address = "127.0.0.1:0".parse().unwrap();
-    config.router.address = "127.0.0.1:0".parse().unwrap();
+    let mut config = ephemeral_config();
     for (name, role) in [(HOST, "reflect-hosts"), (SCRAPER, "reflect-clients")] {
         config.identities.push(IdentityDecl {
             name: name.into(),
@@ -79,38 +57,20 @@ fn config() -> LabConfig {
     config
 }
 
-/// A running lab in a temp dir.
-pub struct TestLab {
-    pub dir: tempfile::TempDir,
-    pub lab: Lab,
-    pub running: Option<RunningLab>,
+/// A running lab in a temp dir: [`testbed::lab::TestLab`] (its fields through `Deref`) with
+/// this fixture's configuration, plus logged-in contexts.
+pub struct TestLab(testbed::lab::TestLab);
+
+impl std::ops::Deref for TestLab {
+    type Target = testbed::lab::TestLab;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl TestLab {
     pub async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let dst = dir.path().join("pki");
-        std::fs::create_dir_all(&dst).unwrap();
-        for entry in std::fs::read_dir(pki_template()).unwrap() {
-            let entry = entry.unwrap();
-            std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
-        }
-        let lab = Lab::init_with(dir.path(), config()).unwrap();
-        let running = lab.start().await.unwrap();
-        TestLab {
-            dir,
-            lab,
-            running: Some(running),
-        }
-    }
-
-    /// Writes an identity file for `name` and returns its path.
-    pub fn identity_file(&self, name: &str) -> PathBuf {
-        let path = self.dir.path().join(format!("{name}.json"));
-        if !path.exists() {
-            self.lab.issue_identity_file(name, &path).unwrap();
-        }
-        path
+        TestLab(testbed::lab::TestLab::start_with(config()).await)
     }
 
     /// A context for `name`, logged in.
@@ -122,10 +82,8 @@ impl TestLab {
         ctx
     }
 
-    pub async fn stop(mut self) {
-        if let Some(running) = self.running.take() {
-            running.shutdown().await;
-        }
+    pub async fn stop(self) {
+        self.0.stop().await;
     }
 }
 
@@ -169,21 +127,6 @@ pub fn sample_value(body: &str, series: &str) -> Option<f64> {
         .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
         .and_then(|rest| rest.split(' ').next())
         .and_then(|v| v.parse().ok())
-}
-
-/// The peer Python (venv with openziti 0.6.0), or a panic saying how to install it.
-pub fn peer_python() -> PathBuf {
-    let path = std::env::var_os("DARKSCRAPE_PEER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers/bin/python")
-        });
-    assert!(
-        path.exists(),
-        "peer python {} not found: run scripts/install-test-deps.sh (or set DARKSCRAPE_PEER_PYTHON)",
-        path.display()
-    );
-    path
 }
 
 /// A file under tests/support.
