@@ -6,7 +6,9 @@ mod common;
 use std::process::Stdio;
 use std::time::Duration;
 
-use common::{ephemeral_config, new_lab, peer_python, support_file};
+use common::support_file;
+use testbed::lab::{ephemeral_config, new_lab};
+use testbed::peers::peer_python;
 
 /// Runs the peer script with a time limit; returns (exit ok, stdout lines as JSON, stderr).
 async fn run_peer(args: &[&str], limit: Duration) -> (bool, Vec<serde_json::Value>, String) {

@@ -5,8 +5,9 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::{ephemeral_config, new_lab, send, ClientTls, Reply};
+use common::{send, ClientTls, Reply};
 use serde_json::Value;
+use testbed::lab::{ephemeral_config, new_lab};
 use ziti_lab::{IdentityDecl, Lab, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl};
 
 /// Lab material of one test: TLS clients with and without the identity's certificate.

@@ -3,7 +3,8 @@
 
 mod common;
 
-use common::{ephemeral_config, new_lab, send, ClientTls};
+use common::{send, ClientTls};
+use testbed::lab::{ephemeral_config, new_lab};
 use ziti_lab::Lab;
 
 fn login_body() -> Vec<u8> {

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use router_lab::{peer_python, support_file, TestLab};
+use router_lab::{support_file, TestLab};
+use testbed::peers::peer_python;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout};
 

@@ -1,80 +1,13 @@
-//! Shared helpers of the ziti-lab integration tests: a cached test PKI, lab directories with
-//! ephemeral ports, an HTTPS client (hyper over tokio-rustls) and the peer-tool lookup.
+//! Shared helpers of the ziti-lab integration tests: an HTTPS client (hyper over tokio-rustls)
+//! and test support files. Labs and the peer-tool lookup come from the `testbed` crate.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use ziti_lab::{Lab, LabConfig, LabPki};
-
-/// One RSA PKI for all tests of this crate (unit tests use the same place), generated once
-/// into the system temp directory (RSA key generation is slow in debug builds) and copied into
-/// each lab.
-fn pki_template() -> &'static PathBuf {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let root =
-            std::env::temp_dir().join(concat!("ziti-lab-test-pki-", env!("CARGO_PKG_VERSION")));
-        let pki = root.join("pki");
-        if LabPki::load(&pki).is_err() {
-            let scratch = tempfile::tempdir().unwrap().keep();
-            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
-            let _ = std::fs::remove_dir_all(&root);
-            // Another test binary may win this race; either copy is fine.
-            if std::fs::rename(&scratch, &root).is_err() {
-                let _ = std::fs::remove_dir_all(&scratch);
-            }
-        }
-        pki
-    })
-}
-
-/// A configuration with the starter identities/services and ephemeral loopback ports.
-pub fn ephemeral_config() -> LabConfig {
-    let mut config = LabConfig::starter();
-    config.controller.address = "127.0.0.1:0".parse().unwrap();
-    config.router.address = "127.0.0.1:0".parse().unwrap();
-    config
-}
-
-/// Creates a lab in a fresh temp dir with the shared PKI.
-pub fn new_lab(config: LabConfig) -> (tempfile::TempDir, Lab) {
-    let dir = tempfile::tempdir().unwrap();
-    let dst = dir.path().join("pki");
-    std::fs::create_dir_all(&dst).unwrap();
-    for entry in std::fs::read_dir(pki_template()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
-    }
-    let lab = Lab::init_with(dir.path(), config).unwrap();
-    (dir, lab)
-}
-
-/// The Python of the test venv (with openziti 0.6.0), or a panic saying how to install it.
-pub fn peer_python() -> PathBuf {
-    let path = std::env::var_os("DARKSCRAPE_PEER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers/bin/python")
-        });
-    assert!(
-        path.exists(),
-        "peer python {} not found: run scripts/install-test-deps.sh (or set DARKSCRAPE_PEER_PYTHON)",
-        path.display()
-    );
-    // Python locates its venv from the (lexical) path it was started with: resolve `..` first.
-    // (Only the directory is canonicalised: the venv's `python` is itself a symlink.)
-    match (
-        path.parent().and_then(|p| p.canonicalize().ok()),
-        path.file_name(),
-    ) {
-        (Some(dir), Some(file)) => dir.join(file),
-        _ => path,
-    }
-}
 
 /// Path of a file under tests/support.
 pub fn support_file(name: &str) -> PathBuf {

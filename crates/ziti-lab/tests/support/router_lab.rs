@@ -1,9 +1,10 @@
 //! Shared by the router tests: a lab with a fixed set of identities, services and policies,
-//! raw TLS channels to its router that send and receive frames, and peer discovery.
+//! raw TLS channels to its router that send and receive frames. The lab directory and the
+//! peer-tool lookup come from the `testbed` crate.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
@@ -16,39 +17,11 @@ use tokio_util::codec::Decoder;
 use ziti_lab::router::RouterOptions;
 use ziti_lab::state::derive_id;
 use ziti_lab::{
-    IdentityDecl, Lab, LabConfig, LabPki, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl,
+    IdentityDecl, Lab, LabConfig, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl,
 };
 
 /// How long any single wait in these tests may take.
 pub const STEP: Duration = Duration::from_secs(10);
-
-/// A PKI generated once (RSA keys are slow in debug builds) and copied into every lab.
-fn pki_template() -> &'static PathBuf {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let root = std::env::temp_dir().join(concat!(
-            "ziti-lab-router-test-pki-",
-            env!("CARGO_PKG_VERSION")
-        ));
-        let pki = root.join("pki");
-        if LabPki::load(&pki).is_err() {
-            let scratch = tempfile::tempdir_in(std::env::temp_dir()).unwrap().keep();
-            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
-            // Another test binary may have won the race; either copy is fine.
-            let _ = std::fs::rename(&scratch, &root);
-        }
-        pki
-    })
-}
-
-fn copy_pki(lab_dir: &Path) {
-    let dst = lab_dir.join("pki");
-    std::fs::create_dir_all(&dst).unwrap();
-    for entry in std::fs::read_dir(pki_template()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
-    }
-}
 
 fn identity(name: &str, roles: &[&str]) -> IdentityDecl {
     IdentityDecl {
@@ -114,9 +87,7 @@ impl TestLab {
     }
 
     pub async fn start_with(options: RouterOptions) -> TestLab {
-        let dir = tempfile::tempdir().unwrap();
-        copy_pki(dir.path());
-        let lab = Lab::init_with(dir.path(), test_config()).unwrap();
+        let (dir, lab) = testbed::lab::new_lab(test_config());
         let running = lab.start_with(options).await.unwrap();
         TestLab { lab, running, dir }
     }
@@ -311,29 +282,6 @@ impl RawChannel {
             Err(ReadEnd::Timeout) => {}
             other => panic!("expected silence, got {other:?}"),
         }
-    }
-}
-
-/// The Python interpreter of the peer venv, or a failure telling how to install it.
-pub fn peer_python() -> PathBuf {
-    let path = std::env::var_os("DARKSCRAPE_PEER_PYTHON")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            Path::new(env!("CARGO_MANIFEST_DIR")).join("../../.venv-peers/bin/python")
-        });
-    assert!(
-        path.exists(),
-        "the peer Python ({}) is missing; run scripts/install-test-deps.sh (or set DARKSCRAPE_PEER_PYTHON)",
-        path.display()
-    );
-    // Python finds its venv from the lexical path it was started with: resolve `..` in the
-    // directory (not the file: the venv's python is itself a symlink).
-    match (
-        path.parent().and_then(|p| p.canonicalize().ok()),
-        path.file_name(),
-    ) {
-        (Some(dir), Some(file)) => dir.join(file),
-        _ => path,
     }
 }
 
