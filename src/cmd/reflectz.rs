@@ -15,6 +15,8 @@ use clap::Args;
 use dark_listener::context::Context;
 use reflectz::{EchoLimits, ReflectMetrics, ReflectzConfig};
 
+use crate::cmd::signal::shutdown_signal;
+
 /// Arguments of `darkscrape reflectz`.
 #[derive(Debug, Args)]
 pub struct ReflectzArgs {
@@ -73,21 +75,4 @@ async fn serve(args: ReflectzArgs) -> anyhow::Result<()> {
         "reflectz stopped"
     );
     Ok(())
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(error) => {
-                tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C stops reflectz");
-                let _ = tokio::signal::ctrl_c().await;
-                return;
-            }
-        };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
 }
