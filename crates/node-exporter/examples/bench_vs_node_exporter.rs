@@ -124,16 +124,21 @@ struct Figures {
     bytes: usize,
 }
 
-fn measure(server: &Server, scrapes: usize) -> Result<Figures, String> {
+/// Warms up with 10 scrapes, then times `scrapes` sequential ones of process `pid`.
+fn measure(
+    pid: u32,
+    what: &str,
+    scrapes: usize,
+    mut scrape_once: impl FnMut() -> Result<usize, String>,
+) -> Result<Figures, String> {
     for _ in 0..10 {
-        scrape(server.port).map_err(|e| format!("{}: {e}", server.name))?;
+        scrape_once().map_err(|e| format!("{what}: {e}"))?;
     }
-    let pid = server.child.id();
     let cpu0 = cpu_seconds(pid)?;
     let t0 = Instant::now();
     let mut bytes = 0;
     for _ in 0..scrapes {
-        bytes = scrape(server.port).map_err(|e| format!("{}: {e}", server.name))?;
+        bytes = scrape_once().map_err(|e| format!("{what}: {e}"))?;
     }
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid)? - cpu0;
@@ -147,7 +152,14 @@ fn measure(server: &Server, scrapes: usize) -> Result<Figures, String> {
     })
 }
 
-fn bench(scrapes: usize) -> Result<(), String> {
+fn measure_http(server: &Server, scrapes: usize) -> Result<Figures, String> {
+    let port = server.port;
+    measure(server.child.id(), server.name, scrapes, || {
+        scrape(port).map_err(|e| e.to_string())
+    })
+}
+
+fn bench(scrapes: usize, overlay: bool) -> Result<(), String> {
     let ne_path = std::env::var_os("DARKSCRAPE_NODE_EXPORTER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/prometheus-node-exporter"));
@@ -183,17 +195,21 @@ fn bench(scrapes: usize) -> Result<(), String> {
             .spawn()
             .map_err(|e| format!("start our server: {e}"))?,
         port: our_port,
-        name: "darkscrape node-exporter",
+        name: "exporter-only, loopback",
     };
     wait_ready(&ne)?;
     wait_ready(&ours)?;
-    let theirs = measure(&ne, scrapes)?;
-    let mine = measure(&ours, scrapes)?;
+    let theirs = measure_http(&ne, scrapes)?;
+    let mine = measure_http(&ours, scrapes)?;
+    drop(ours);
+    let dark = if overlay {
+        Some(overlay::measure_darkscrape(&flags, scrapes)?)
+    } else {
+        None
+    };
+    println!("{scrapes} sequential scrapes each, 26 collectors, no compression\n");
     println!(
-        "{scrapes} sequential scrapes each, 26 collectors, loopback HTTP/1.1, no compression\n"
-    );
-    println!(
-        "{:<26} {:>13} {:>14} {:>10} {:>12} {:>12} {:>9}",
+        "{:<44} {:>13} {:>14} {:>10} {:>12} {:>12} {:>9}",
         "exporter",
         "CPU/scrape ms",
         "wall/scrape ms",
@@ -202,9 +218,16 @@ fn bench(scrapes: usize) -> Result<(), String> {
         "RssFile MiB",
         "body KiB"
     );
-    for (name, f) in [(ne.name, &theirs), (ours.name, &mine)] {
+    let mut rows = vec![
+        ("node_exporter 1.5.0, loopback HTTP", &theirs),
+        ("exporter-only example, loopback HTTP", &mine),
+    ];
+    if let Some(dark) = &dark {
+        rows.push(("darkscrape node-exporter, overlay", dark));
+    }
+    for (name, f) in &rows {
         println!(
-            "{:<26} {:>13.3} {:>14.3} {:>10.2} {:>12.2} {:>12.2} {:>9.1}",
+            "{:<44} {:>13.3} {:>14.3} {:>10.2} {:>12.2} {:>12.2} {:>9.1}",
             name,
             f.cpu_per_scrape * 1e3,
             f.wall_per_scrape * 1e3,
@@ -214,23 +237,23 @@ fn bench(scrapes: usize) -> Result<(), String> {
             f.bytes as f64 / 1024.0
         );
     }
-    let cpu_ratio = mine.cpu_per_scrape / theirs.cpu_per_scrape;
-    let rss_ratio = mine.hwm / theirs.hwm;
-    println!("\nours/node_exporter: CPU per scrape {cpu_ratio:.3} (target <= 0.333), peak RSS {rss_ratio:.3} (target <= 0.25)");
-    println!(
-        "  of which: anonymous (private) memory {:.3}, file-backed (binary text, shared libraries) {:.3}",
-        mine.anon / theirs.anon,
-        mine.file / theirs.file
-    );
-    println!(
-        "targets: CPU {}, RSS {}",
-        if cpu_ratio <= 1.0 / 3.0 {
-            "met"
-        } else {
-            "MISSED"
-        },
-        if rss_ratio <= 0.25 { "met" } else { "MISSED" }
-    );
+    println!();
+    for (name, f) in &rows[1..] {
+        let cpu_ratio = f.cpu_per_scrape / theirs.cpu_per_scrape;
+        let rss_ratio = f.hwm / theirs.hwm;
+        println!(
+            "{name} / node_exporter: CPU per scrape {cpu_ratio:.3} (target <= 0.333, {}), \
+             peak RSS {rss_ratio:.3} (target <= 0.25, {}); anonymous {:.3}, file-backed {:.3}",
+            if cpu_ratio <= 1.0 / 3.0 {
+                "met"
+            } else {
+                "MISSED"
+            },
+            if rss_ratio <= 0.25 { "met" } else { "MISSED" },
+            f.anon / theirs.anon,
+            f.file / theirs.file,
+        );
+    }
     Ok(())
 }
 
@@ -281,24 +304,187 @@ fn serve_ours(port: u16, flags: Vec<String>) -> Result<(), String> {
     })
 }
 
+const USAGE: &str = "usage: bench_vs_node_exporter [--scrapes N] [--no-overlay]";
+
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("--serve-ours") => match args.get(1).and_then(|p| p.parse::<u16>().ok()) {
+    let result = if args.first().map(String::as_str) == Some("--serve-ours") {
+        match args.get(1).and_then(|p| p.parse::<u16>().ok()) {
             Some(port) => serve_ours(port, args[2..].to_vec()),
             None => Err("--serve-ours needs a port".to_string()),
-        },
-        Some("--scrapes") => match args.get(1).and_then(|n| n.parse::<usize>().ok()) {
-            Some(n) if n > 0 => bench(n),
-            _ => Err("--scrapes needs a positive number".to_string()),
-        },
-        None => bench(300),
-        Some(other) => Err(format!(
-            "unknown argument {other:?}; usage: bench_vs_node_exporter [--scrapes N]"
-        )),
+        }
+    } else {
+        let mut scrapes = 300;
+        let mut overlay = true;
+        let mut parsed = Ok(());
+        let mut rest = args.iter();
+        while let Some(arg) = rest.next() {
+            match arg.as_str() {
+                "--scrapes" => match rest.next().and_then(|n| n.parse::<usize>().ok()) {
+                    Some(n) if n > 0 => scrapes = n,
+                    _ => parsed = Err("--scrapes needs a positive number".to_string()),
+                },
+                "--no-overlay" => overlay = false,
+                other => parsed = Err(format!("unknown argument {other:?}; {USAGE}")),
+            }
+        }
+        parsed.and_then(|()| bench(scrapes, overlay))
     };
     if let Err(e) = result {
         eprintln!("bench_vs_node_exporter: {e}");
         std::process::exit(1);
+    }
+}
+
+/// Our exporter as a user runs it: the `darkscrape` release binary (`darkscrape
+/// node-exporter --identity … --service …`) hosting a service of an in-process lab overlay
+/// (controller and edge router on loopback, in this process), scraped by a dialer in this
+/// process with a fresh overlay connection per scrape. Only the `darkscrape` process is
+/// measured; the lab's and the client's work is this process's.
+mod overlay {
+    use std::path::{Path, PathBuf};
+    use std::process::{Child, Command, Stdio};
+    use std::time::{Duration, Instant};
+
+    use dark_listener::context::{Context, DialOptions};
+    use dark_metrics::scrape::{scrape, ScrapeRequest};
+    use ziti_lab::{IdentityDecl, Lab, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
+
+    use super::{measure, Figures};
+
+    const SERVICE: &str = "node.metrics.svc";
+    const HOST: &str = "node-host";
+    const SCRAPER: &str = "prometheus";
+
+    /// `darkscrape` next to this example (`target/<profile>/examples/..` → `target/<profile>`).
+    fn darkscrape_binary() -> Result<PathBuf, String> {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        let path = exe
+            .parent()
+            .and_then(Path::parent)
+            .map(|dir| dir.join("darkscrape"))
+            .ok_or("cannot locate the target directory")?;
+        if !path.exists() {
+            return Err(format!(
+                "{} is not built: run `cargo build --release --bin darkscrape` first \
+                 (or pass --no-overlay)",
+                path.display()
+            ));
+        }
+        Ok(path)
+    }
+
+    fn config() -> Result<LabConfig, String> {
+        let mut config = LabConfig::starter();
+        let loopback = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
+        config.controller.address = loopback;
+        config.router.address = loopback;
+        for (name, role) in [(HOST, "node-hosts"), (SCRAPER, "scrapers")] {
+            config.identities.push(IdentityDecl {
+                name: name.into(),
+                roles: vec![role.into()],
+            });
+        }
+        config.services.push(ServiceDecl {
+            name: SERVICE.into(),
+            roles: vec!["node-metrics".into()],
+            encryption_required: false,
+            configs: Default::default(),
+        });
+        for (name, policy_type, role) in [
+            ("node-hosts-bind", PolicyType::Bind, "#node-hosts"),
+            ("scrapers-dial", PolicyType::Dial, "#scrapers"),
+        ] {
+            config.service_policies.push(ServicePolicyDecl {
+                name: name.into(),
+                policy_type,
+                identities: vec![role.into()],
+                services: vec!["#node-metrics".into()],
+            });
+        }
+        Ok(config)
+    }
+
+    /// Kills and reaps the child when dropped.
+    struct Hosted(Child);
+
+    impl Drop for Hosted {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+
+    async fn scrape_once(
+        ctx: &Context,
+        options: &DialOptions,
+        request: &ScrapeRequest,
+    ) -> Result<usize, String> {
+        let stream = ctx
+            .dial(SERVICE, options.clone())
+            .await
+            .map_err(|e| e.to_string())?;
+        let response = scrape(stream, request).await.map_err(|e| e.to_string())?;
+        Ok(response.body.len())
+    }
+
+    /// Measures `darkscrape node-exporter` served dark with the shared collector `flags`.
+    pub(super) fn measure_darkscrape(flags: &[String], scrapes: usize) -> Result<Figures, String> {
+        let binary = darkscrape_binary()?;
+        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
+        // The dialer's Context is created on this runtime.
+        let _entered = rt.enter();
+        let lab = Lab::init_with(dir.path(), config()?).map_err(|e| e.to_string())?;
+        let running = rt.block_on(lab.start()).map_err(|e| e.to_string())?;
+        let host_file = dir.path().join("host.json");
+        let scraper_file = dir.path().join("scraper.json");
+        lab.issue_identity_file(HOST, &host_file)
+            .and_then(|_| lab.issue_identity_file(SCRAPER, &scraper_file))
+            .map_err(|e| e.to_string())?;
+        let child = Hosted(
+            Command::new(binary)
+                .args(["node-exporter", "--identity"])
+                .arg(&host_file)
+                .args(["--service", SERVICE, "--bind-using-identity"])
+                .arg("--web.disable-exporter-metrics")
+                .args(flags)
+                .env("RUST_LOG", "warn")
+                .stdout(Stdio::null())
+                .stderr(Stdio::inherit())
+                .spawn()
+                .map_err(|e| format!("start darkscrape node-exporter: {e}"))?,
+        );
+        let ctx = Context::from_identity_file(&scraper_file).map_err(|e| e.to_string())?;
+        rt.block_on(ctx.wait_authenticated(Duration::from_secs(20)))
+            .map_err(|e| e.to_string())?;
+        let options = DialOptions {
+            terminator_identity: Some(HOST.to_string()),
+            ..DialOptions::default()
+        };
+        let mut request = ScrapeRequest::new(SERVICE, "/metrics");
+        request.accept = "text/plain;version=0.0.4".to_string();
+        let waiting = Instant::now();
+        while let Err(error) = rt.block_on(scrape_once(&ctx, &options, &request)) {
+            if waiting.elapsed() > Duration::from_secs(20) {
+                return Err(format!(
+                    "darkscrape node-exporter not reachable within 20 s: {error}"
+                ));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let figures = measure(child.0.id(), "darkscrape node-exporter", scrapes, || {
+            rt.block_on(scrape_once(&ctx, &options, &request))
+        });
+        drop(child);
+        rt.block_on(async {
+            ctx.shutdown(Duration::from_secs(5)).await;
+            running.shutdown().await;
+        });
+        figures
     }
 }

@@ -5,21 +5,7 @@
 #![allow(dead_code)]
 
 use std::io::Write;
-use std::path::PathBuf;
 use std::process::{Command, Stdio};
-
-/// promtool from `DARKSCRAPE_PROMTOOL` or /usr/bin, or a panic saying how to install it.
-pub fn promtool() -> PathBuf {
-    let path = std::env::var_os("DARKSCRAPE_PROMTOOL")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/bin/promtool"));
-    assert!(
-        path.exists(),
-        "promtool not found at {} (set DARKSCRAPE_PROMTOOL); run scripts/install-test-deps.sh",
-        path.display()
-    );
-    path
-}
 
 /// A lint finding node_exporter 1.5.0's own output gets for the same metric name.
 pub fn upstream_naming_lint(line: &str) -> bool {
@@ -38,7 +24,7 @@ pub fn upstream_naming_lint(line: &str) -> bool {
 /// Runs promtool on `body` (text format 0.0.4) and fails on any finding other than the
 /// upstream naming lints.
 pub fn assert_promtool_clean(body: &[u8]) {
-    let mut child = Command::new(promtool())
+    let mut child = Command::new(testbed::peers::promtool())
         .args(["check", "metrics"])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
