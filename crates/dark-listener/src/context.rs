@@ -629,47 +629,14 @@ mod tests {
     //! ways, StateClosed as EOF, writes after close).
 
     use super::*;
-    use crate::channel::ChannelOptions;
+    use crate::scripted_router::{next_frame, scripted_channel, RouterRead, RouterWrite};
     use crate::wire::consts::{flags, header as h};
-    use crate::wire::edge::{ErrorDetails, HelloReply, PublicKey as WirePublicKey};
-    use crate::wire::frame::{Frame, FrameCodec};
-    use futures_util::{SinkExt, StreamExt};
-    use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream, ReadHalf, WriteHalf};
-    use tokio_util::codec::{FramedRead, FramedWrite};
+    use crate::wire::edge::{ErrorDetails, PublicKey as WirePublicKey};
+    use futures_util::SinkExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-    type Read = FramedRead<ReadHalf<DuplexStream>, FrameCodec>;
-    type Write = FramedWrite<WriteHalf<DuplexStream>, FrameCodec>;
-
-    async fn next(read: &mut Read) -> Frame {
-        tokio::time::timeout(Duration::from_secs(5), read.next())
-            .await
-            .expect("no frame within 5 s")
-            .expect("pipe closed")
-            .unwrap()
-    }
-
-    async fn channel() -> (RouterChannel, Read, Write) {
-        let (sdk, router) = tokio::io::duplex(4 << 20);
-        let (r, w) = tokio::io::split(router);
-        let mut read = FramedRead::new(r, FrameCodec::new());
-        let mut write = FramedWrite::new(w, FrameCodec::new());
-        let hello = tokio::spawn(async move {
-            let _ = next(&mut read).await;
-            let ack = HelloReply {
-                success: true,
-                ..HelloReply::default()
-            }
-            .to_frame(-1)
-            .replying_to(-1);
-            write.send(&ack).await.unwrap();
-            (read, write)
-        });
-        let channel =
-            RouterChannel::start(sdk, "scripted".into(), "t", "me", ChannelOptions::default())
-                .await
-                .unwrap();
-        let (read, write) = hello.await.unwrap();
-        (channel, read, write)
+    async fn channel() -> (RouterChannel, RouterRead, RouterWrite) {
+        scripted_channel(4 << 20, "me").await
     }
 
     fn session() -> ServiceSession {
@@ -695,7 +662,7 @@ mod tests {
                 dial_on_channel(&channel, "svc", &session(), false, &options).await
             })
         };
-        let connect_frame = next(&mut read).await;
+        let connect_frame = next_frame(&mut read).await;
         let connect = Connect::from_frame(&connect_frame).unwrap();
         assert!(connect.conn_id >= 1 && connect.conn_id < 1 << 31);
         assert_eq!(&connect.token[..], b"dial-token");
@@ -737,7 +704,7 @@ mod tests {
                 dial_on_channel(&channel, "svc", &session(), true, &DialOptions::default()).await
             })
         };
-        let connect_frame = next(&mut read).await;
+        let connect_frame = next_frame(&mut read).await;
         let connect = Connect::from_frame(&connect_frame).unwrap();
         assert!(
             connect.public_key.is_some(),
@@ -753,7 +720,7 @@ mod tests {
         let err = dial.await.unwrap().unwrap_err();
         assert!(matches!(err, DialError::HostKeyMissing { .. }), "{err}");
         // The only thing sent afterwards is the close.
-        let closed = next(&mut read).await;
+        let closed = next_frame(&mut read).await;
         assert_eq!(closed.content_type, ct::STATE_CLOSED);
         assert!(closed.body.is_empty());
     }
@@ -767,7 +734,7 @@ mod tests {
                 dial_on_channel(&channel, "svc", &session(), false, &DialOptions::default()).await
             })
         };
-        let connect_frame = next(&mut read).await;
+        let connect_frame = next_frame(&mut read).await;
         let conn_id = Connect::from_frame(&connect_frame).unwrap().conn_id;
         let connected = StateConnected {
             conn_id,
@@ -795,7 +762,7 @@ mod tests {
         stream.write_all(&big).await.unwrap();
         let mut got = Vec::new();
         while got.len() < big.len() {
-            let d = Data::from_frame(&next(&mut read).await).unwrap();
+            let d = Data::from_frame(&next_frame(&mut read).await).unwrap();
             assert_eq!(d.conn_id, conn_id);
             assert!(d.payload.len() <= crate::stream::MAX_DATA_BODY);
             got.extend_from_slice(&d.payload);
@@ -803,7 +770,7 @@ mod tests {
         assert!(got == big);
         // shutdown = FIN: empty, flag 1.
         stream.shutdown().await.unwrap();
-        let fin = Data::from_frame(&next(&mut read).await).unwrap();
+        let fin = Data::from_frame(&next_frame(&mut read).await).unwrap();
         assert_eq!(fin.flags, flags::FIN);
         assert!(fin.payload.is_empty());
         assert!(stream.write_all(b"x").await.is_err(), "write after FIN");
@@ -830,7 +797,7 @@ mod tests {
 
         // Drop = StateClosed for the conn, and the id is freed.
         drop(stream);
-        let closed = StateClosed::from_frame(&next(&mut read).await).unwrap();
+        let closed = StateClosed::from_frame(&next_frame(&mut read).await).unwrap();
         assert_eq!(closed.conn_id, conn_id);
         assert_eq!(channel.conn_count(), 0);
     }
@@ -847,7 +814,7 @@ mod tests {
                         .await
                 })
             };
-            let connect_frame = next(&mut read).await;
+            let connect_frame = next_frame(&mut read).await;
             let conn_id = Connect::from_frame(&connect_frame).unwrap().conn_id;
             let connected = StateConnected {
                 conn_id,

@@ -34,6 +34,8 @@ pub mod enroll;
 pub mod http;
 pub mod identity;
 pub mod listener;
+#[cfg(test)]
+mod scripted_router;
 pub mod stream;
 pub mod tls;
 pub mod wire;

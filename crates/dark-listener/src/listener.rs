@@ -744,49 +744,15 @@ mod tests {
     //! tampered data, and Unbind on stop.
 
     use super::*;
-    use crate::channel::ChannelOptions;
+    use crate::scripted_router::{next_frame, scripted_channel};
     use crate::wire::consts::header as h;
-    use crate::wire::edge::{HelloReply, StateConnected};
-    use crate::wire::frame::{Frame, FrameCodec};
-    use futures_util::{SinkExt, StreamExt};
+    use crate::wire::edge::StateConnected;
+    use futures_util::SinkExt;
     use tokio::io::AsyncReadExt;
-    use tokio_util::codec::{FramedRead, FramedWrite};
-
-    async fn next<R: tokio::io::AsyncRead + Unpin>(read: &mut FramedRead<R, FrameCodec>) -> Frame {
-        tokio::time::timeout(Duration::from_secs(5), read.next())
-            .await
-            .expect("no frame within 5 s")
-            .expect("pipe closed")
-            .unwrap()
-    }
 
     #[tokio::test]
     async fn encrypted_bind_answers_dials_and_refuses_plaintext_peers() {
-        let (sdk, router) = tokio::io::duplex(1 << 20);
-        let (r, w) = tokio::io::split(router);
-        let mut read = FramedRead::new(r, FrameCodec::new());
-        let mut write = FramedWrite::new(w, FrameCodec::new());
-        let hello = tokio::spawn(async move {
-            let _hello = next(&mut read).await;
-            let ack = HelloReply {
-                success: true,
-                ..HelloReply::default()
-            }
-            .to_frame(-1)
-            .replying_to(-1);
-            write.send(&ack).await.unwrap();
-            (read, write)
-        });
-        let channel = RouterChannel::start(
-            sdk,
-            "scripted".into(),
-            "t",
-            "host",
-            ChannelOptions::default(),
-        )
-        .await
-        .unwrap();
-        let (mut read, mut write) = hello.await.unwrap();
+        let (channel, mut read, mut write) = scripted_channel(1 << 20, "host").await;
 
         let spec = Arc::new(BindSpec {
             service: "svc".into(),
@@ -818,7 +784,7 @@ mod tests {
         };
 
         // The Bind: router-provided ids, inspect support, listener id, key, cost, identity.
-        let bind_frame = next(&mut read).await;
+        let bind_frame = next_frame(&mut read).await;
         let bind = Bind::from_frame(&bind_frame).unwrap();
         assert!(bind.router_provided_conn_id && bind.supports_inspect);
         assert!(!bind.supports_bind_success);
@@ -843,7 +809,7 @@ mod tests {
         }
         .to_frame(5);
         write.send(&inspect).await.unwrap();
-        let reply = next(&mut read).await;
+        let reply = next_frame(&mut read).await;
         assert_eq!(reply.reply_for().unwrap(), Some(5));
         let answer = crate::wire::edge::ConnInspectResponse::from_frame(&reply).unwrap();
         assert_eq!(answer.conn_type, crate::wire::consts::ConnType::Bind);
@@ -857,7 +823,7 @@ mod tests {
         }
         .to_frame(2);
         write.send(&no_key).await.unwrap();
-        let reply = next(&mut read).await;
+        let reply = next_frame(&mut read).await;
         assert_eq!(reply.reply_for().unwrap(), Some(2));
         let failed = DialFailed::from_frame(&reply).unwrap();
         assert!(String::from_utf8_lossy(&failed.reason).contains("public key"));
@@ -875,13 +841,13 @@ mod tests {
         }
         .to_frame(3);
         write.send(&with_key).await.unwrap();
-        let reply = next(&mut read).await;
+        let reply = next_frame(&mut read).await;
         assert_eq!(reply.reply_for().unwrap(), Some(3));
         let success = DialSuccess::from_frame(&reply).unwrap();
         assert_eq!(success.new_conn_id, (1 << 31) + 1);
         assert_eq!(success.public_key.map(|k| k.0), Some(host_key));
         // The host's stream header comes alone, right after DialSuccess.
-        let header = Data::from_frame(&next(&mut read).await).unwrap();
+        let header = Data::from_frame(&next_frame(&mut read).await).unwrap();
         assert_eq!(header.conn_id, (1 << 31) + 1);
         assert_eq!(header.payload.len(), crate::e2ee::HEADER_LEN);
         let (mut stream, peer) = accepted_rx.recv().await.unwrap();
@@ -918,16 +884,16 @@ mod tests {
         write.send(&data(Bytes::from(forged))).await.unwrap();
         let err = stream.read(&mut buf).await.unwrap_err();
         assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
-        let closed = StateClosed::from_frame(&next(&mut read).await).unwrap();
+        let closed = StateClosed::from_frame(&next_frame(&mut read).await).unwrap();
         assert_eq!(closed.conn_id, (1 << 31) + 1);
 
         // Stop: Unbind (with token and listener id), then StateClosed for the bind.
         stop.cancel();
-        let unbind = Unbind::from_frame(&next(&mut read).await).unwrap();
+        let unbind = Unbind::from_frame(&next_frame(&mut read).await).unwrap();
         assert_eq!(unbind.conn_id, bind.conn_id);
         assert_eq!(&unbind.token[..], b"bind-token");
         assert_eq!(unbind.listener_id.as_deref(), Some("listener-1"));
-        let closed = StateClosed::from_frame(&next(&mut read).await).unwrap();
+        let closed = StateClosed::from_frame(&next_frame(&mut read).await).unwrap();
         assert_eq!(closed.conn_id, bind.conn_id);
         let (end, was_bound) = task.await.unwrap();
         assert!(matches!(end, BindEnd::Stopped) && was_bound);
