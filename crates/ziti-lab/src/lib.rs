@@ -30,6 +30,7 @@ pub mod router;
 pub mod sockets;
 pub mod state;
 pub mod timefmt;
+mod tls_accept;
 
 #[cfg(test)]
 pub(crate) mod test_support;

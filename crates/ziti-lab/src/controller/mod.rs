@@ -19,6 +19,7 @@ use tokio::sync::watch;
 use tokio_rustls::TlsAcceptor;
 
 use crate::state::LabState;
+use crate::tls_accept;
 
 /// Most TLS connections served at once; further ones wait in the accept backlog.
 pub const MAX_CONNECTIONS: usize = 256;
@@ -43,51 +44,27 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
     state: Arc<LabState>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
-    let limit = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let mut connections = tokio::task::JoinSet::new();
-    loop {
-        let permit = tokio::select! {
-            _ = shutdown.changed() => break,
-            p = limit.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
-        let (tcp, peer) = tokio::select! {
-            _ = shutdown.changed() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        // Reap finished connection tasks so the set stays small.
-        while connections.try_join_next().is_some() {}
+    let connection_shutdown = shutdown.clone();
+    let serve = |tcp, peer| {
         let acceptor = acceptor.clone();
         let state = state.clone();
-        let shutdown = shutdown.clone();
-        connections.spawn(async move {
-            let _permit = permit;
-            serve_connection(tcp, peer, acceptor, state, shutdown).await;
-        });
-    }
-    drop(listener);
-    let deadline = tokio::time::sleep(SHUTDOWN_GRACE + Duration::from_secs(1));
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            _ = &mut deadline => break,
-            next = connections.join_next() => if next.is_none() { break },
-        }
-    }
-    connections.abort_all();
-    tracing::info!("controller stopped");
+        let shutdown = connection_shutdown.clone();
+        serve_connection(tcp, peer, acceptor, state, shutdown)
+    };
+    let drain = SHUTDOWN_GRACE + Duration::from_secs(1);
+    tls_accept::serve_connections(
+        listener,
+        MAX_CONNECTIONS,
+        shutdown,
+        "controller",
+        serve,
+        || {},
+        drain,
+    )
+    .await;
 }
 
 async fn serve_connection(
@@ -97,16 +74,10 @@ async fn serve_connection(
     state: Arc<LabState>,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let tls = match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            tracing::debug!(%peer, error = %e, "TLS handshake failed");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "TLS handshake timed out");
-            return;
-        }
+    let Some(tls) =
+        tls_accept::handshake(&acceptor, tcp, peer, HANDSHAKE_TIMEOUT, "controller").await
+    else {
+        return;
     };
     let (_, session) = tls.get_ref();
     let info = Arc::new(ConnectionInfo {

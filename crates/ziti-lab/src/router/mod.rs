@@ -57,6 +57,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::pki::CertFingerprint;
 use crate::state::LabState;
+use crate::tls_accept;
 
 use channel::{ChannelLimits, EdgeChannel, OutboundQueue, QueuedFrame};
 use terminators::TerminatorTable;
@@ -203,52 +204,27 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     tls: Arc<rustls::ServerConfig>,
     core: Arc<RouterCore>,
-    mut shutdown: watch::Receiver<bool>,
+    shutdown: watch::Receiver<bool>,
 ) {
     let acceptor = TlsAcceptor::from(tls);
-    let limit = Arc::new(tokio::sync::Semaphore::new(core.options.max_channels));
     let stop = CancellationToken::new();
-    let mut tasks = tokio::task::JoinSet::new();
-    loop {
-        let permit = tokio::select! {
-            _ = shutdown.changed() => break,
-            p = limit.clone().acquire_owned() => match p {
-                Ok(p) => p,
-                Err(_) => break,
-            },
-        };
-        let (tcp, peer) = tokio::select! {
-            _ = shutdown.changed() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                Err(e) => {
-                    tracing::warn!(error = %e, "router accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        while tasks.try_join_next().is_some() {}
+    let max_channels = core.options.max_channels;
+    let serve = |tcp, peer| {
         let acceptor = acceptor.clone();
         let core = core.clone();
         let stop = stop.child_token();
-        tasks.spawn(async move {
-            let _permit = permit;
-            serve_connection(tcp, peer, acceptor, core, stop).await;
-        });
-    }
-    drop(listener);
-    stop.cancel();
-    let deadline = tokio::time::sleep(Duration::from_secs(2));
-    tokio::pin!(deadline);
-    loop {
-        tokio::select! {
-            _ = &mut deadline => break,
-            next = tasks.join_next() => if next.is_none() { break },
-        }
-    }
-    tasks.abort_all();
-    tracing::info!("router stopped");
+        serve_connection(tcp, peer, acceptor, core, stop)
+    };
+    tls_accept::serve_connections(
+        listener,
+        max_channels,
+        shutdown,
+        "router",
+        serve,
+        || stop.cancel(),
+        Duration::from_secs(2),
+    )
+    .await;
 }
 
 async fn serve_connection(
@@ -259,21 +235,9 @@ async fn serve_connection(
     stop: CancellationToken,
 ) {
     let _ = tcp.set_nodelay(true);
-    let mut tls = match tokio::time::timeout(
-        core.options.tls_handshake_timeout,
-        acceptor.accept(tcp),
-    )
-    .await
-    {
-        Ok(Ok(tls)) => tls,
-        Ok(Err(e)) => {
-            tracing::debug!(%peer, error = %e, "router TLS handshake failed");
-            return;
-        }
-        Err(_) => {
-            tracing::debug!(%peer, "router TLS handshake timed out");
-            return;
-        }
+    let timeout = core.options.tls_handshake_timeout;
+    let Some(mut tls) = tls_accept::handshake(&acceptor, tcp, peer, timeout, "router").await else {
+        return;
     };
     let Some(fingerprint) = tls
         .get_ref()
