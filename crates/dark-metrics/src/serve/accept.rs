@@ -1,9 +1,11 @@
 //! Where connections come from and how they are served: the [`AcceptSource`] trait
 //! (implemented for dark listeners ([`dark_listener::listener::ServiceListener`]), TCP
-//! listeners and in-memory channels) and the HTTP/1.1
-//! accept loop with a connection limit, header limits and graceful shutdown.
+//! listeners and in-memory channels), [`LimitedAccept`] (accepting under a connection limit
+//! until shutdown, shared by every serve loop) and the HTTP/1.1 accept loop with header limits
+//! and graceful shutdown.
 
 use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::http::MetricsHttpService;
 
@@ -123,11 +125,68 @@ pub struct ServeSummary {
 /// Pause after a failed accept, so a persistent failure does not spin.
 const ACCEPT_RETRY_PAUSE: Duration = Duration::from_millis(100);
 
+/// An [`AcceptSource`] with a limit on connections served at once: the accept side shared
+/// by the serve loops (metrics here, and loops such as reflectz's echo service). Each
+/// connection comes with a slot that frees when dropped; while all slots are taken, further
+/// connections wait in the source.
+pub struct LimitedAccept<A> {
+    source: A,
+    slots: Arc<Semaphore>,
+    what: &'static str,
+}
+
+impl<A: AcceptSource> LimitedAccept<A> {
+    /// Takes connections from `source`, at most `max_connections` (at least 1) at once;
+    /// `what` names the connections in logs (e.g. "metrics").
+    pub fn new(source: A, max_connections: usize, what: &'static str) -> Self {
+        LimitedAccept {
+            source,
+            slots: Arc::new(Semaphore::new(max_connections.max(1))),
+            what,
+        }
+    }
+
+    /// The next connection, its peer description and its slot; `None` once `shutdown`
+    /// resolves or the source closes. A failed accept is logged and retried after a short
+    /// pause (which `shutdown` also ends).
+    pub async fn next<F>(
+        &mut self,
+        mut shutdown: Pin<&mut F>,
+    ) -> Option<(A::Io, String, OwnedSemaphorePermit)>
+    where
+        F: Future<Output = ()>,
+    {
+        let what = self.what;
+        loop {
+            let slot = tokio::select! {
+                _ = &mut shutdown => return None,
+                slot = self.slots.clone().acquire_owned() => slot.ok()?,
+            };
+            let accepted = tokio::select! {
+                _ = &mut shutdown => return None,
+                accepted = self.source.accept() => accepted,
+            };
+            match accepted {
+                Accepted::Connection(io, peer) => return Some((io, peer, slot)),
+                Accepted::Failed(message) => {
+                    tracing::warn!(%message, "accepting a {what} connection failed; retrying");
+                    drop(slot);
+                    tokio::select! {
+                        _ = &mut shutdown => return None,
+                        _ = tokio::time::sleep(ACCEPT_RETRY_PAUSE) => {}
+                    }
+                }
+                Accepted::Closed => return None,
+            }
+        }
+    }
+}
+
 /// Serves `service` over HTTP/1.1 on every connection from `source` until `shutdown`
 /// resolves or the source closes, then lets open connections finish their current request
 /// (bounded by [`ConnectionLimits::drain_timeout`]).
 pub async fn serve_connections<A>(
-    mut source: A,
+    source: A,
     service: MetricsHttpService<Incoming>,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
@@ -142,46 +201,23 @@ where
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192));
     let graceful = GracefulShutdown::new();
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut accept = LimitedAccept::new(source, limits.max_connections, "metrics");
     let mut connections = 0u64;
     tokio::pin!(shutdown);
-    loop {
-        let slot = tokio::select! {
-            _ = &mut shutdown => break,
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_closed) => break,
-            },
-        };
-        let accepted = tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = source.accept() => accepted,
-        };
-        match accepted {
-            Accepted::Connection(io, peer) => {
-                connections += 1;
-                tracing::debug!(%peer, "metrics connection accepted");
-                let connection = builder
-                    .serve_connection(TokioIo::new(io), TowerToHyperService::new(service.clone()));
-                let connection = graceful.watch(connection);
-                tokio::spawn(async move {
-                    if let Err(error) = connection.await {
-                        tracing::debug!(%peer, %error, "metrics connection ended with an error");
-                    }
-                    drop(slot);
-                });
+    while let Some((io, peer, slot)) = accept.next(shutdown.as_mut()).await {
+        connections += 1;
+        tracing::debug!(%peer, "metrics connection accepted");
+        let connection =
+            builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service.clone()));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(error) = connection.await {
+                tracing::debug!(%peer, %error, "metrics connection ended with an error");
             }
-            Accepted::Failed(message) => {
-                tracing::warn!(%message, "accepting a metrics connection failed; retrying");
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = tokio::time::sleep(ACCEPT_RETRY_PAUSE) => {}
-                }
-            }
-            Accepted::Closed => break,
-        }
+            drop(slot);
+        });
     }
-    drop(source);
+    drop(accept);
     let drained = tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
         .await
         .is_ok();

@@ -59,7 +59,9 @@ use dark_listener::listener::{BindError, BindOptions, ServiceListener};
 use prometheus_client::registry::Registry;
 use tokio::time::Instant;
 
-pub use self::accept::{serve_connections, AcceptSource, Accepted, ConnectionLimits, ServeSummary};
+pub use self::accept::{
+    serve_connections, AcceptSource, Accepted, ConnectionLimits, LimitedAccept, ServeSummary,
+};
 pub use self::collector::{collector_fn, CollectError, CollectFuture, Collector, FnCollector};
 pub use self::gather::{CollectorOutcome, CollectorStatus, Gathered};
 pub use self::http::{
