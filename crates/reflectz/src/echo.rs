@@ -22,12 +22,11 @@
 //!   at most [`EchoLimits::drain_timeout`].
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
-use dark_metrics::serve::{AcceptSource, Accepted};
+use dark_metrics::serve::{AcceptSource, LimitedAccept};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::{watch, Semaphore};
+use tokio::sync::watch;
 use tokio::task::JoinSet;
 use tokio::time::Instant;
 
@@ -216,7 +215,7 @@ pub struct EchoSummary {
 /// Serves the echo protocol on every connection from `source` until `shutdown` resolves
 /// or the source closes.
 pub async fn serve_echo<A>(
-    mut source: A,
+    source: A,
     limits: EchoLimits,
     metrics: ReflectMetrics,
     shutdown: impl Future<Output = ()>,
@@ -224,7 +223,7 @@ pub async fn serve_echo<A>(
 where
     A: AcceptSource,
 {
-    let slots = Arc::new(Semaphore::new(limits.max_connections.max(1)));
+    let mut accept = LimitedAccept::new(source, limits.max_connections, "echo");
     let (stop_tx, stop_rx) = watch::channel(false);
     let mut tasks = JoinSet::new();
     let mut connections = 0u64;
@@ -232,43 +231,23 @@ where
     loop {
         // Reap finished connection tasks so the set does not grow.
         while tasks.try_join_next().is_some() {}
-        let slot = tokio::select! {
-            _ = &mut shutdown => break,
-            slot = slots.clone().acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_closed) => break,
-            },
+        let Some((io, peer, slot)) = accept.next(shutdown.as_mut()).await else {
+            break;
         };
-        let accepted = tokio::select! {
-            _ = &mut shutdown => break,
-            accepted = source.accept() => accepted,
-        };
-        match accepted {
-            Accepted::Connection(io, peer) => {
-                connections += 1;
-                metrics.connection_opened();
-                let metrics = metrics.clone();
-                let stop = stop_rx.clone();
-                tasks.spawn(async move {
-                    let opened = Instant::now();
-                    tracing::debug!(%peer, "echo connection accepted");
-                    let outcome = echo_connection(io, &limits, &metrics, stop).await;
-                    metrics.connection_closed(outcome.reason(), opened.elapsed().as_secs_f64());
-                    tracing::debug!(%peer, ?outcome, "echo connection closed");
-                    drop(slot);
-                });
-            }
-            Accepted::Failed(message) => {
-                tracing::warn!(%message, "accepting an echo connection failed; retrying");
-                tokio::select! {
-                    _ = &mut shutdown => break,
-                    _ = tokio::time::sleep(Duration::from_millis(100)) => {}
-                }
-            }
-            Accepted::Closed => break,
-        }
+        connections += 1;
+        metrics.connection_opened();
+        let metrics = metrics.clone();
+        let stop = stop_rx.clone();
+        tasks.spawn(async move {
+            let opened = Instant::now();
+            tracing::debug!(%peer, "echo connection accepted");
+            let outcome = echo_connection(io, &limits, &metrics, stop).await;
+            metrics.connection_closed(outcome.reason(), opened.elapsed().as_secs_f64());
+            tracing::debug!(%peer, ?outcome, "echo connection closed");
+            drop(slot);
+        });
     }
-    drop(source);
+    drop(accept);
     let _ = stop_tx.send(true);
     let drained = tokio::time::timeout(limits.drain_timeout, async {
         while tasks.join_next().await.is_some() {}
