@@ -25,6 +25,7 @@ use dark_metrics::exposition::{
     MetricType, ParseLimits, Sample, WriteOptions,
 };
 use testbed::peers::{node_exporter, prometheus, promtool};
+use testbed::promtool::check_metrics;
 
 fn temp_dir(tag: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!(
@@ -151,26 +152,9 @@ fn series_count(families: &[MetricFamily]) -> usize {
 
 #[test]
 fn promtool_lints_text_output_clean() {
-    let promtool = promtool();
-    let run = |input: &[u8]| {
-        let mut child = Command::new(&promtool)
-            .args(["check", "metrics"])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(input).unwrap();
-        let output = child.wait_with_output().unwrap();
-        (
-            output.status.code(),
-            String::from_utf8_lossy(&output.stdout).into_owned()
-                + &String::from_utf8_lossy(&output.stderr),
-        )
-    };
     let mut text = Vec::new();
     write_text(&mut text, &rich_families(), &WriteOptions::default());
-    let (code, messages) = run(&text);
+    let (code, messages) = check_metrics(&text);
     assert_eq!(
         code,
         Some(0),
@@ -180,7 +164,7 @@ fn promtool_lints_text_output_clean() {
     // The check can fail: a HELP written with an OpenMetrics-only escape of a raw newline
     // breaks the text format.
     let broken = b"# HELP demo_x Help\nbroken\n# TYPE demo_x gauge\ndemo_x 1\n";
-    let (code, _) = run(broken);
+    let (code, _) = check_metrics(broken);
     assert_ne!(code, Some(0));
 }
 

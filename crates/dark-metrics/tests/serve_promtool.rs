@@ -3,9 +3,6 @@
 
 mod serve_common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 use dark_metrics::exposition::{MetricFamily, MetricType};
 use dark_metrics::serve::{collector_fn, MetricsServer};
 use prometheus_client::metrics::counter::Counter;
@@ -14,74 +11,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 use serve_common::*;
-use testbed::peers::promtool;
-
-/// Runs `promtool check metrics` on `body`; returns its exit code and messages.
-pub fn promtool_check(body: &[u8]) -> (Option<i32>, String) {
-    let mut child = Command::new(promtool())
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("promtool runs");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(body)
-        .expect("promtool reads stdin");
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr),
-    )
-}
-
-/// Prometheus' own OpenMetrics parser, through `promtool tsdb create-blocks-from
-/// openmetrics`, which needs a timestamp on every sample: one is appended to each sample
-/// line. Returns whether promtool accepted it, its messages, and the samples it read.
-fn promtool_parse_openmetrics(body: &str) -> (bool, String, usize) {
-    let stamped: String = body
-        .lines()
-        .map(|line| {
-            if line.starts_with('#') {
-                format!("{line}\n")
-            } else {
-                format!("{line} 1700000000\n")
-            }
-        })
-        .collect();
-    let dir = std::env::temp_dir().join(format!(
-        "dark-metrics-serve-om-{}-{}",
-        std::process::id(),
-        body.len()
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    let input = dir.join("scrape.om");
-    std::fs::write(&input, stamped).unwrap();
-    let output = Command::new(promtool())
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&input)
-        .arg(dir.join("blocks"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
-    let samples = stdout
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split_whitespace().nth(4))
-        .filter_map(|n| n.parse::<usize>().ok())
-        .sum();
-    let _ = std::fs::remove_dir_all(&dir);
-    (
-        output.status.success(),
-        stdout + &String::from_utf8_lossy(&output.stderr),
-        samples,
-    )
-}
+use testbed::promtool::{check_metrics, parse_openmetrics};
 
 #[tokio::test]
 async fn promtool_accepts_both_formats_with_self_metrics() {
@@ -118,7 +48,7 @@ async fn promtool_accepts_both_formats_with_self_metrics() {
     let text = String::from_utf8_lossy(text_body.body()).into_owned();
     assert!(text.contains("dark_metrics_http_requests_total{code=\"200\"}"));
     assert!(text.contains("demo_disk_free_bytes{mount=\"/\"}"));
-    let (code, messages) = promtool_check(text_body.body());
+    let (code, messages) = check_metrics(text_body.body());
     assert_eq!(code, Some(0), "promtool: {messages}\n{text}");
 
     // promtool's linter reads the text format only. On OpenMetrics it parses every line
@@ -133,7 +63,7 @@ async fn promtool_accepts_both_formats_with_self_metrics() {
         .await;
     let om = String::from_utf8_lossy(om_body.body()).into_owned();
     assert!(om.ends_with("# EOF\n"));
-    let (_code, messages) = promtool_check(om_body.body());
+    let (_code, messages) = check_metrics(om_body.body());
     let counters: Vec<&str> = om
         .lines()
         .filter_map(|line| line.strip_prefix("# TYPE ")?.strip_suffix(" counter"))
@@ -150,14 +80,14 @@ async fn promtool_accepts_both_formats_with_self_metrics() {
         .lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .count();
-    let (ok, messages, samples) = promtool_parse_openmetrics(&om);
+    let (ok, messages, samples) = parse_openmetrics(&om);
     assert!(ok, "promtool: {messages}\n{om}");
     assert_eq!(samples, sample_lines, "{messages}");
-    let (ok, _, _) = promtool_parse_openmetrics(om.trim_end_matches("# EOF\n"));
+    let (ok, _, _) = parse_openmetrics(om.trim_end_matches("# EOF\n"));
     assert!(!ok);
     // The check can fail: a counter without `_total` is a lint problem for promtool.
     let (code, _) =
-        promtool_check(b"# HELP bad_counter x\n# TYPE bad_counter counter\nbad_counter 1\n");
+        check_metrics(b"# HELP bad_counter x\n# TYPE bad_counter counter\nbad_counter 1\n");
     assert_ne!(code, Some(0));
     server.shutdown().await;
 }
