@@ -1,8 +1,6 @@
 //! reflectz's metrics as a scraper sees them: the original's `reflect_total_connections`
 //! (name, help, value), the new metrics, and `promtool check metrics` on both formats.
 
-use std::io::Write;
-use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -10,63 +8,19 @@ use dark_metrics::serve::ServerConfig;
 use http_body_util::{BodyExt, Empty};
 use reflectz::echo::{serve_echo, EchoLimits};
 use reflectz::ReflectMetrics;
-use testbed::peers::promtool;
+use testbed::promtool::{check_metrics, parse_openmetrics};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 use tower::ServiceExt;
 
-/// `promtool check metrics` (a text-format linter) on `body`.
-fn promtool_check(body: &[u8]) -> (Option<i32>, String) {
-    let mut child = Command::new(promtool())
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(body).unwrap();
-    let output = child.wait_with_output().unwrap();
-    (
-        output.status.code(),
-        String::from_utf8_lossy(&output.stdout).into_owned()
-            + &String::from_utf8_lossy(&output.stderr),
-    )
-}
-
-/// Prometheus' own OpenMetrics parser, through `promtool tsdb create-blocks-from
-/// openmetrics`, which needs a timestamp on every sample: one is appended to each sample
-/// line. Returns the number of samples promtool reports having read.
+/// Prometheus' own OpenMetrics parser on `body` (see `testbed::promtool`): the number of
+/// samples promtool reports having read; panics when it refuses the body.
 fn promtool_parse_openmetrics(body: &str) -> usize {
-    let stamped: String = body
-        .lines()
-        .map(|line| {
-            if line.starts_with('#') {
-                format!("{line}\n")
-            } else {
-                format!("{line} 1700000000\n")
-            }
-        })
-        .collect();
-    let dir = tempfile::tempdir().unwrap();
-    let input = dir.path().join("scrape.om");
-    std::fs::write(&input, stamped).unwrap();
-    let output = Command::new(promtool())
-        .args(["tsdb", "create-blocks-from", "openmetrics"])
-        .arg(&input)
-        .arg(dir.path().join("blocks"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    let (accepted, messages, samples) = parse_openmetrics(body);
     assert!(
-        output.status.success(),
-        "promtool refused the OpenMetrics body: {stdout}{}\n{body}",
-        String::from_utf8_lossy(&output.stderr)
+        accepted,
+        "promtool refused the OpenMetrics body: {messages}\n{body}"
     );
-    stdout
-        .lines()
-        .skip(1)
-        .filter_map(|line| line.split_whitespace().nth(4))
-        .filter_map(|n| n.parse::<usize>().ok())
-        .sum()
+    samples
 }
 
 #[tokio::test]
@@ -139,7 +93,7 @@ async fn served_metrics_keep_the_original_counter_and_pass_promtool() {
     ] {
         assert!(text.contains(line), "missing {line:?} in\n{text}");
     }
-    let (code, messages) = promtool_check(text.as_bytes());
+    let (code, messages) = check_metrics(text.as_bytes());
     assert_eq!(code, Some(0), "promtool: {messages}\n{text}");
 
     let (content_type, om) = scrape("application/openmetrics-text;version=1.0.0").await;
