@@ -5,7 +5,10 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
+use std::time::Duration;
 
+use dark_listener::context::{Context, ContextOptions};
+use dark_listener::identity::Identity;
 use ziti_lab::{Lab, LabConfig, LabPki, RunningLab};
 
 /// The directory of the shared test PKI, generated on first use and reused by later runs and
@@ -62,7 +65,7 @@ pub fn new_lab(config: LabConfig) -> (tempfile::TempDir, Lab) {
     (dir, lab)
 }
 
-/// A running lab in a temp dir.
+/// A running lab in a temp dir, with logged-in contexts for its identities.
 pub struct TestLab {
     /// The lab directory (removed on drop).
     pub dir: tempfile::TempDir,
@@ -91,6 +94,21 @@ impl TestLab {
             self.lab.issue_identity_file(name, &path).unwrap();
         }
         path
+    }
+
+    /// A context for `name` with default options, logged in (within 20 s).
+    pub async fn context(&self, name: &str) -> Context {
+        self.context_with(name, ContextOptions::default()).await
+    }
+
+    /// A context for `name` with `options`, logged in (within 20 s).
+    pub async fn context_with(&self, name: &str, options: ContextOptions) -> Context {
+        let identity = Identity::from_file(self.identity_file(name)).unwrap();
+        let ctx = Context::with_options(identity, options).unwrap();
+        ctx.wait_authenticated(Duration::from_secs(20))
+            .await
+            .unwrap();
+        ctx
     }
 
     /// Stops the controller and router, keeping the lab directory.

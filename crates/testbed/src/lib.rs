@@ -8,9 +8,11 @@
 //! * [`lab`]: in-process labs for tests: a cached RSA PKI shared by every test binary, lab
 //!   directories in temp dirs, ephemeral or fixed free loopback ports, identity files.
 //!
-//! Signatures here carry no `dark_listener` types: dark-listener's own tests use this crate
-//! too (through ziti-lab, which depends on dark-listener), and types must line up for every
-//! user. Each crate's tests build their `Context` from [`lab::TestLab::identity_file`].
+//! [`lab::TestLab`] hands out `dark_listener` contexts. dark-listener's own integration tests
+//! use it too: they, ziti-lab and this crate all link the one (non-test) build of the
+//! dark-listener library, so the types line up. Its unit tests (`cfg(test)` build, a
+//! different copy) must not use such signatures; ziti-lab's unit tests take only paths from
+//! here for the same reason.
 #![warn(missing_docs)]
 
 pub mod lab;
