@@ -37,7 +37,8 @@ use dark_listener::e2ee::{E2eeSession, SessionKeys, SEAL_OVERHEAD};
 use dark_listener::listener::{BindOptions, ServiceListener};
 use dark_listener::stream::{DarkStream, MAX_DATA_BODY};
 use rustls::pki_types::ServerName;
-use support::{TestLab, E2EE, PLAIN};
+use support::{start_lab, E2EE, PLAIN};
+use testbed::lab::TestLab;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
@@ -103,7 +104,7 @@ async fn run(plan: Plan, bench: bool) {
         },
     );
     println!("load average at start: {}", load_average());
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let host = lab.context("host-a").await;
     let dialer = lab.context("dialer").await;
     let plain_host = OverlayHost::bind(&host, PLAIN).await;

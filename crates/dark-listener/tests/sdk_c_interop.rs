@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use dark_listener::context::DialOptions;
 use dark_listener::listener::BindOptions;
-use support::{payload, spawn_echo, support_file, TestLab, E2EE, PLAIN};
+use support::{payload, spawn_echo, start_lab, support_file, E2EE, PLAIN};
 use testbed::peers::peer_python;
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 
@@ -29,7 +29,7 @@ fn peer_command(args: &[&str]) -> tokio::process::Command {
 }
 
 async fn c_dials_rust_host(service: &'static str) {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let host = lab.context("host-a").await;
     let echo = spawn_echo(
         host.bind(service, BindOptions::default()).await.unwrap(),
@@ -80,7 +80,7 @@ async fn c_sdk_dials_a_rust_hosted_encrypted_echo() {
 }
 
 async fn rust_dials_c_host(service: &'static str) {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let identity = lab.identity_file("host-b");
     let mut child = peer_command(&["host", identity.to_str().unwrap(), service])
         .spawn()

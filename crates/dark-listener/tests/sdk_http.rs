@@ -19,7 +19,7 @@ use dark_listener::listener::BindOptions;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use support::{TestLab, E2EE};
+use support::{start_lab, E2EE};
 
 /// Answers `<method> <path> #<n>` where n counts requests served.
 #[derive(Clone)]
@@ -45,7 +45,7 @@ impl tower_service::Service<http::Request<Incoming>> for Counter {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn http_keep_alive_over_the_overlay_and_graceful_shutdown() {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let host = lab.context("host-a").await;
     let listener = host.bind(E2EE, BindOptions::default()).await.unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();

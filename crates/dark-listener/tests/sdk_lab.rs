@@ -10,13 +10,13 @@ use std::time::Duration;
 use bytes::Bytes;
 use dark_listener::context::{ContextOptions, DialError, DialOptions};
 use dark_listener::listener::BindOptions;
-use support::{payload, round_trip, spawn_echo, TestLab, E2EE, PLAIN};
+use support::{payload, round_trip, spawn_echo, start_lab, start_lab_on_fixed_ports, E2EE, PLAIN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const SIZES: [usize; 6] = [1, 1000, 65_536, 65_537, 300_001, 1 << 20];
 
 async fn echo_all_sizes(service: &'static str) {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let host = lab.context("host-a").await;
     let listener = host.bind(service, BindOptions::default()).await.unwrap();
     assert_eq!(listener.bound_routers(), 1);
@@ -60,7 +60,7 @@ async fn encrypted_echo_is_byte_exact_up_to_one_mebibyte() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_hosts_are_addressed_by_terminator_identity() {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let a = lab.context("host-a").await;
     let b = lab.context("host-b").await;
     let opts = BindOptions {
@@ -109,7 +109,7 @@ async fn two_hosts_are_addressed_by_terminator_identity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unauthorized_dial_and_bind_are_refused_with_a_reason() {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let host = lab.context("host-a").await;
     let echo = spawn_echo(host.bind(PLAIN, BindOptions::default()).await.unwrap(), "");
     let stranger = lab.context("stranger").await;
@@ -147,7 +147,7 @@ async fn unauthorized_dial_and_bind_are_refused_with_a_reason() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_sees_caller_and_app_data_and_fin_half_closes() {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let host = lab.context("host-a").await;
     let mut listener = host.bind(E2EE, BindOptions::default()).await.unwrap();
     let dialer = lab.context("dialer").await;
@@ -195,7 +195,7 @@ async fn host_sees_caller_and_app_data_and_fin_half_closes() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_rebinds_after_the_router_restarts() {
-    let mut lab = TestLab::start_on_fixed_ports().await;
+    let mut lab = start_lab_on_fixed_ports().await;
     let mut quick = ContextOptions::default();
     quick.channel.reconnect_initial = Duration::from_millis(100);
     quick.channel.reconnect_max = Duration::from_millis(500);
@@ -273,7 +273,7 @@ async fn a_slow_reader_back_pressures_the_writer_without_unbounded_buffering() {
     use std::sync::Arc;
     const TOTAL: usize = 96 << 20;
     const CHUNK: usize = 64 << 10;
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let mut small = ContextOptions::default();
     small.channel.stream_queue = 2;
     small.channel.write_queue = 2;

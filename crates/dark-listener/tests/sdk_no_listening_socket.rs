@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::listener::BindOptions;
-use support::{payload, round_trip, spawn_echo, TestLab, E2EE, PLAIN};
+use support::{payload, round_trip, spawn_echo, start_lab, E2EE, PLAIN};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader};
 
 const CHILD_ENV: &str = "SDK_NO_LISTEN_CHILD";
@@ -63,7 +63,7 @@ async fn child(identity: std::path::PathBuf) {
 }
 
 async fn parent() {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let identity = lab.identity_file("host-a");
     let mut child = tokio::process::Command::new(std::env::current_exe().unwrap())
         .env(CHILD_ENV, &identity)

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use dark_listener::context::{Context, ContextOptions, DialOptions};
 use dark_listener::listener::{BindOptions, ServiceListener};
 use dark_listener::stream::DarkStream;
-use support::{payload, round_trip, TestLab, E2EE, PLAIN};
+use support::{payload, round_trip, start_lab, E2EE, PLAIN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Context options that retry quickly, so a restart is noticed within the test's waits.
@@ -100,7 +100,7 @@ async fn accepts_tcp(addr: SocketAddr) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_router_restarts_and_the_host_binds_again() {
-    let mut lab = TestLab::start().await;
+    let mut lab = start_lab().await;
     let (controller_addr, router_addr) = {
         let running = lab.running.as_ref().unwrap();
         (running.controller_addr(), running.router_addr())
@@ -175,7 +175,7 @@ const CONTROLLER_OUTAGE: Duration = Duration::from_secs(3);
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn streams_keep_flowing_while_the_controller_restarts() {
-    let mut lab = TestLab::start().await;
+    let mut lab = start_lab().await;
     let (controller_addr, router_addr) = {
         let running = lab.running.as_ref().unwrap();
         (running.controller_addr(), running.router_addr())

@@ -7,9 +7,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use dark_listener::context::{Context, ContextOptions};
 use dark_listener::listener::ServiceListener;
-use testbed::lab::{ephemeral_config, free_loopback_addr};
+use testbed::lab::{ephemeral_config, free_loopback_addr, TestLab};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
 
@@ -55,60 +54,18 @@ pub fn config() -> LabConfig {
     config
 }
 
-/// A running lab in a temp dir: [`testbed::lab::TestLab`] (its fields and restarts through
-/// `Deref`) plus logged-in contexts of this crate's `Context`.
-pub struct TestLab(testbed::lab::TestLab);
-
-impl std::ops::Deref for TestLab {
-    type Target = testbed::lab::TestLab;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
+/// A running lab with this fixture's identities, services and policies.
+pub async fn start_lab() -> TestLab {
+    TestLab::start_with(config()).await
 }
 
-impl std::ops::DerefMut for TestLab {
-    fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.0
-    }
-}
-
-impl TestLab {
-    pub async fn start() -> Self {
-        Self::start_with(config()).await
-    }
-
-    /// A lab on fixed (free) loopback ports, so it can be stopped and started again at the
-    /// same addresses.
-    pub async fn start_on_fixed_ports() -> Self {
-        let mut config = config();
-        config.controller.address = free_loopback_addr();
-        config.router.address = free_loopback_addr();
-        Self::start_with(config).await
-    }
-
-    pub async fn start_with(config: LabConfig) -> Self {
-        TestLab(testbed::lab::TestLab::start_with(config).await)
-    }
-
-    /// A context for `name`, logged in.
-    pub async fn context(&self, name: &str) -> Context {
-        self.context_with(name, ContextOptions::default()).await
-    }
-
-    /// A context for `name` with `options`, logged in.
-    pub async fn context_with(&self, name: &str, options: ContextOptions) -> Context {
-        let identity =
-            dark_listener::identity::Identity::from_file(self.identity_file(name)).unwrap();
-        let ctx = Context::with_options(identity, options).unwrap();
-        ctx.wait_authenticated(Duration::from_secs(20))
-            .await
-            .unwrap();
-        ctx
-    }
-
-    pub async fn stop(self) {
-        self.0.stop().await;
-    }
+/// [`start_lab`] on fixed (free) loopback ports, so the lab can be stopped and started again
+/// at the same addresses.
+pub async fn start_lab_on_fixed_ports() -> TestLab {
+    let mut config = config();
+    config.controller.address = free_loopback_addr();
+    config.router.address = free_loopback_addr();
+    TestLab::start_with(config).await
 }
 
 /// Echo host: every accepted stream gets `prefix` first, then its input back until EOF,

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant};
 
 use dark_listener::context::DialOptions;
 use dark_listener::listener::BindOptions;
-use support::{TestLab, E2EE, PLAIN};
+use support::{start_lab, E2EE, PLAIN};
+use testbed::lab::TestLab;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const FLOOR_MB_PER_S: f64 = 1.0;
@@ -53,7 +54,7 @@ async fn measure(lab: &TestLab, service: &str, total: usize) -> f64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn throughput_plain_and_encrypted() {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     // Encrypted transfers are slow in debug builds (unoptimised ChaCha20-Poly1305): a
     // smaller payload keeps the test short there.
     let plain = measure(&lab, PLAIN, 16 << 20).await;
