@@ -2,10 +2,7 @@
 //! scraper identity and one metrics service, for the serving tests over the overlay (the lab
 //! itself lives in the `testbed` crate).
 
-use std::time::Duration;
-
-use dark_listener::context::Context;
-use testbed::lab::ephemeral_config;
+use testbed::lab::{ephemeral_config, TestLab};
 use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
 
 /// The metrics service.
@@ -43,32 +40,7 @@ fn config() -> LabConfig {
     config
 }
 
-/// A running lab in a temp dir: [`testbed::lab::TestLab`] (its fields through `Deref`) with
-/// this fixture's configuration, plus logged-in contexts.
-pub struct TestLab(testbed::lab::TestLab);
-
-impl std::ops::Deref for TestLab {
-    type Target = testbed::lab::TestLab;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl TestLab {
-    pub async fn start() -> Self {
-        TestLab(testbed::lab::TestLab::start_with(config()).await)
-    }
-
-    /// A context for `name`, logged in.
-    pub async fn context(&self, name: &str) -> Context {
-        let ctx = Context::from_identity_file(self.identity_file(name)).unwrap();
-        ctx.wait_authenticated(Duration::from_secs(20))
-            .await
-            .unwrap();
-        ctx
-    }
-
-    pub async fn stop(self) {
-        self.0.stop().await;
-    }
+/// A running lab with this fixture's identities, services and policies.
+pub async fn start_lab() -> TestLab {
+    TestLab::start_with(config()).await
 }

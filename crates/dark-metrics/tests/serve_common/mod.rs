@@ -40,7 +40,7 @@ enum Connector {
 struct LabConnector {
     dialer: Context,
     host: Context,
-    lab: lab::TestLab,
+    lab: testbed::lab::TestLab,
 }
 
 /// A server running on `Transport`.
@@ -67,7 +67,7 @@ impl TestServer {
                 }
             }
             Transport::Lab => {
-                let lab = lab::TestLab::start().await;
+                let lab = lab::start_lab().await;
                 let host = lab.context(lab::HOST).await;
                 let options = BindOptions {
                     bind_using_edge_identity: true,
