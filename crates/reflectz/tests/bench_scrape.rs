@@ -28,7 +28,7 @@ use dark_listener::context::{Context, DialOptions};
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use support::{TestLab, DEMO, HOST, SCRAPER};
+use support::{start_lab, DEMO, HOST, SCRAPER};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
 
 const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -205,7 +205,7 @@ async fn scrape_latency_and_cpu_overlay_vs_loopback() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(1000);
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let identity = lab.identity_file(HOST);
     let dialer = lab.context(SCRAPER).await;
     let options = DialOptions {

@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::stream::DarkStream;
-use support::{http_get, sample_value, TestLab, DEMO, ECHO, HOST, METRICS, SCRAPER};
+use support::{http_get, sample_value, start_lab, DEMO, ECHO, HOST, METRICS, SCRAPER};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// A binary built in the same target directory as this test.
@@ -91,7 +91,7 @@ async fn stop_child(mut child: tokio::process::Child, signal: &str, log: &Path) 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflectz_and_the_example_exporter_hold_no_listening_socket() {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let identity = lab.identity_file(HOST);
     let dialer = lab.context(SCRAPER).await;
 

@@ -11,7 +11,8 @@ use std::time::Duration;
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::stream::DarkStream;
 use reflectz::{ReflectMetrics, ReflectzConfig, RunSummary};
-use support::{http_get, sample_value, support_file, TestLab, ECHO, HOST, METRICS, SCRAPER};
+use support::{http_get, sample_value, start_lab, support_file, ECHO, HOST, METRICS, SCRAPER};
+use testbed::lab::TestLab;
 use testbed::peers::peer_python;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::oneshot;
@@ -63,7 +64,7 @@ fn addressed(identity: &str) -> DialOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_dialers_get_echoes_and_scrape_the_addressed_metrics() {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let (metrics, stop, task) = start_reflectz(&lab).await;
     let dialer = lab.context(SCRAPER).await;
 
@@ -142,7 +143,7 @@ async fn rust_dialers_get_echoes_and_scrape_the_addressed_metrics() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_c_sdk_gets_echoes_and_scrapes_reflectz() {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let (metrics, stop, task) = start_reflectz(&lab).await;
     // Make sure both binds are in place before the C SDK dials.
     let probe = lab.context(SCRAPER).await;

@@ -8,10 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use bytes::Bytes;
-use dark_listener::context::Context;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use testbed::lab::ephemeral_config;
+use testbed::lab::{ephemeral_config, TestLab};
 use tokio::io::{AsyncRead, AsyncWrite};
 use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
 
@@ -57,34 +56,9 @@ fn config() -> LabConfig {
     config
 }
 
-/// A running lab in a temp dir: [`testbed::lab::TestLab`] (its fields through `Deref`) with
-/// this fixture's configuration, plus logged-in contexts.
-pub struct TestLab(testbed::lab::TestLab);
-
-impl std::ops::Deref for TestLab {
-    type Target = testbed::lab::TestLab;
-    fn deref(&self) -> &Self::Target {
-        &self.0
-    }
-}
-
-impl TestLab {
-    pub async fn start() -> Self {
-        TestLab(testbed::lab::TestLab::start_with(config()).await)
-    }
-
-    /// A context for `name`, logged in.
-    pub async fn context(&self, name: &str) -> Context {
-        let ctx = Context::from_identity_file(self.identity_file(name)).unwrap();
-        ctx.wait_authenticated(Duration::from_secs(20))
-            .await
-            .unwrap();
-        ctx
-    }
-
-    pub async fn stop(self) {
-        self.0.stop().await;
-    }
+/// A running lab with this fixture's identities, services and policies.
+pub async fn start_lab() -> TestLab {
+    TestLab::start_with(config()).await
 }
 
 /// One HTTP/1.1 GET on `io`: status, content type and body.
