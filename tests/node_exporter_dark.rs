@@ -5,7 +5,7 @@
 //! the defaults, then `--terminator-identity`, `--web.telemetry-path` and
 //! `--web.disable-exporter-metrics`.
 
-#[path = "../crates/dark-metrics/tests/serve_common/lab.rs"]
+#[path = "../crates/node-exporter/tests/support/lab.rs"]
 mod lab;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +16,8 @@ use dark_listener::context::{Context, DialOptions};
 use dark_listener::stream::DarkStream;
 use dark_metrics::exposition::{Format, MetricFamily};
 use dark_metrics::scrape::{scrape, ScrapeError, ScrapeRequest};
-use lab::{TestLab, HOST, SCRAPER, SERVICE};
+use lab::{context, start_lab, HOST, SCRAPER, SERVICE};
+use testbed::lab::TestLab;
 
 async fn dial_when_bound(ctx: &Context, terminator: &str) -> DarkStream {
     let options = DialOptions {
@@ -39,9 +40,7 @@ fn has(families: &[MetricFamily], name: &str) -> bool {
 }
 
 fn identity_file(lab: &TestLab) -> PathBuf {
-    let path = lab.dir.path().join(format!("{HOST}.json"));
-    lab.lab.issue_identity_file(HOST, &path).unwrap();
-    path
+    lab.identity_file(HOST)
 }
 
 fn start(identity: &Path, log: &Path, extra: &[&str]) -> tokio::process::Child {
@@ -85,9 +84,9 @@ async fn stop(mut child: tokio::process::Child, signal: &str, log: &Path) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn darkscrape_node_exporter_serves_dark_and_stops_on_signals() {
-    let lab = TestLab::start().await;
+    let lab = start_lab().await;
     let identity = identity_file(&lab);
-    let scraper = lab.context(SCRAPER).await;
+    let scraper = context(&lab, SCRAPER).await;
 
     // Defaults, addressed by the identity's name.
     let log = lab.dir.path().join("node-exporter.log");

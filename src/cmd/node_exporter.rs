@@ -17,7 +17,10 @@
 //!
 //! The exporter runs on a current-thread tokio runtime (the collectors have their own
 //! thread): a scrape is a few milliseconds of mostly kernel time, and one thread keeps the
-//! process small.
+//! process small. Running it with `MALLOC_ARENA_MAX=1` in the environment keeps glibc to one
+//! malloc arena (measured 0.25–0.4 MiB less resident memory, no CPU change), and
+//! `cargo build --profile dist` makes a smaller binary (measured 1.2 MiB less peak RSS); see
+//! the node-exporter crate's performance notes.
 
 use std::io::Write;
 use std::path::PathBuf;

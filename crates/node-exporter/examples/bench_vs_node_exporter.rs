@@ -1,21 +1,31 @@
 //! CPU time per scrape and peak RSS: node_exporter 1.5.0 against this crate, in one run.
 //!
 //! ```text
-//! cargo run --release -p node-exporter --example bench_vs_node_exporter -- [--scrapes N]
+//! cargo build --release --bin darkscrape
+//! cargo run --release -p node-exporter --example bench_vs_node_exporter -- [--scrapes N] [--no-overlay]
 //! ```
 //!
-//! Both exporters run as separate processes serving `GET /metrics` over HTTP/1.1 on
-//! 127.0.0.1, with the same 26 collectors and filter flags. node_exporter runs with
-//! `--web.disable-exporter-metrics` (no Go runtime metrics, so it does only host work).
-//! Our side is this same binary re-started with `--serve-ours <port>`: a tokio
-//! current-thread runtime, hyper's HTTP/1 server, `NodeExporter::scrape` and the 0.0.4
-//! writer — the shape dark-metrics serving will have, minus the overlay. That mode exists
-//! only for this benchmark and binds loopback only.
+//! Three servers with the same 26 collectors and filter flags, each measured alone:
 //!
-//! The client opens a fresh connection per scrape for both, asks for no compression,
-//! warms each up with 10 scrapes, then does N sequential scrapes of one exporter, then N of
-//! the other. CPU = utime + stime of the server process from `/proc/<pid>/stat` over those
-//! N scrapes; peak RSS = `VmHWM` from `/proc/<pid>/status` at the end.
+//! 1. node_exporter 1.5.0 serving `GET /metrics` over HTTP/1.1 on 127.0.0.1, with
+//!    `--web.disable-exporter-metrics` (no Go runtime metrics, so it does only host work).
+//! 2. Exporter-only, loopback: this example re-started with `--serve-ours <port>`: a tokio
+//!    current-thread runtime, hyper's HTTP/1 server, `NodeExporter::scrape` and the 0.0.4
+//!    writer, on 127.0.0.1 (that mode exists only for this benchmark). Same transport as
+//!    node_exporter, so it compares the exporters alone.
+//! 3. What a user runs: the `darkscrape` binary built next to this example, as
+//!    `darkscrape node-exporter --identity … --service … --bind-using-identity
+//!    --web.disable-exporter-metrics`, hosting a service of an in-process lab overlay
+//!    (controller and router in this process, on loopback), scraped over the overlay with a
+//!    fresh overlay connection per scrape (TLS channel to the router, edge framing,
+//!    dark-metrics serving). Only the darkscrape process is measured. `--no-overlay` skips it.
+//!
+//! The client asks for no compression, warms each server up with 10 scrapes, then does N
+//! sequential scrapes. CPU = utime + stime of the server process from `/proc/<pid>/stat`
+//! over those N scrapes; peak RSS = `VmHWM` from `/proc/<pid>/status` at the end, split
+//! into `RssAnon` and `RssFile` (file-backed: program text and shared libraries, which the
+//! kernel maps in 64 KiB fault-around blocks, so it grows with the binary's size even where
+//! code is never run).
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};

@@ -3,9 +3,9 @@
 //! `dark_metrics::scrape::scrape` over a `DarkStream`. Checks the negotiated formats, that
 //! every collector ran, the served text passes promtool, the telemetry path and request
 //! limit flags of the server, and that a scrape timeout shorter than `--collector.timeout`
-//! bounds the scrape. The lab fixture is dark-metrics' serving-test lab.
+//! bounds the scrape. The lab fixture is `support/lab.rs` (a testbed lab).
 
-#[path = "../../dark-metrics/tests/serve_common/lab.rs"]
+#[path = "support/lab.rs"]
 mod lab;
 #[path = "support/promtool.rs"]
 mod promtool;
@@ -18,7 +18,7 @@ use dark_listener::stream::DarkStream;
 use dark_metrics::exposition::{Format, MetricFamily};
 use dark_metrics::scrape::{scrape, ScrapeError, ScrapeRequest};
 use dark_metrics::serve::{MetricsServer, ProcessCollector};
-use lab::{TestLab, HOST, SCRAPER, SERVICE};
+use lab::{context, start_lab, HOST, SCRAPER, SERVICE};
 use node_exporter::{CollectorOptions, HostPaths, NodeExporter, COLLECTORS};
 
 const TERMINATOR: &str = "node-a";
@@ -51,9 +51,9 @@ fn value(families: &[MetricFamily], name: &str, label: Option<(&str, &str)>) -> 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn node_exporter_scraped_over_the_overlay() {
-    let lab = TestLab::start().await;
-    let host = lab.context(HOST).await;
-    let scraper = lab.context(SCRAPER).await;
+    let lab = start_lab().await;
+    let host = context(&lab, HOST).await;
+    let scraper = context(&lab, SCRAPER).await;
 
     let names: Vec<&str> = COLLECTORS.iter().map(|c| c.name).collect();
     let exporter = NodeExporter::new(

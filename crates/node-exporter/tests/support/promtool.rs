@@ -4,9 +4,6 @@
 //! node_exporter's dashboards and alerts. Included with `#[path]`.
 #![allow(dead_code)]
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
 /// A lint finding node_exporter 1.5.0's own output gets for the same metric name.
 pub fn upstream_naming_lint(line: &str) -> bool {
     let Some((name, finding)) = line.split_once(' ') else {
@@ -24,20 +21,7 @@ pub fn upstream_naming_lint(line: &str) -> bool {
 /// Runs promtool on `body` (text format 0.0.4) and fails on any finding other than the
 /// upstream naming lints.
 pub fn assert_promtool_clean(body: &[u8]) {
-    let mut child = Command::new(testbed::peers::promtool())
-        .args(["check", "metrics"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child.stdin.take().unwrap().write_all(body).unwrap();
-    let out = child.wait_with_output().unwrap();
-    let report = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, report) = testbed::promtool::check_metrics(body);
     let unexpected: Vec<&str> = report
         .lines()
         .filter(|l| !upstream_naming_lint(l))
@@ -49,7 +33,7 @@ pub fn assert_promtool_clean(body: &[u8]) {
     );
     // promtool exits 0 only when it finds nothing; the allowed findings make it exit 3.
     assert!(
-        out.status.success() || !report.is_empty(),
+        code == Some(0) || !report.is_empty(),
         "promtool failed without a report"
     );
 }

@@ -1,0 +1,59 @@
+//! The overlay fixture of the node exporter's serving tests (also used by the workspace's
+//! `tests/node_exporter_dark.rs`): a `testbed` lab with a host identity, a scraper identity,
+//! one metrics service and its bind and dial policies. Included with `#[path]`.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use dark_listener::context::Context;
+use testbed::lab::{ephemeral_config, TestLab};
+use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
+
+/// The metrics service.
+pub const SERVICE: &str = "node.metrics.svc";
+/// The identity hosting it.
+pub const HOST: &str = "node.host";
+/// The identity scraping it.
+pub const SCRAPER: &str = "node.scraper";
+
+fn config() -> LabConfig {
+    let mut config = ephemeral_config();
+    for (name, role) in [(HOST, "node-hosts"), (SCRAPER, "scrapers")] {
+        config.identities.push(IdentityDecl {
+            name: name.into(),
+            roles: vec![role.into()],
+        });
+    }
+    config.services.push(ServiceDecl {
+        name: SERVICE.into(),
+        roles: vec!["node-metrics".into()],
+        encryption_required: false,
+        configs: Default::default(),
+    });
+    for (name, policy_type, role) in [
+        ("node-hosts-bind", PolicyType::Bind, "#node-hosts"),
+        ("scrapers-dial", PolicyType::Dial, "#scrapers"),
+    ] {
+        config.service_policies.push(ServicePolicyDecl {
+            name: name.into(),
+            policy_type,
+            identities: vec![role.into()],
+            services: vec!["#node-metrics".into()],
+        });
+    }
+    config
+}
+
+/// A running lab with this fixture's identities, service and policies.
+pub async fn start_lab() -> TestLab {
+    TestLab::start_with(config()).await
+}
+
+/// A context for `name`, logged in.
+pub async fn context(lab: &TestLab, name: &str) -> Context {
+    let ctx = Context::from_identity_file(lab.identity_file(name)).unwrap();
+    ctx.wait_authenticated(Duration::from_secs(20))
+        .await
+        .unwrap();
+    ctx
+}
