@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use dark_listener::context::{Context, ContextOptions, DialOptions};
 use dark_listener::listener::{BindOptions, ServiceListener};
 use dark_listener::stream::DarkStream;
-use support::{payload, round_trip, start_lab, E2EE, PLAIN};
+use support::{echo_stream, payload, round_trip, start_lab, E2EE, PLAIN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Context options that retry quickly, so a restart is noticed within the test's waits.
@@ -47,23 +47,10 @@ fn serve_echo_until(
                 _ = &mut stop => break,
                 accepted = listener.accept() => accepted,
             };
-            let Ok((mut stream, _peer)) = accepted else {
+            let Ok((stream, _peer)) = accepted else {
                 break;
             };
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    let n = match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    if stream.write_all(&buf[..n]).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = stream.shutdown().await;
-                let _ = stream.read(&mut buf).await;
-            });
+            tokio::spawn(echo_stream(stream, ""));
         }
         listener
     })

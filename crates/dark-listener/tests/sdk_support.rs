@@ -75,27 +75,33 @@ pub fn spawn_echo(
     prefix: &'static str,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
-        while let Ok((mut stream, _peer)) = listener.accept().await {
-            tokio::spawn(async move {
-                if !prefix.is_empty() {
-                    stream.write_all(prefix.as_bytes()).await.unwrap();
-                }
-                let mut buf = vec![0u8; 32 * 1024];
-                loop {
-                    let n = match stream.read(&mut buf).await {
-                        Ok(0) | Err(_) => break,
-                        Ok(n) => n,
-                    };
-                    if stream.write_all(&buf[..n]).await.is_err() {
-                        return;
-                    }
-                }
-                let _ = stream.shutdown().await;
-                // Keep the stream until the peer closes, so the FIN is not overtaken.
-                let _ = stream.read(&mut buf).await;
-            });
+        while let Ok((stream, _peer)) = listener.accept().await {
+            tokio::spawn(echo_stream(stream, prefix));
         }
     })
+}
+
+/// Serves one echo stream: `prefix` first, then its input back until EOF, then FIN; keeps
+/// the stream until the peer closes, so the FIN is not overtaken.
+pub async fn echo_stream<S>(mut stream: S, prefix: &'static str)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    if !prefix.is_empty() {
+        stream.write_all(prefix.as_bytes()).await.unwrap();
+    }
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match stream.read(&mut buf).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        if stream.write_all(&buf[..n]).await.is_err() {
+            return;
+        }
+    }
+    let _ = stream.shutdown().await;
+    let _ = stream.read(&mut buf).await;
 }
 
 /// Deterministic payload of `len` bytes (not all equal, so reordering would show).
