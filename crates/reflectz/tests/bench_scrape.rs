@@ -24,11 +24,11 @@ use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
-use dark_listener::context::{Context, DialOptions};
+use dark_listener::context::DialOptions;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use support::{start_lab, DEMO, HOST, SCRAPER};
+use support::{dial_when_bound, start_lab, DEMO, HOST, SCRAPER};
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
 
 const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";
@@ -188,16 +188,6 @@ async fn spawn_example(
     (child, line.trim().to_string())
 }
 
-async fn dial_when_bound(ctx: &Context, options: DialOptions) -> dark_listener::stream::DarkStream {
-    for _ in 0..150 {
-        if let Ok(stream) = ctx.dial(DEMO, options.clone()).await {
-            return stream;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot dial {DEMO}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "benchmark: run with --release --ignored --nocapture (see the file's docs)"]
 async fn scrape_latency_and_cpu_overlay_vs_loopback() {
@@ -219,7 +209,7 @@ async fn scrape_latency_and_cpu_overlay_vs_loopback() {
         .strip_prefix("loopback ")
         .and_then(|a| a.parse().ok())
         .unwrap_or_else(|| panic!("unexpected first line {line:?}"));
-    drop(dial_when_bound(&dialer, options.clone()).await);
+    drop(dial_when_bound(&dialer, DEMO, options.clone(), 150).await);
     let dark_pid = dark.id().unwrap();
     let loop_pid = loopback.id().unwrap();
 

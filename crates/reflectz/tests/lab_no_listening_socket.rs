@@ -16,9 +16,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use dark_listener::context::{Context, DialOptions};
-use dark_listener::stream::DarkStream;
-use support::{http_get, sample_value, start_lab, DEMO, ECHO, HOST, METRICS, SCRAPER};
+use dark_listener::context::DialOptions;
+use support::{
+    addressed, dial_when_bound, http_get, sample_value, start_lab, DEMO, ECHO, HOST, METRICS,
+    SCRAPER,
+};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// A binary built in the same target directory as this test.
@@ -43,25 +45,6 @@ fn built_binary(relative: &str) -> PathBuf {
 fn assert_no_listening_socket(pid: u32, what: &str) {
     if let Err(not_dark) = ziti_lab::sockets::check_process_dark(pid) {
         panic!("{what}: {not_dark}");
-    }
-}
-
-async fn dial_when_bound(ctx: &Context, service: &str, options: DialOptions) -> DarkStream {
-    let mut last = None;
-    for _ in 0..150 {
-        match ctx.dial(service, options.clone()).await {
-            Ok(stream) => return stream,
-            Err(error) => last = Some(error),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot dial {service}: {last:?}");
-}
-
-fn addressed(identity: &str) -> DialOptions {
-    DialOptions {
-        terminator_identity: Some(identity.to_string()),
-        ..DialOptions::default()
     }
 }
 
@@ -110,7 +93,7 @@ async fn reflectz_and_the_example_exporter_hold_no_listening_socket() {
         .spawn()
         .expect("darkscrape starts");
     let pid = child.id().unwrap();
-    let echo = dial_when_bound(&dialer, ECHO, DialOptions::default()).await;
+    let echo = dial_when_bound(&dialer, ECHO, DialOptions::default(), 150).await;
     let mut echo = BufReader::new(echo);
     echo.write_all(b"are you dark?\n").await.unwrap();
     let mut reply = String::new();
@@ -119,7 +102,7 @@ async fn reflectz_and_the_example_exporter_hold_no_listening_socket() {
         .unwrap()
         .unwrap();
     assert_eq!(reply, "you sent me: are you dark?\n");
-    let scrape = dial_when_bound(&dialer, METRICS, addressed(HOST)).await;
+    let scrape = dial_when_bound(&dialer, METRICS, addressed(HOST), 150).await;
     let (status, _, body) = http_get(scrape, "/metrics", "*/*").await;
     assert_eq!(status, 200);
     assert_eq!(sample_value(&body, "reflect_total_connections"), Some(1.0));
@@ -139,7 +122,7 @@ async fn reflectz_and_the_example_exporter_hold_no_listening_socket() {
         .spawn()
         .expect("custom_exporter starts");
     let pid = child.id().unwrap();
-    let scrape = dial_when_bound(&dialer, DEMO, addressed(HOST)).await;
+    let scrape = dial_when_bound(&dialer, DEMO, addressed(HOST), 150).await;
     let (status, content_type, body) = http_get(scrape, "/metrics", "text/plain").await;
     assert_eq!(status, 200);
     assert_eq!(content_type, "text/plain; version=0.0.4; charset=utf-8");

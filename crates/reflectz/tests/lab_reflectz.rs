@@ -9,9 +9,11 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use dark_listener::context::{Context, DialOptions};
-use dark_listener::stream::DarkStream;
 use reflectz::{ReflectMetrics, ReflectzConfig, RunSummary};
-use support::{http_get, sample_value, start_lab, support_file, ECHO, HOST, METRICS, SCRAPER};
+use support::{
+    addressed, dial_when_bound, http_get, sample_value, start_lab, support_file, ECHO, HOST,
+    METRICS, SCRAPER,
+};
 use testbed::lab::TestLab;
 use testbed::peers::peer_python;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
@@ -42,33 +44,13 @@ async fn start_reflectz(
     (metrics, stop, task)
 }
 
-/// Dials `service` until the host's bind is in place (at most ~10 s).
-async fn dial_when_bound(ctx: &Context, service: &str, options: DialOptions) -> DarkStream {
-    let mut last = None;
-    for _ in 0..100 {
-        match ctx.dial(service, options.clone()).await {
-            Ok(stream) => return stream,
-            Err(error) => last = Some(error),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot dial {service}: {last:?}");
-}
-
-fn addressed(identity: &str) -> DialOptions {
-    DialOptions {
-        terminator_identity: Some(identity.to_string()),
-        ..DialOptions::default()
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rust_dialers_get_echoes_and_scrape_the_addressed_metrics() {
     let lab = start_lab().await;
     let (metrics, stop, task) = start_reflectz(&lab).await;
     let dialer = lab.context(SCRAPER).await;
 
-    let first = dial_when_bound(&dialer, ECHO, DialOptions::default()).await;
+    let first = dial_when_bound(&dialer, ECHO, DialOptions::default(), 100).await;
     let mut first = BufReader::new(first);
     first.write_all(b"hello over the overlay\n").await.unwrap();
     let mut reply = String::new();
@@ -103,7 +85,7 @@ async fn rust_dialers_get_echoes_and_scrape_the_addressed_metrics() {
     assert_eq!(metrics.total_connections(), 9);
 
     // The metrics service, addressed by the host's identity name.
-    let scrape = dial_when_bound(&dialer, METRICS, addressed(HOST)).await;
+    let scrape = dial_when_bound(&dialer, METRICS, addressed(HOST), 100).await;
     let (status, content_type, body) =
         http_get(scrape, "/metrics", "text/plain;version=0.0.4").await;
     assert_eq!(status, 200);
@@ -147,8 +129,8 @@ async fn the_c_sdk_gets_echoes_and_scrapes_reflectz() {
     let (metrics, stop, task) = start_reflectz(&lab).await;
     // Make sure both binds are in place before the C SDK dials.
     let probe = lab.context(SCRAPER).await;
-    drop(dial_when_bound(&probe, ECHO, DialOptions::default()).await);
-    drop(dial_when_bound(&probe, METRICS, addressed(HOST)).await);
+    drop(dial_when_bound(&probe, ECHO, DialOptions::default(), 100).await);
+    drop(dial_when_bound(&probe, METRICS, addressed(HOST), 100).await);
     probe.shutdown(Duration::from_secs(5)).await;
     for _ in 0..100 {
         if metrics.active_connections() == 0 {
