@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use dark_listener::context::{Context, ContextOptions};
 use dark_listener::identity::Identity;
-use ziti_lab::{Lab, LabConfig, LabPki, RunningLab};
+use ziti_lab::{
+    IdentityDecl, Lab, LabConfig, LabPki, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl,
+};
 
 /// The directory of the shared test PKI, generated on first use and reused by later runs and
 /// by every test binary (ziti-lab's unit tests load it with their own `LabPki`).
@@ -47,6 +49,52 @@ pub fn ephemeral_config() -> LabConfig {
     let mut config = LabConfig::starter();
     config.controller.address = "127.0.0.1:0".parse().unwrap();
     config.router.address = "127.0.0.1:0".parse().unwrap();
+    config
+}
+
+/// Services that one group of identities hosts and another dials: what a fixture declares.
+#[derive(Debug, Clone, Copy)]
+pub struct ServiceGroup<'a> {
+    /// The role every service of the group carries (policies name it as `#role`).
+    pub service_role: &'a str,
+    /// The services: name and whether end-to-end encryption is required.
+    pub services: &'a [(&'a str, bool)],
+    /// The identities: name and role.
+    pub identities: &'a [(&'a str, &'a str)],
+    /// The identity role allowed to bind the services (policy `<binders>-bind`).
+    pub binders: &'a str,
+    /// The identity role allowed to dial the services (policy `<dialers>-dial`).
+    pub dialers: &'a str,
+}
+
+/// The [`ephemeral_config`] plus `group`'s identities, services and Bind/Dial policies.
+pub fn group_config(group: &ServiceGroup<'_>) -> LabConfig {
+    let mut config = ephemeral_config();
+    for (name, role) in group.identities {
+        config.identities.push(IdentityDecl {
+            name: (*name).into(),
+            roles: vec![(*role).into()],
+        });
+    }
+    for (name, encryption_required) in group.services {
+        config.services.push(ServiceDecl {
+            name: (*name).into(),
+            roles: vec![group.service_role.into()],
+            encryption_required: *encryption_required,
+            configs: Default::default(),
+        });
+    }
+    for (role, policy_type, suffix) in [
+        (group.binders, PolicyType::Bind, "bind"),
+        (group.dialers, PolicyType::Dial, "dial"),
+    ] {
+        config.service_policies.push(ServicePolicyDecl {
+            name: format!("{role}-{suffix}"),
+            policy_type,
+            identities: vec![format!("#{role}")],
+            services: vec![format!("#{}", group.service_role)],
+        });
+    }
     config
 }
 
@@ -144,6 +192,37 @@ mod tests {
         }
         let config = ephemeral_config();
         assert_eq!(config.controller.address.port(), 0);
+        assert!(config.router.address.ip().is_loopback());
+    }
+
+    #[test]
+    fn a_group_declares_identities_services_and_both_policies() {
+        let config = group_config(&ServiceGroup {
+            service_role: "svc",
+            services: &[("a.svc", false), ("b.svc", true)],
+            identities: &[("host", "hosts"), ("client", "clients")],
+            binders: "hosts",
+            dialers: "clients",
+        });
+        let base = ephemeral_config();
+        assert_eq!(config.identities.len(), base.identities.len() + 2);
+        let b = config.services.iter().find(|s| s.name == "b.svc").unwrap();
+        assert!(b.encryption_required);
+        assert_eq!(b.roles, ["svc"]);
+        let bind = config
+            .service_policies
+            .iter()
+            .find(|p| p.name == "hosts-bind")
+            .unwrap();
+        assert!(matches!(bind.policy_type, PolicyType::Bind));
+        assert_eq!(bind.identities, ["#hosts"]);
+        assert_eq!(bind.services, ["#svc"]);
+        let dial = config
+            .service_policies
+            .iter()
+            .find(|p| p.name == "clients-dial")
+            .unwrap();
+        assert!(matches!(dial.policy_type, PolicyType::Dial));
         assert!(config.router.address.ip().is_loopback());
     }
 }
