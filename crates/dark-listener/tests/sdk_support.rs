@@ -8,9 +8,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use dark_listener::listener::ServiceListener;
-use testbed::lab::{ephemeral_config, free_loopback_addr, TestLab};
+use testbed::lab::{free_loopback_addr, group_config, ServiceGroup, TestLab};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
+use ziti_lab::LabConfig;
 
 /// Plain service.
 pub const PLAIN: &str = "sdk-echo-plain";
@@ -19,39 +19,18 @@ pub const E2EE: &str = "sdk-echo-e2ee";
 
 /// The lab configuration of these tests.
 pub fn config() -> LabConfig {
-    let mut config = ephemeral_config();
-    for (name, role) in [
-        ("host-a", "sdk-host"),
-        ("host-b", "sdk-host"),
-        ("dialer", "sdk-dialer"),
-        ("stranger", "nobody"),
-    ] {
-        config.identities.push(IdentityDecl {
-            name: name.into(),
-            roles: vec![role.into()],
-        });
-    }
-    for (name, encrypted) in [(PLAIN, false), (E2EE, true)] {
-        config.services.push(ServiceDecl {
-            name: name.into(),
-            roles: vec!["sdk-test".into()],
-            encryption_required: encrypted,
-            configs: Default::default(),
-        });
-    }
-    config.service_policies.push(ServicePolicyDecl {
-        name: "sdk-hosts-bind".into(),
-        policy_type: PolicyType::Bind,
-        identities: vec!["#sdk-host".into()],
-        services: vec!["#sdk-test".into()],
-    });
-    config.service_policies.push(ServicePolicyDecl {
-        name: "sdk-dialer-dial".into(),
-        policy_type: PolicyType::Dial,
-        identities: vec!["#sdk-dialer".into()],
-        services: vec!["#sdk-test".into()],
-    });
-    config
+    group_config(&ServiceGroup {
+        service_role: "sdk-test",
+        services: &[(PLAIN, false), (E2EE, true)],
+        identities: &[
+            ("host-a", "sdk-host"),
+            ("host-b", "sdk-host"),
+            ("dialer", "sdk-dialer"),
+            ("stranger", "nobody"),
+        ],
+        binders: "sdk-host",
+        dialers: "sdk-dialer",
+    })
 }
 
 /// A running lab with this fixture's identities, services and policies.
