@@ -12,9 +12,9 @@ use dark_listener::context::{Context, DialOptions};
 use dark_listener::stream::DarkStream;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
-use testbed::lab::{ephemeral_config, TestLab};
+use testbed::lab::{group_config, ServiceGroup, TestLab};
 use tokio::io::{AsyncRead, AsyncWrite};
-use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
+use ziti_lab::LabConfig;
 
 /// The echo service.
 pub const ECHO: &str = "reflect.svc";
@@ -28,34 +28,13 @@ pub const HOST: &str = "reflect.host";
 pub const SCRAPER: &str = "reflect.scraper";
 
 fn config() -> LabConfig {
-    let mut config = ephemeral_config();
-    for (name, role) in [(HOST, "reflect-hosts"), (SCRAPER, "reflect-clients")] {
-        config.identities.push(IdentityDecl {
-            name: name.into(),
-            roles: vec![role.into()],
-        });
-    }
-    for name in [ECHO, METRICS, DEMO] {
-        config.services.push(ServiceDecl {
-            name: name.into(),
-            roles: vec!["reflect".into()],
-            encryption_required: false,
-            configs: Default::default(),
-        });
-    }
-    config.service_policies.push(ServicePolicyDecl {
-        name: "reflect-bind".into(),
-        policy_type: PolicyType::Bind,
-        identities: vec!["#reflect-hosts".into()],
-        services: vec!["#reflect".into()],
-    });
-    config.service_policies.push(ServicePolicyDecl {
-        name: "reflect-dial".into(),
-        policy_type: PolicyType::Dial,
-        identities: vec!["#reflect-clients".into()],
-        services: vec!["#reflect".into()],
-    });
-    config
+    group_config(&ServiceGroup {
+        service_role: "reflect",
+        services: &[(ECHO, false), (METRICS, false), (DEMO, false)],
+        identities: &[(HOST, "reflect-hosts"), (SCRAPER, "reflect-clients")],
+        binders: "reflect-hosts",
+        dialers: "reflect-clients",
+    })
 }
 
 /// A running lab with this fixture's identities, services and policies.
