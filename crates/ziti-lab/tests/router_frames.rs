@@ -716,22 +716,7 @@ async fn a_dropped_host_channel_closes_its_circuits_and_terminators() {
         .to_frame(0),
     )
     .await;
-    let dial = host.expect(ct::DIAL).await;
-    let id = dial
-        .headers
-        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
-        .unwrap()
-        .unwrap();
-    host.send_seq(
-        DialSuccess {
-            bind_conn_id: 1,
-            new_conn_id: id,
-            public_key: None,
-        }
-        .to_frame(0)
-        .replying_to(dial.sequence),
-    )
-    .await;
+    host.answer_dial(1).await;
     d.expect(ct::STATE_CONNECTED).await;
     drop(host);
     let closed = d.expect(ct::STATE_CLOSED).await;
@@ -768,22 +753,7 @@ async fn a_dropped_dialer_closes_the_host_side() {
         .to_frame(0),
     )
     .await;
-    let dial = host.expect(ct::DIAL).await;
-    let id = dial
-        .headers
-        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
-        .unwrap()
-        .unwrap();
-    host.send_seq(
-        DialSuccess {
-            bind_conn_id: 1,
-            new_conn_id: id,
-            public_key: None,
-        }
-        .to_frame(0)
-        .replying_to(dial.sequence),
-    )
-    .await;
+    let id = host.answer_dial(1).await;
     d.expect(ct::STATE_CONNECTED).await;
     drop(d);
     let closed = host.expect(ct::STATE_CLOSED).await;
@@ -1363,22 +1333,7 @@ async fn bad_dial_success_bodies_fail_the_dial_on_both_sides() {
             c
         })
         .await;
-    let dial = host.expect(ct::DIAL).await;
-    let id = dial
-        .headers
-        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
-        .unwrap()
-        .unwrap();
-    host.send_seq(
-        DialSuccess {
-            bind_conn_id: 1,
-            new_conn_id: id,
-            public_key: None,
-        }
-        .to_frame(0)
-        .replying_to(dial.sequence),
-    )
-    .await;
+    host.answer_dial(1).await;
     let ok = d.expect(ct::STATE_CONNECTED).await;
     assert_eq!(reply_for(&ok), seq);
     assert_eq!(conn_id(&ok), 7);
@@ -1494,22 +1449,7 @@ async fn stalled_dialer_is_cut_off(options: RouterOptions) {
         .to_frame(0),
     )
     .await;
-    let dial = host.expect(ct::DIAL).await;
-    let id = dial
-        .headers
-        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
-        .unwrap()
-        .unwrap();
-    host.send_seq(
-        DialSuccess {
-            bind_conn_id: 1,
-            new_conn_id: id,
-            public_key: None,
-        }
-        .to_frame(0)
-        .replying_to(dial.sequence),
-    )
-    .await;
+    let id = host.answer_dial(1).await;
     d.expect(ct::STATE_CONNECTED).await;
     // The dialer reads nothing from now on. 32 MiB is far more than the socket buffers and the
     // outbound queue hold, so the router's relay stalls, closes the dialer's channel after

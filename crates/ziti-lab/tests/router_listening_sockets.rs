@@ -8,8 +8,8 @@ mod router_lab;
 use std::collections::BTreeSet;
 
 use bytes::Bytes;
-use dark_listener::wire::consts::{content_type as ct, header as h};
-use dark_listener::wire::edge::{Bind, Connect, Data, DialSuccess};
+use dark_listener::wire::consts::content_type as ct;
+use dark_listener::wire::edge::{Bind, Connect, Data};
 use router_lab::TestLab;
 use ziti_lab::PolicyType;
 
@@ -96,22 +96,7 @@ async fn only_controller_and_router_listen_while_hosting_and_dialing() {
             .to_frame(0),
         )
         .await;
-    let dial = host.expect(ct::DIAL).await;
-    let id = dial
-        .headers
-        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
-        .unwrap()
-        .unwrap();
-    host.send_seq(
-        DialSuccess {
-            bind_conn_id: 1,
-            new_conn_id: id,
-            public_key: None,
-        }
-        .to_frame(0)
-        .replying_to(dial.sequence),
-    )
-    .await;
+    let id = host.answer_dial(1).await;
     dialer.expect(ct::STATE_CONNECTED).await;
     host.send_seq(
         Data {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use dark_listener::wire::consts::{content_type as ct, header as h};
-use dark_listener::wire::edge::Hello;
+use dark_listener::wire::edge::{DialSuccess, Hello};
 use dark_listener::wire::frame::{Frame, FrameCodec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::client::TlsStream;
@@ -260,6 +260,28 @@ impl RawChannel {
     }
 
     /// The next frame, which must have content type `content_type`.
+    /// Expects a Dial on this host channel and accepts it for the bind `bind_conn_id`
+    /// (DialSuccess without a public key); returns the router-provided connection id.
+    pub async fn answer_dial(&mut self, bind_conn_id: u32) -> u32 {
+        let dial = self.expect(ct::DIAL).await;
+        let id = dial
+            .headers
+            .get_u32(h::ROUTER_PROVIDED_CONN_ID)
+            .unwrap()
+            .unwrap();
+        self.send_seq(
+            DialSuccess {
+                bind_conn_id,
+                new_conn_id: id,
+                public_key: None,
+            }
+            .to_frame(0)
+            .replying_to(dial.sequence),
+        )
+        .await;
+        id
+    }
+
     pub async fn expect(&mut self, content_type: i32) -> Frame {
         let f = self.recv().await;
         assert_eq!(
