@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use dark_listener::context::{Context, ContextOptions, DialOptions};
 use dark_listener::listener::{BindOptions, ServiceListener};
 use dark_listener::stream::DarkStream;
-use support::{echo_stream, payload, round_trip, start_lab, E2EE, PLAIN};
+use support::{assert_dial_refused, echo_stream, payload, round_trip, start_lab, E2EE, PLAIN};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Context options that retry quickly, so a restart is noticed within the test's waits.
@@ -123,16 +123,7 @@ async fn only_the_router_restarts_and_the_host_binds_again() {
         ended.is_ok(),
         "a stream through the stopped router did not end within 10 s"
     );
-    let refused = dialer
-        .dial(
-            PLAIN,
-            DialOptions {
-                timeout: Duration::from_secs(2),
-                ..DialOptions::default()
-            },
-        )
-        .await;
-    assert!(refused.is_err(), "dial succeeded while the router was down");
+    assert_dial_refused(&dialer, PLAIN).await;
 
     lab.running.as_mut().unwrap().start_router().await.unwrap();
     assert_eq!(lab.running.as_ref().unwrap().router_addr(), router_addr);

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use dark_listener::context::{Context, DialOptions};
 use dark_listener::listener::ServiceListener;
 use testbed::lab::{free_loopback_addr, group_config, ServiceGroup, TestLab};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -45,6 +46,16 @@ pub async fn start_lab_on_fixed_ports() -> TestLab {
     config.controller.address = free_loopback_addr();
     config.router.address = free_loopback_addr();
     TestLab::start_with(config).await
+}
+
+/// Asserts that a dial of `service` with a 2 s timeout fails (the router is down).
+pub async fn assert_dial_refused(ctx: &Context, service: &str) {
+    let options = DialOptions {
+        timeout: Duration::from_secs(2),
+        ..DialOptions::default()
+    };
+    let dialed = ctx.dial(service, options).await;
+    assert!(dialed.is_err(), "dial succeeded while the router was down");
 }
 
 /// Echo host: every accepted stream gets `prefix` first, then its input back until EOF,
