@@ -93,6 +93,8 @@ where
     builder
         .http1()
         .keep_alive(true)
+        // A client may half-close (FIN) right after its request; answer it anyway.
+        .half_close(true)
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout);
     let builder = builder.http1_only();

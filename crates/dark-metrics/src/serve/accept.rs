@@ -195,8 +195,12 @@ where
     A: AcceptSource,
 {
     let mut builder = hyper::server::conn::http1::Builder::new();
+    // Half-close: a scraper may shut its write side right after the request (nc-style
+    // clients such as `darkscrape dial` do, sending FIN); without this hyper drops the
+    // connection on that EOF before a slow collection has answered.
     builder
         .keep_alive(true)
+        .half_close(true)
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192));
