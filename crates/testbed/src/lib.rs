@@ -4,6 +4,7 @@
 //! * [`peers`]: locating the external peer tools (the venv Python with the OpenZiti C SDK,
 //!   promtool, prometheus, node_exporter) from the `DARKSCRAPE_*` variables with their
 //!   fallbacks, failing with a pointer to `scripts/install-test-deps.sh` when one is missing.
+//! * [`http`]: one bounded HTTP/1.1 request on any byte stream.
 //! * [`promtool`]: promtool's text linter and OpenMetrics parser run on a body.
 //! * [`lab`]: in-process labs for tests: a cached RSA PKI shared by every test binary, lab
 //!   directories in temp dirs, ephemeral or fixed free loopback ports, identity files.
@@ -15,6 +16,7 @@
 //! here for the same reason.
 #![warn(missing_docs)]
 
+pub mod http;
 pub mod lab;
 pub mod peers;
 pub mod promtool;
