@@ -10,11 +10,12 @@ use dark_listener::context::{Context, DialOptions};
 use dark_listener::listener::BindOptions;
 use dark_metrics::serve::{MetricsServer, ServeSummary};
 use http::{Request, Response};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
+use http_body_util::Empty;
 use tokio::io::{AsyncRead, AsyncWrite, DuplexStream};
 use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
+
+pub use testbed::http::send_on;
 
 pub mod lab;
 
@@ -152,26 +153,6 @@ pub fn request(method: &str, path: &str, headers: &[(&str, &str)]) -> Request<Em
         builder = builder.header(*name, *value);
     }
     builder.body(Empty::new()).unwrap()
-}
-
-/// Sends one request on `io` with hyper's HTTP/1.1 client.
-pub async fn send_on<Io>(io: Io, request: Request<Empty<Bytes>>) -> Response<Bytes>
-where
-    Io: AsyncRead + AsyncWrite + Send + Unpin + 'static,
-{
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .expect("HTTP handshake");
-    let driver = tokio::spawn(connection);
-    let response = tokio::time::timeout(Duration::from_secs(20), sender.send_request(request))
-        .await
-        .expect("response within 20 s")
-        .expect("response");
-    let (parts, body) = response.into_parts();
-    let body = body.collect().await.expect("body").to_bytes();
-    drop(sender);
-    driver.abort();
-    Response::from_parts(parts, body)
 }
 
 pub fn header<'a>(response: &'a Response<Bytes>, name: &str) -> Option<&'a str> {
