@@ -10,8 +10,8 @@ use std::time::Duration;
 use bytes::Bytes;
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::stream::DarkStream;
-use http_body_util::{BodyExt, Empty};
-use hyper_util::rt::TokioIo;
+use http_body_util::Empty;
+use testbed::http::send_on;
 use testbed::lab::{group_config, ServiceGroup, TestLab};
 use tokio::io::{AsyncRead, AsyncWrite};
 use ziti_lab::LabConfig;
@@ -74,32 +74,22 @@ pub async fn http_get<Io>(io: Io, path: &str, accept: &str) -> (u16, String, Str
 where
     Io: AsyncRead + AsyncWrite + Send + Unpin + 'static,
 {
-    let (mut sender, connection) = hyper::client::conn::http1::handshake(TokioIo::new(io))
-        .await
-        .expect("HTTP handshake");
-    let driver = tokio::spawn(connection);
     let request = http::Request::get(path)
         .header("host", "reflectz")
         .header("accept", accept)
         .body(Empty::<Bytes>::new())
         .unwrap();
-    let response = tokio::time::timeout(Duration::from_secs(20), sender.send_request(request))
-        .await
-        .expect("response within 20 s")
-        .expect("response");
-    let status = response.status().as_u16();
+    let response = send_on(io, request).await;
     let content_type = response
         .headers()
         .get("content-type")
         .and_then(|v| v.to_str().ok())
         .unwrap_or_default()
         .to_string();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    driver.abort();
     (
-        status,
+        response.status().as_u16(),
         content_type,
-        String::from_utf8_lossy(&body).into_owned(),
+        String::from_utf8_lossy(response.body()).into_owned(),
     )
 }
 
