@@ -358,7 +358,8 @@ mod overlay {
 
     use dark_listener::context::{Context, DialOptions};
     use dark_metrics::scrape::{scrape, ScrapeRequest};
-    use ziti_lab::{IdentityDecl, Lab, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
+    use testbed::lab::{group_config, ServiceGroup};
+    use ziti_lab::{Lab, LabConfig};
 
     use super::{measure, Figures};
 
@@ -384,35 +385,15 @@ mod overlay {
         Ok(path)
     }
 
-    fn config() -> Result<LabConfig, String> {
-        let mut config = LabConfig::starter();
-        let loopback = "127.0.0.1:0".parse().map_err(|e| format!("{e}"))?;
-        config.controller.address = loopback;
-        config.router.address = loopback;
-        for (name, role) in [(HOST, "node-hosts"), (SCRAPER, "scrapers")] {
-            config.identities.push(IdentityDecl {
-                name: name.into(),
-                roles: vec![role.into()],
-            });
-        }
-        config.services.push(ServiceDecl {
-            name: SERVICE.into(),
-            roles: vec!["node-metrics".into()],
-            encryption_required: false,
-            configs: Default::default(),
-        });
-        for (name, policy_type, role) in [
-            ("node-hosts-bind", PolicyType::Bind, "#node-hosts"),
-            ("scrapers-dial", PolicyType::Dial, "#scrapers"),
-        ] {
-            config.service_policies.push(ServicePolicyDecl {
-                name: name.into(),
-                policy_type,
-                identities: vec![role.into()],
-                services: vec!["#node-metrics".into()],
-            });
-        }
-        Ok(config)
+    /// The overlay fixture: shared with the tests through `testbed`'s service group.
+    fn config() -> LabConfig {
+        group_config(&ServiceGroup {
+            service_role: "node-metrics",
+            services: &[(SERVICE, false)],
+            identities: &[(HOST, "node-hosts"), (SCRAPER, "scrapers")],
+            binders: "node-hosts",
+            dialers: "scrapers",
+        })
     }
 
     /// Kills and reaps the child when dropped.
@@ -449,7 +430,7 @@ mod overlay {
             .map_err(|e| e.to_string())?;
         // The dialer's Context is created on this runtime.
         let _entered = rt.enter();
-        let lab = Lab::init_with(dir.path(), config()?).map_err(|e| e.to_string())?;
+        let lab = Lab::init_with(dir.path(), config()).map_err(|e| e.to_string())?;
         let running = rt.block_on(lab.start()).map_err(|e| e.to_string())?;
         let host_file = dir.path().join("host.json");
         let scraper_file = dir.path().join("scraper.json");

@@ -6,8 +6,8 @@
 use std::time::Duration;
 
 use dark_listener::context::Context;
-use testbed::lab::{ephemeral_config, TestLab};
-use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
+use testbed::lab::{group_config, ServiceGroup, TestLab};
+use ziti_lab::LabConfig;
 
 /// The metrics service.
 pub const SERVICE: &str = "node.metrics.svc";
@@ -17,31 +17,13 @@ pub const HOST: &str = "node.host";
 pub const SCRAPER: &str = "node.scraper";
 
 fn config() -> LabConfig {
-    let mut config = ephemeral_config();
-    for (name, role) in [(HOST, "node-hosts"), (SCRAPER, "scrapers")] {
-        config.identities.push(IdentityDecl {
-            name: name.into(),
-            roles: vec![role.into()],
-        });
-    }
-    config.services.push(ServiceDecl {
-        name: SERVICE.into(),
-        roles: vec!["node-metrics".into()],
-        encryption_required: false,
-        configs: Default::default(),
-    });
-    for (name, policy_type, role) in [
-        ("node-hosts-bind", PolicyType::Bind, "#node-hosts"),
-        ("scrapers-dial", PolicyType::Dial, "#scrapers"),
-    ] {
-        config.service_policies.push(ServicePolicyDecl {
-            name: name.into(),
-            policy_type,
-            identities: vec![role.into()],
-            services: vec!["#node-metrics".into()],
-        });
-    }
-    config
+    group_config(&ServiceGroup {
+        service_role: "node-metrics",
+        services: &[(SERVICE, false)],
+        identities: &[(HOST, "node-hosts"), (SCRAPER, "scrapers")],
+        binders: "node-hosts",
+        dialers: "scrapers",
+    })
 }
 
 /// A running lab with this fixture's identities, service and policies.
