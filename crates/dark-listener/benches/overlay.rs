@@ -641,7 +641,7 @@ where
             let mut left = total;
             while left > 0 {
                 let n = left.min(chunk.len());
-                let sealed = sealer.seal(&chunk[..n]).map_err(io::Error::other)?;
+                let sealed = sealer.seal(&chunk[..n]);
                 writer
                     .write_all(&(sealed.len() as u32).to_be_bytes())
                     .await?;
@@ -760,8 +760,7 @@ fn e2ee_primitives(total: usize) -> f64 {
     let mut done = 0;
     while done < total {
         let mut buf = BytesMut::with_capacity(MAX_DATA_BODY);
-        buf.extend_from_slice(&message);
-        sealer.seal_in_place(&mut buf).expect("seal");
+        sealer.seal_into(&message, &mut buf);
         opener.open_in_place(&mut buf).expect("open");
         assert_eq!(buf.len(), message.len());
         done += message.len();

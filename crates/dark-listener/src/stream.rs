@@ -271,13 +271,7 @@ impl AsyncWrite for DarkStream {
         }
         let n = buf.len().min(this.largest_plaintext());
         let payload = match &mut this.crypto {
-            Some(session) => match session.seal(&buf[..n]) {
-                Ok(sealed) => sealed,
-                Err(err) => {
-                    this.outbound.abort_send();
-                    return Poll::Ready(Err(io::Error::other(err.to_string())));
-                }
-            },
+            Some(session) => session.seal(&buf[..n]),
             None => Bytes::copy_from_slice(&buf[..n]),
         };
         let frame = Data {

@@ -6,8 +6,9 @@ travel as lowercase hex. Requests:
   {"op": "kx", "client_sk": hex, "server_sk": hex, "seed": hex}
       -> {"client_pk", "server_pk", "client_rx", "client_tx", "server_rx", "server_tx",
           "seed_pk", "seed_sk"}
-  {"op": "push", "key": hex, "messages": [hex, ...]}
+  {"op": "push", "key": hex, "messages": [hex, ...], "tags": [int, ...] (optional)}
       -> {"header": hex, "ciphertexts": [hex, ...]}
+     Every message is pushed with TAG_MESSAGE unless "tags" gives its tag.
   {"op": "pull", "key": hex, "header": hex, "ciphertexts": [hex, ...]}
       -> {"results": [{"ok": true, "plaintext": hex, "tag": int} | {"ok": false, "error": str}]}
      Pulling stops at the first failure (libsodium state is undefined afterwards).
@@ -48,15 +49,10 @@ def push(req):
     state = sodium.crypto_secretstream_xchacha20poly1305_state()
     header = sodium.crypto_secretstream_xchacha20poly1305_init_push(state, unhex(req["key"]))
     out = []
-    for message in req["messages"]:
-        out.append(
-            sodium.crypto_secretstream_xchacha20poly1305_push(
-                state,
-                unhex(message),
-                None,
-                sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE,
-            ).hex()
-        )
+    messages = req["messages"]
+    tags = req.get("tags", [sodium.crypto_secretstream_xchacha20poly1305_TAG_MESSAGE] * len(messages))
+    for message, tag in zip(messages, tags):
+        out.append(sodium.crypto_secretstream_xchacha20poly1305_push(state, unhex(message), None, tag).hex())
     return {"header": header.hex(), "ciphertexts": out}
 
 
