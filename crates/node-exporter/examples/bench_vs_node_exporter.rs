@@ -1,11 +1,12 @@
 //! CPU time per scrape and peak RSS: node_exporter 1.5.0 against this crate, in one run.
 //!
 //! ```text
-//! cargo build --release --bin darkscrape
-//! cargo run --release -p node-exporter --example bench_vs_node_exporter -- [--scrapes N] [--no-overlay]
+//! cargo build --release --bin darkscrape --bin darkscrape-node-exporter
+//! cargo run --release -p node-exporter --example bench_vs_node_exporter -- [--scrapes N]
+//!     [--no-overlay] [--overlay-binary PATH]...
 //! ```
 //!
-//! Three servers with the same 26 collectors and filter flags, each measured alone:
+//! Servers with the same 26 collectors and filter flags, each measured alone:
 //!
 //! 1. node_exporter 1.5.0 serving `GET /metrics` over HTTP/1.1 on 127.0.0.1, with
 //!    `--web.disable-exporter-metrics` (no Go runtime metrics, so it does only host work).
@@ -13,12 +14,14 @@
 //!    current-thread runtime, hyper's HTTP/1 server, `NodeExporter::scrape` and the 0.0.4
 //!    writer, on 127.0.0.1 (that mode exists only for this benchmark). Same transport as
 //!    node_exporter, so it compares the exporters alone.
-//! 3. What a user runs: the `darkscrape` binary built next to this example, as
-//!    `darkscrape node-exporter --identity … --service … --bind-using-identity
+//! 3. What a user runs: the `darkscrape` and `darkscrape-node-exporter` binaries built
+//!    next to this example (or each `--overlay-binary`, e.g. a `target/dist` build), run as
+//!    `[darkscrape] node-exporter --identity … --service … --bind-using-identity
 //!    --web.disable-exporter-metrics`, hosting a service of an in-process lab overlay
 //!    (controller and router in this process, on loopback), scraped over the overlay with a
 //!    fresh overlay connection per scrape (TLS channel to the router, edge framing,
-//!    dark-metrics serving). Only the darkscrape process is measured. `--no-overlay` skips it.
+//!    dark-metrics serving). Only the exporter process is measured. `--no-overlay` skips
+//!    these rows.
 //!
 //! The client asks for no compression, warms each server up with 10 scrapes, then does N
 //! sequential scrapes. CPU = utime + stime of the server process from `/proc/<pid>/stat`
@@ -169,7 +172,7 @@ fn measure_http(server: &Server, scrapes: usize) -> Result<Figures, String> {
     })
 }
 
-fn bench(scrapes: usize, overlay: bool) -> Result<(), String> {
+fn bench(scrapes: usize, overlay: Option<Vec<PathBuf>>) -> Result<(), String> {
     let ne_path = std::env::var_os("DARKSCRAPE_NODE_EXPORTER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/prometheus-node-exporter"));
@@ -212,14 +215,21 @@ fn bench(scrapes: usize, overlay: bool) -> Result<(), String> {
     let theirs = measure_http(&ne, scrapes)?;
     let mine = measure_http(&ours, scrapes)?;
     drop(ours);
-    let dark = if overlay {
-        Some(overlay::measure_darkscrape(&flags, scrapes)?)
-    } else {
-        None
+    let binaries = match overlay {
+        Some(given) if given.is_empty() => overlay::default_binaries()?,
+        Some(given) => given,
+        None => Vec::new(),
     };
+    let mut dark = Vec::with_capacity(binaries.len());
+    for binary in &binaries {
+        dark.push((
+            overlay::row_name(binary),
+            overlay::measure_binary(binary, &flags, scrapes)?,
+        ));
+    }
     println!("{scrapes} sequential scrapes each, 26 collectors, no compression\n");
     println!(
-        "{:<44} {:>13} {:>14} {:>10} {:>12} {:>12} {:>9}",
+        "{:<48} {:>13} {:>14} {:>10} {:>12} {:>12} {:>9}",
         "exporter",
         "CPU/scrape ms",
         "wall/scrape ms",
@@ -229,15 +239,13 @@ fn bench(scrapes: usize, overlay: bool) -> Result<(), String> {
         "body KiB"
     );
     let mut rows = vec![
-        ("node_exporter 1.5.0, loopback HTTP", &theirs),
-        ("exporter-only example, loopback HTTP", &mine),
+        ("node_exporter 1.5.0, loopback HTTP".to_string(), &theirs),
+        ("exporter-only example, loopback HTTP".to_string(), &mine),
     ];
-    if let Some(dark) = &dark {
-        rows.push(("darkscrape node-exporter, overlay", dark));
-    }
+    rows.extend(dark.iter().map(|(name, figures)| (name.clone(), figures)));
     for (name, f) in &rows {
         println!(
-            "{:<44} {:>13.3} {:>14.3} {:>10.2} {:>12.2} {:>12.2} {:>9.1}",
+            "{:<48} {:>13.3} {:>14.3} {:>10.2} {:>12.2} {:>12.2} {:>9.1}",
             name,
             f.cpu_per_scrape * 1e3,
             f.wall_per_scrape * 1e3,
@@ -314,7 +322,8 @@ fn serve_ours(port: u16, flags: Vec<String>) -> Result<(), String> {
     })
 }
 
-const USAGE: &str = "usage: bench_vs_node_exporter [--scrapes N] [--no-overlay]";
+const USAGE: &str =
+    "usage: bench_vs_node_exporter [--scrapes N] [--no-overlay] [--overlay-binary PATH]...";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -325,7 +334,7 @@ fn main() {
         }
     } else {
         let mut scrapes = 300;
-        let mut overlay = true;
+        let mut overlay = Some(Vec::new());
         let mut parsed = Ok(());
         let mut rest = args.iter();
         while let Some(arg) = rest.next() {
@@ -334,7 +343,14 @@ fn main() {
                     Some(n) if n > 0 => scrapes = n,
                     _ => parsed = Err("--scrapes needs a positive number".to_string()),
                 },
-                "--no-overlay" => overlay = false,
+                "--no-overlay" => overlay = None,
+                "--overlay-binary" => match (rest.next(), overlay.as_mut()) {
+                    (Some(path), Some(list)) => list.push(PathBuf::from(path)),
+                    (None, _) => parsed = Err("--overlay-binary needs a path".to_string()),
+                    (Some(_), None) => {
+                        parsed = Err("--overlay-binary and --no-overlay conflict".to_string())
+                    }
+                },
                 other => parsed = Err(format!("unknown argument {other:?}; {USAGE}")),
             }
         }
@@ -346,10 +362,10 @@ fn main() {
     }
 }
 
-/// Our exporter as a user runs it: the `darkscrape` release binary (`darkscrape
-/// node-exporter --identity … --service …`) hosting a service of an in-process lab overlay
+/// Our exporter as a user runs it: a release binary (`darkscrape node-exporter --identity …
+/// --service …` or `darkscrape-node-exporter --identity … --service …`) hosting a service of an in-process lab overlay
 /// (controller and edge router on loopback, in this process), scraped by a dialer in this
-/// process with a fresh overlay connection per scrape. Only the `darkscrape` process is
+/// process with a fresh overlay connection per scrape. Only the exporter process is
 /// measured; the lab's and the client's work is this process's.
 mod overlay {
     use std::path::{Path, PathBuf};
@@ -367,22 +383,46 @@ mod overlay {
     const HOST: &str = "node-host";
     const SCRAPER: &str = "prometheus";
 
-    /// `darkscrape` next to this example (`target/<profile>/examples/..` → `target/<profile>`).
-    fn darkscrape_binary() -> Result<PathBuf, String> {
+    /// The binaries measured by default: `darkscrape` and `darkscrape-node-exporter` next
+    /// to this example (`target/<profile>/examples/..` → `target/<profile>`).
+    pub(super) fn default_binaries() -> Result<Vec<PathBuf>, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let path = exe
+        let dir = exe
             .parent()
             .and_then(Path::parent)
-            .map(|dir| dir.join("darkscrape"))
             .ok_or("cannot locate the target directory")?;
-        if !path.exists() {
-            return Err(format!(
-                "{} is not built: run `cargo build --release --bin darkscrape` first \
-                 (or pass --no-overlay)",
-                path.display()
-            ));
+        let binaries = vec![dir.join("darkscrape"), dir.join("darkscrape-node-exporter")];
+        for path in &binaries {
+            if !path.exists() {
+                return Err(format!(
+                    "{} is not built: run `cargo build --release --bin darkscrape --bin \
+                     darkscrape-node-exporter` first (or pass --no-overlay)",
+                    path.display()
+                ));
+            }
         }
-        Ok(path)
+        Ok(binaries)
+    }
+
+    /// `darkscrape` runs the exporter as a subcommand; any other binary is the exporter.
+    fn is_darkscrape(binary: &Path) -> bool {
+        binary.file_name().is_some_and(|name| name == "darkscrape")
+    }
+
+    /// The table row of `binary`: its command and the directory it was built in.
+    pub(super) fn row_name(binary: &Path) -> String {
+        let command = if is_darkscrape(binary) {
+            "darkscrape node-exporter".to_string()
+        } else {
+            binary
+                .file_name()
+                .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+        };
+        let profile = binary
+            .parent()
+            .and_then(Path::file_name)
+            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
+        format!("{command} ({profile}), overlay")
     }
 
     /// The overlay fixture: shared with the tests through `testbed`'s service group.
@@ -419,9 +459,20 @@ mod overlay {
         Ok(response.body.len())
     }
 
-    /// Measures `darkscrape node-exporter` served dark with the shared collector `flags`.
-    pub(super) fn measure_darkscrape(flags: &[String], scrapes: usize) -> Result<Figures, String> {
-        let binary = darkscrape_binary()?;
+    /// Measures `binary` serving the exporter dark with the shared collector `flags`.
+    pub(super) fn measure_binary(
+        binary: &Path,
+        flags: &[String],
+        scrapes: usize,
+    ) -> Result<Figures, String> {
+        if !binary.exists() {
+            return Err(format!("{} does not exist", binary.display()));
+        }
+        let subcommand: &[&str] = if is_darkscrape(binary) {
+            &["node-exporter"]
+        } else {
+            &[]
+        };
         let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
@@ -439,7 +490,8 @@ mod overlay {
             .map_err(|e| e.to_string())?;
         let child = Hosted(
             Command::new(binary)
-                .args(["node-exporter", "--identity"])
+                .args(subcommand)
+                .arg("--identity")
                 .arg(&host_file)
                 .args(["--service", SERVICE, "--bind-using-identity"])
                 .arg("--web.disable-exporter-metrics")
@@ -448,7 +500,7 @@ mod overlay {
                 .stdout(Stdio::null())
                 .stderr(Stdio::inherit())
                 .spawn()
-                .map_err(|e| format!("start darkscrape node-exporter: {e}"))?,
+                .map_err(|e| format!("start {}: {e}", binary.display()))?,
         );
         let ctx = Context::from_identity_file(&scraper_file).map_err(|e| e.to_string())?;
         rt.block_on(ctx.wait_authenticated(Duration::from_secs(20)))
@@ -463,12 +515,14 @@ mod overlay {
         while let Err(error) = rt.block_on(scrape_once(&ctx, &options, &request)) {
             if waiting.elapsed() > Duration::from_secs(20) {
                 return Err(format!(
-                    "darkscrape node-exporter not reachable within 20 s: {error}"
+                    "{} not reachable within 20 s: {error}",
+                    binary.display()
                 ));
             }
             std::thread::sleep(Duration::from_millis(100));
         }
-        let figures = measure(child.0.id(), "darkscrape node-exporter", scrapes, || {
+        let what = binary.display().to_string();
+        let figures = measure(child.0.id(), &what, scrapes, || {
             rt.block_on(scrape_once(&ctx, &options, &request))
         });
         drop(child);

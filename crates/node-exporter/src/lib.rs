@@ -17,7 +17,8 @@
 //!
 //! | module | owns |
 //! | --- | --- |
-//! | [`args`] | the command-line flags ([`ExporterArgs`]) in node_exporter's conventions |
+//! | [`args`] | the collector flags ([`ExporterArgs`]) in node_exporter's conventions |
+//! | [`command`] | the whole command (collector and serving flags, `--once`, serving dark), shared by `darkscrape node-exporter` and `darkscrape-node-exporter` |
 //! | [`scrape`] | [`NodeExporter`]: concurrent collectors with per-collector deadlines |
 //! | [`serve`] | [`NodeExporter`] as a dark-metrics scrape-time collector (served dark by `darkscrape node-exporter`) |
 //! | [`collectors`] | one file per collector, their option set and name table |
@@ -126,6 +127,7 @@
 
 pub mod args;
 pub mod collectors;
+pub mod command;
 pub mod error;
 pub mod families;
 pub mod paths;
