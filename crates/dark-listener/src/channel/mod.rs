@@ -41,13 +41,13 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::{SinkExt, StreamExt};
+use futures_util::StreamExt;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
-use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_util::codec::{FramedRead, FramedWrite};
+use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 pub use self::ids::ConnIdAllocator;
@@ -60,6 +60,7 @@ use crate::wire::edge::{
     LatencyProbe, StateClosed,
 };
 use crate::wire::frame::{Frame, FrameCodec, FrameLimits, SequenceCounter};
+use crate::wire::FrameBatch;
 
 /// Tunables of a router channel.
 #[derive(Debug, Clone)]
@@ -381,7 +382,7 @@ impl RouterChannel {
     {
         let (read_half, write_half) = tokio::io::split(stream);
         let mut reader = FramedRead::new(read_half, FrameCodec::with_limits(options.frame_limits));
-        let mut writer = FramedWrite::new(write_half, FrameCodec::new());
+        let mut writer = write_half;
         let hello = Hello {
             session_token: Bytes::copy_from_slice(api_session_token.as_bytes()),
             identifier: Bytes::copy_from_slice(identifier.as_bytes()),
@@ -392,7 +393,16 @@ impl RouterChannel {
             router: router.clone(),
             reason: e.to_string(),
         };
-        writer.send(&hello).await.map_err(io_err)?;
+        let mut hello_bytes = FrameBatch::new();
+        hello_bytes.push(&hello).map_err(io_err)?;
+        let written = async {
+            writer.write_all_buf(&mut hello_bytes).await?;
+            writer.flush().await
+        };
+        written.await.map_err(|e| ChannelError::Closed {
+            router: router.clone(),
+            reason: format!("writing the hello failed: {e}"),
+        })?;
         let reply = loop {
             match reader.next().await {
                 None => {
@@ -650,14 +660,12 @@ impl RouterChannel {
     }
 }
 
-async fn write_loop<W>(
-    shared: Arc<Shared>,
-    mut writer: FramedWrite<W, FrameCodec>,
-    mut queue: mpsc::Receiver<Outbound>,
-) where
+async fn write_loop<W>(shared: Arc<Shared>, mut writer: W, mut queue: mpsc::Receiver<Outbound>)
+where
     W: AsyncWrite + Unpin,
 {
     let mut sequence = SequenceCounter::new();
+    let mut batch = FrameBatch::new();
     let result: Result<(), String> = async {
         loop {
             let item = tokio::select! {
@@ -667,21 +675,23 @@ async fn write_loop<W>(
                     None => return Ok(()),
                 },
             };
+            // Gather what is queued (bounded batch), write it in one vectored write, flush.
             let mut next = Some(item);
-            // Write what is queued (bounded batch), then flush once.
             for _ in 0..64 {
                 let Some(item) = next.take() else { break };
                 let frame = number(&shared, &mut sequence, item);
-                writer.feed(&frame).await.map_err(|e| e.to_string())?;
+                batch.push(&frame).map_err(|e| e.to_string())?;
                 next = queue.try_recv().ok();
             }
             if let Some(item) = next {
                 let frame = number(&shared, &mut sequence, item);
-                writer.feed(&frame).await.map_err(|e| e.to_string())?;
+                batch.push(&frame).map_err(|e| e.to_string())?;
             }
-            SinkExt::<&Frame>::flush(&mut writer)
+            writer
+                .write_all_buf(&mut batch)
                 .await
-                .map_err(|e: crate::wire::frame::FrameError| e.to_string())?;
+                .map_err(|e| e.to_string())?;
+            writer.flush().await.map_err(|e| e.to_string())?;
         }
     }
     .await;
@@ -696,7 +706,7 @@ async fn write_loop<W>(
             }),
         }
     }
-    let _ = SinkExt::<&Frame>::close(&mut writer).await;
+    let _ = writer.shutdown().await;
 }
 
 fn number(shared: &Shared, sequence: &mut SequenceCounter, item: Outbound) -> Frame {

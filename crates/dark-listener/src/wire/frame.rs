@@ -100,6 +100,17 @@ impl Frame {
     ///
     /// Fails only if the header section or body is longer than `i32::MAX` bytes.
     pub fn encode_into(&self, dst: &mut BytesMut) -> Result<(), FrameError> {
+        dst.reserve(self.encoded_len());
+        self.encode_head_into(dst)?;
+        dst.put_slice(&self.body);
+        Ok(())
+    }
+
+    /// Append the wire form of this frame without its body: the 20-byte header and the
+    /// header section (the body follows them on the wire; see [`super::batch::FrameBatch`]).
+    ///
+    /// Fails only if the header section or body is longer than `i32::MAX` bytes.
+    pub fn encode_head_into(&self, dst: &mut BytesMut) -> Result<(), FrameError> {
         let header_len = self.headers.encoded_len();
         let header_len = i32::try_from(header_len)
             .map_err(|_| FrameError::TooLargeToEncode { len: header_len })?;
@@ -107,14 +118,13 @@ impl Frame {
             i32::try_from(self.body.len()).map_err(|_| FrameError::TooLargeToEncode {
                 len: self.body.len(),
             })?;
-        dst.reserve(self.encoded_len());
+        dst.reserve(FRAME_HEADER_LEN + self.headers.encoded_len());
         dst.put_slice(&MAGIC_V2);
         dst.put_i32_le(self.content_type);
         dst.put_i32_le(self.sequence);
         dst.put_i32_le(header_len);
         dst.put_i32_le(body_len);
         self.headers.encode_into(dst);
-        dst.put_slice(&self.body);
         Ok(())
     }
 

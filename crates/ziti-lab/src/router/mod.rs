@@ -49,6 +49,7 @@ use std::time::Duration;
 use bytes::BytesMut;
 use dark_listener::wire::edge::RouterVersion;
 use dark_listener::wire::frame::{FrameCodec, FrameLimits};
+use dark_listener::wire::FrameBatch;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
@@ -368,7 +369,7 @@ async fn write_loop<W: AsyncWrite + Unpin>(
     budget: Arc<tokio::sync::Semaphore>,
     closing: CancellationToken,
 ) {
-    let mut buf = BytesMut::with_capacity(64 * 1024);
+    let mut batch = FrameBatch::new();
     // Once the channel is closing, what is still queued (a last reply, StateClosed notices)
     // gets a bounded time to go out: a peer that does not read cannot hold the channel open.
     let drain_deadline = async {
@@ -386,20 +387,19 @@ async fn write_loop<W: AsyncWrite + Unpin>(
         let mut next = Some(first);
         let mut returned_budget = 0usize;
         while let Some(queued) = next.take() {
-            if let Err(e) = queued.frame.encode_into(&mut buf) {
+            if let Err(e) = batch.push(&queued.frame) {
                 tracing::warn!(error = %e, "cannot encode an outgoing frame; dropping it");
             }
             returned_budget += queued.budget as usize;
-            if buf.len() < WRITE_BATCH_BYTES {
+            if batch.len() < WRITE_BATCH_BYTES {
                 next = rx.try_recv().ok();
             }
         }
         let written = tokio::select! {
             biased;
-            r = writer.write_all(&buf) => r,
+            r = writer.write_all_buf(&mut batch) => r,
             _ = &mut drain_deadline => break,
         };
-        buf.clear();
         budget.add_permits(returned_budget);
         if let Err(e) = written {
             tracing::debug!(error = %e, "channel write failed");
