@@ -70,7 +70,7 @@ pub enum ConfigError {
         pattern: String,
         /// The compile error.
         #[source]
-        source: Box<regex::Error>,
+        source: Box<regex_lite::Error>,
     },
     /// Two flags that exclude each other were both given.
     #[error("--{0} and --{1} are mutually exclusive: give only one of them")]
@@ -94,8 +94,8 @@ pub enum ConfigError {
 pub(crate) fn compile_regex(
     flag: &'static str,
     pattern: &str,
-) -> Result<regex::Regex, ConfigError> {
-    regex::Regex::new(pattern).map_err(|source| ConfigError::Regex {
+) -> Result<regex_lite::Regex, ConfigError> {
+    regex_lite::Regex::new(pattern).map_err(|source| ConfigError::Regex {
         flag,
         pattern: pattern.to_string(),
         source: Box::new(source),

@@ -173,7 +173,8 @@ impl NodeExporter {
         // How long the collectors were given, for the boost point below.
         let budget = deadline.saturating_duration_since(tokio::time::Instant::from_std(start));
         let mut pending = Vec::with_capacity(self.entries.len());
-        let mut all = Families::new();
+        // One set per collector that answered, plus the scrape's own gauges; merged once.
+        let mut sets: Vec<Families> = Vec::with_capacity(self.entries.len() + 1);
         let mut outcomes: Vec<(&'static str, f64, bool)> = Vec::with_capacity(self.entries.len());
         // One wake-up per scrape: the last job to finish notifies.
         let round = Arc::new(Round {
@@ -240,7 +241,7 @@ impl NodeExporter {
                             false
                         }
                     };
-                    all.merge(out);
+                    sets.push(out);
                     outcomes.push((name, elapsed.as_secs_f64(), ok));
                 }
                 Some((_, Err(()), elapsed)) => {
@@ -256,6 +257,7 @@ impl NodeExporter {
                 }
             }
         }
+        let mut all = Families::new();
         for (name, secs, ok) in outcomes {
             all.gauge(
                 "node_scrape_collector_duration_seconds",
@@ -270,7 +272,8 @@ impl NodeExporter {
                 if ok { 1.0 } else { 0.0 },
             );
         }
-        all.into_sorted_vec()
+        sets.push(all);
+        Families::merge_sorted(sets)
     }
 }
 

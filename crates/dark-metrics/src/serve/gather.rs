@@ -2,7 +2,6 @@
 //! the `prometheus-client` registry, merges everything into one sorted list of families and
 //! keeps the server's self metrics up to date.
 
-use std::collections::HashMap;
 use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
@@ -244,13 +243,18 @@ fn failure_status(name: &str, error: &CollectError) -> CollectorStatus {
 /// appended) and dropping a later family whose name is taken by a family of another type.
 /// Returns the sorted families and how many were dropped.
 pub(crate) fn merge_families(sources: Vec<Vec<MetricFamily>>) -> (Vec<MetricFamily>, usize) {
-    let mut merged: Vec<MetricFamily> = Vec::new();
-    let mut by_name: HashMap<String, usize> = HashMap::new();
+    let mut all: Vec<MetricFamily> = Vec::with_capacity(sources.iter().map(Vec::len).sum());
+    for source in sources {
+        all.extend(source);
+    }
+    // Stable: families of one name keep the sources' order, so the first one is kept and
+    // later ones join it. (Sorting moves families; a name map would copy every name.)
+    all.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut merged: Vec<MetricFamily> = Vec::with_capacity(all.len());
     let mut dropped = 0;
-    for family in sources.into_iter().flatten() {
-        match by_name.get(&family.name) {
-            Some(&index) => {
-                let existing = &mut merged[index];
+    for family in all {
+        match merged.last_mut() {
+            Some(existing) if existing.name == family.name => {
                 if existing.metric_type == family.metric_type {
                     existing.samples.extend(family.samples);
                 } else {
@@ -263,10 +267,7 @@ pub(crate) fn merge_families(sources: Vec<Vec<MetricFamily>>) -> (Vec<MetricFami
                     dropped += 1;
                 }
             }
-            None => {
-                by_name.insert(family.name.clone(), merged.len());
-                merged.push(family);
-            }
+            _ => merged.push(family),
         }
     }
     MetricFamily::sort_for_exposition(&mut merged);

@@ -10,8 +10,9 @@ use clap::Parser;
 #[derive(Debug, Parser)]
 #[command(name = "darkscrape-node-exporter", version, about, long_about = None)]
 struct Cli {
-    /// Log filter in `tracing` syntax (also read from RUST_LOG), e.g. `info,dark_listener=debug`.
-    /// rustls is kept at `error`: it warns on every C SDK handshake that sends an IP address as SNI.
+    /// Log filter (also read from RUST_LOG): a default level and `target=level` pairs, e.g.
+    /// `info,dark_listener=debug`. rustls is kept at `error`: it warns on every C SDK
+    /// handshake that sends an IP address as SNI.
     #[arg(long, env = "RUST_LOG", default_value = "info,rustls=error")]
     log: String,
 
@@ -21,7 +22,9 @@ struct Cli {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
-    let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log) {
+    // `Targets` takes the same `level,target=level` lists as darkscrape's EnvFilter, without
+    // span and field filters, and without linking a second regular expression engine.
+    let filter = match cli.log.parse::<tracing_subscriber::filter::Targets>() {
         Ok(filter) => filter,
         Err(error) => {
             eprintln!(
@@ -31,9 +34,11 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    tracing_subscriber::registry()
+        .with(tracing_subscriber::fmt::layer().with_writer(std::io::stderr))
+        .with(filter)
         .init();
     match node_exporter::command::run(cli.args) {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -6,7 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use regex::Regex;
+use regex_lite::Regex;
 
 use crate::error::{compile_regex, CollectorError, ConfigError};
 use crate::families::Families;
@@ -136,6 +136,36 @@ impl DeviceFilter {
     }
 }
 
+/// Field names a memo keeps at most; kernel files have a fixed set of a few hundred, so
+/// this only bounds memory if a file under a test root keeps inventing names.
+const FIELD_MEMO_LIMIT: usize = 4096;
+
+/// A field filter (`--collector.netstat.fields`, `--collector.vmstat.fields`) with the
+/// regular expression's verdict remembered per field name: the same few hundred names come
+/// back every scrape, and a hash look-up is cheaper than running the expression again.
+#[derive(Debug, Default)]
+pub(crate) struct FieldMemo {
+    verdicts: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+}
+
+impl FieldMemo {
+    /// Whether `regex` matches `name`, from the memo when `name` was seen before.
+    pub(crate) fn is_match(&self, regex: &Regex, name: &str) -> bool {
+        let mut verdicts = match self.verdicts.lock() {
+            Ok(v) => v,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if let Some(&verdict) = verdicts.get(name) {
+            return verdict;
+        }
+        let verdict = regex.is_match(name);
+        if verdicts.len() < FIELD_MEMO_LIMIT {
+            verdicts.insert(name.to_string(), verdict);
+        }
+        verdict
+    }
+}
+
 /// node_exporter 1.5.0's default `--collector.filesystem.mount-points-exclude`.
 pub const DEFAULT_MOUNT_POINTS_EXCLUDE: &str =
     "^/(dev|proc|run/credentials/.+|sys|var/lib/docker/.+|var/lib/containers/storage/.+)($|/)";
@@ -257,6 +287,39 @@ pub fn build(
         "vmstat" => Box::new(vmstat::VmstatCollector::new(o)),
         other => return Err(ConfigError::UnknownCollector(other.to_string())),
     })
+}
+
+#[cfg(test)]
+mod memo_tests {
+    use super::*;
+
+    #[test]
+    fn the_memo_agrees_with_the_expression_and_stays_bounded() {
+        let regex = compile_regex("collector.vmstat.fields", DEFAULT_VMSTAT_FIELDS).unwrap();
+        let memo = FieldMemo::default();
+        for _ in 0..2 {
+            for name in [
+                "pgfault",
+                "pgpgin",
+                "nr_free_pages",
+                "oom_kill",
+                "",
+                "pgmajfault",
+            ] {
+                assert_eq!(
+                    memo.is_match(&regex, name),
+                    regex.is_match(name),
+                    "{name:?}"
+                );
+            }
+        }
+        for i in 0..FIELD_MEMO_LIMIT + 10 {
+            let name = format!("pg{i}fault");
+            assert!(memo.is_match(&regex, &name));
+        }
+        assert!(!memo.is_match(&regex, "nr_dirty"));
+        assert_eq!(memo.verdicts.lock().unwrap().len(), FIELD_MEMO_LIMIT);
+    }
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{Collector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::Families;
 use crate::read::read_text;
@@ -74,12 +74,16 @@ pub fn parse_snmp6(text: &str) -> Vec<Stat<'_>> {
 /// Exports `node_netstat_*`.
 pub struct NetstatCollector {
     options: Arc<CollectorOptions>,
+    fields: FieldMemo,
 }
 
 impl NetstatCollector {
     /// A collector reading `<procfs>/net/{netstat,snmp,snmp6}`.
     pub fn new(options: Arc<CollectorOptions>) -> Self {
-        NetstatCollector { options }
+        NetstatCollector {
+            options,
+            fields: FieldMemo::default(),
+        }
     }
 }
 
@@ -114,7 +118,7 @@ impl Collector for NetstatCollector {
             key.push_str(proto);
             key.push('_');
             key.push_str(field);
-            if !self.options.netstat_fields.is_match(&key) {
+            if !self.fields.is_match(&self.options.netstat_fields, &key) {
                 continue;
             }
             let help = format!("Protocol statistic {proto}{field}.");

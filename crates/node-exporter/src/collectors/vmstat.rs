@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{Collector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::Families;
 use crate::read::read_text;
@@ -11,12 +11,16 @@ use crate::read::read_text;
 /// Exports `node_vmstat_*`.
 pub struct VmstatCollector {
     options: Arc<CollectorOptions>,
+    fields: FieldMemo,
 }
 
 impl VmstatCollector {
     /// A collector reading `<procfs>/vmstat`.
     pub fn new(options: Arc<CollectorOptions>) -> Self {
-        VmstatCollector { options }
+        VmstatCollector {
+            options,
+            fields: FieldMemo::default(),
+        }
     }
 }
 
@@ -33,7 +37,7 @@ impl Collector for VmstatCollector {
             let value: f64 = raw
                 .parse()
                 .map_err(|e| CollectorError::parse(&path, format!("bad value in {line:?}: {e}")))?;
-            if self.options.vmstat_fields.is_match(name) {
+            if self.fields.is_match(&self.options.vmstat_fields, name) {
                 let help = format!("Field {name} of /proc/vmstat.");
                 out.untyped(&format!("node_vmstat_{name}"), &help, vec![], value);
             }
