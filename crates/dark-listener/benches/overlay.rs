@@ -35,7 +35,7 @@ use bytes::BytesMut;
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::e2ee::{E2eeSession, SessionKeys, SEAL_OVERHEAD};
 use dark_listener::listener::{BindOptions, ServiceListener};
-use dark_listener::stream::{DarkStream, MAX_DATA_BODY};
+use dark_listener::stream::{DarkStream, MAX_DATA_PAYLOAD};
 use rustls::pki_types::ServerName;
 use support::{start_lab, E2EE, PLAIN};
 use testbed::lab::TestLab;
@@ -218,7 +218,7 @@ async fn run(plan: Plan, bench: bool) {
     }
     println!(
         "   e2ee primitives alone (seal + open on one thread, {} KiB messages): {:.2} CPU s per GB",
-        (MAX_DATA_BODY - SEAL_OVERHEAD) >> 10,
+        MAX_DATA_PAYLOAD >> 10,
         crypto,
     );
     let ratio = e2ee.mb_per_s() / tls.mb_per_s();
@@ -527,8 +527,8 @@ async fn tls_relay(
             let _ = tokio::io::copy_bidirectional_with_sizes(
                 &mut downstream,
                 &mut upstream,
-                MAX_DATA_BODY,
-                MAX_DATA_BODY,
+                MAX_DATA_PAYLOAD,
+                MAX_DATA_PAYLOAD,
             )
             .await;
         });
@@ -624,9 +624,9 @@ where
     .await
 }
 
-/// [`transfer`] of e2ee-sealed messages over any byte stream: the writer seals 64 KiB
-/// minus the seal overhead per message (as [`DarkStream`] does) and sends each with a
-/// 4-byte length; the reader opens them.
+/// [`transfer`] of e2ee-sealed messages over any byte stream: the writer seals 64 KiB per
+/// message (as [`DarkStream`] does) and sends each with a 4-byte length; the reader opens
+/// them.
 async fn sealed_transfer<W, R>(mut writer: W, mut reader: R, total: usize) -> Transfer
 where
     W: AsyncWrite + Unpin + Send + 'static,
@@ -637,7 +637,7 @@ where
         let sender = tokio::spawn(async move {
             let mut sealer = E2eeSession::new(&sealer_keys);
             writer.write_all(&sealer.outgoing_header()).await?;
-            let chunk = vec![0xa5u8; MAX_DATA_BODY - SEAL_OVERHEAD];
+            let chunk = vec![0xa5u8; MAX_DATA_PAYLOAD];
             let mut left = total;
             while left > 0 {
                 let n = left.min(chunk.len());
@@ -663,7 +663,10 @@ where
         while seen < total {
             read_within(&mut reader, &mut len).await;
             let len = u32::from_be_bytes(len) as usize;
-            assert!(len <= MAX_DATA_BODY, "message of {len} bytes");
+            assert!(
+                len <= MAX_DATA_PAYLOAD + SEAL_OVERHEAD,
+                "message of {len} bytes"
+            );
             let mut message = BytesMut::zeroed(len);
             read_within(&mut reader, &mut message).await;
             opener.open_in_place(&mut message).expect("open");
@@ -755,11 +758,11 @@ fn e2ee_primitives(total: usize) -> f64 {
         .open(sealer.outgoing_header())
         .expect("header")
         .is_none());
-    let message = vec![0x3cu8; MAX_DATA_BODY - SEAL_OVERHEAD];
+    let message = vec![0x3cu8; MAX_DATA_PAYLOAD];
     let cpu_before = process_cpu();
     let mut done = 0;
     while done < total {
-        let mut buf = BytesMut::with_capacity(MAX_DATA_BODY);
+        let mut buf = BytesMut::with_capacity(MAX_DATA_PAYLOAD + SEAL_OVERHEAD);
         sealer.seal_into(&message, &mut buf);
         opener.open_in_place(&mut buf).expect("open");
         assert_eq!(buf.len(), message.len());

@@ -764,7 +764,7 @@ mod tests {
         while got.len() < big.len() {
             let d = Data::from_frame(&next_frame(&mut read).await).unwrap();
             assert_eq!(d.conn_id, conn_id);
-            assert!(d.payload.len() <= crate::stream::MAX_DATA_BODY);
+            assert!(d.payload.len() <= crate::stream::MAX_DATA_PAYLOAD);
             got.extend_from_slice(&d.payload);
         }
         assert!(got == big);

@@ -2,8 +2,11 @@
 //!
 //! This module owns the per-connection data path (ziti-edge-protocol.md §3.2–3.4, §4):
 //!
-//! * Writes become Data frames of at most [`MAX_DATA_BODY`] bytes on the wire. On a service
-//!   that requires encryption each write is sealed as one secretstream message; the 24-byte
+//! * Writes become Data frames carrying at most [`MAX_DATA_PAYLOAD`] application bytes each.
+//!   On a service that requires encryption each frame's payload is sealed as one
+//!   secretstream message, so its body is [`SEAL_OVERHEAD`](crate::e2ee::SEAL_OVERHEAD) bytes longer (peers accept any
+//!   body size, ziti-edge-protocol.md §1.8; keeping whole 64 KiB writes in one frame avoids
+//!   a 17-byte frame after every 64 KiB one); the 24-byte
 //!   stream header was sent alone as the connection's first Data when the stream was made
 //!   (the dialer is the key-exchange client, the host the server).
 //! * Reads come from a **bounded** per-stream queue filled by the channel reader; see the
@@ -26,12 +29,13 @@ use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
 
 use crate::channel::{Outbound, RouterChannel, StreamEvent};
-use crate::e2ee::{E2eeSession, SEAL_OVERHEAD};
+use crate::e2ee::E2eeSession;
 use crate::wire::consts::flags;
 use crate::wire::edge::{Data, StateClosed};
 
-/// Largest Data body this SDK sends (sealed payload included).
-pub const MAX_DATA_BODY: usize = 64 * 1024;
+/// Most application bytes one Data frame carries. Sealed (e2ee), the frame body is
+/// [`SEAL_OVERHEAD`](crate::e2ee::SEAL_OVERHEAD) bytes longer.
+pub const MAX_DATA_PAYLOAD: usize = 64 * 1024;
 
 /// Which end of the connection this stream is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,14 +148,6 @@ impl DarkStream {
             ..StateClosed::default()
         }
         .to_frame(0)
-    }
-
-    fn largest_plaintext(&self) -> usize {
-        if self.crypto.is_some() {
-            MAX_DATA_BODY - SEAL_OVERHEAD
-        } else {
-            MAX_DATA_BODY
-        }
     }
 
     fn channel_lost(&self) -> io::Error {
@@ -269,7 +265,7 @@ impl AsyncWrite for DarkStream {
             this.write_state = WriteState::Closed;
             return Poll::Ready(Err(this.channel_lost()));
         }
-        let n = buf.len().min(this.largest_plaintext());
+        let n = buf.len().min(MAX_DATA_PAYLOAD);
         let payload = match &mut this.crypto {
             Some(session) => session.seal(&buf[..n]),
             None => Bytes::copy_from_slice(&buf[..n]),
