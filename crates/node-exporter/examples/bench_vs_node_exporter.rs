@@ -1,10 +1,12 @@
 //! CPU time per scrape and peak RSS: node_exporter 1.5.0 against this crate, in one run.
 //!
 //! ```text
-//! cargo build --release --bin darkscrape --bin darkscrape-node-exporter
-//! cargo run --release -p node-exporter --example bench_vs_node_exporter -- [--scrapes N]
-//!     [--no-overlay] [--overlay-binary PATH]...
+//! crates/node-exporter/scripts/bench.sh [--scrapes N]
 //! ```
+//!
+//! builds the binaries it measures (see that script) and runs
+//! `cargo run --release -p node-exporter --example bench_vs_node_exporter -- [--scrapes N]
+//! [--no-overlay] [--overlay-binary PATH]...`.
 //!
 //! Servers with the same 26 collectors and filter flags, each measured alone:
 //!
@@ -14,8 +16,9 @@
 //!    current-thread runtime, hyper's HTTP/1 server, `NodeExporter::scrape` and the 0.0.4
 //!    writer, on 127.0.0.1 (that mode exists only for this benchmark). Same transport as
 //!    node_exporter, so it compares the exporters alone.
-//! 3. What a user runs: the `darkscrape` and `darkscrape-node-exporter` binaries built
-//!    next to this example (or each `--overlay-binary`, e.g. a `target/dist` build), run as
+//! 3. What a user runs, served dark: `target/release/darkscrape` and the exporter-only
+//!    binary `darkscrape-node-exporter` built with the `dist-small` profile, dynamically
+//!    and statically linked (or each `--overlay-binary` given instead), run as
 //!    `[darkscrape] node-exporter --identity … --service … --bind-using-identity
 //!    --web.disable-exporter-metrics`, hosting a service of an in-process lab overlay
 //!    (controller and router in this process, on loopback), scraped over the overlay with a
@@ -229,7 +232,7 @@ fn bench(scrapes: usize, overlay: Option<Vec<PathBuf>>) -> Result<(), String> {
     }
     println!("{scrapes} sequential scrapes each, 26 collectors, no compression\n");
     println!(
-        "{:<48} {:>13} {:>14} {:>10} {:>12} {:>12} {:>9}",
+        "{:<68} {:>13} {:>14} {:>10} {:>12} {:>12} {:>9}",
         "exporter",
         "CPU/scrape ms",
         "wall/scrape ms",
@@ -245,7 +248,7 @@ fn bench(scrapes: usize, overlay: Option<Vec<PathBuf>>) -> Result<(), String> {
     rows.extend(dark.iter().map(|(name, figures)| (name.clone(), figures)));
     for (name, f) in &rows {
         println!(
-            "{:<48} {:>13.3} {:>14.3} {:>10.2} {:>12.2} {:>12.2} {:>9.1}",
+            "{:<68} {:>13.3} {:>14.3} {:>10.2} {:>12.2} {:>12.2} {:>9.1}",
             name,
             f.cpu_per_scrape * 1e3,
             f.wall_per_scrape * 1e3,
@@ -383,20 +386,28 @@ mod overlay {
     const HOST: &str = "node-host";
     const SCRAPER: &str = "prometheus";
 
-    /// The binaries measured by default: `darkscrape` and `darkscrape-node-exporter` next
-    /// to this example (`target/<profile>/examples/..` → `target/<profile>`).
+    /// The binaries measured by default, in `target/` (this example lives in
+    /// `target/<profile>/examples/`): `release/darkscrape` and the exporter-only binary as
+    /// `crates/node-exporter/scripts/bench.sh` builds it, with the `dist-small` profile,
+    /// dynamically and statically linked.
     pub(super) fn default_binaries() -> Result<Vec<PathBuf>, String> {
         let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-        let dir = exe
+        let target = exe
             .parent()
             .and_then(Path::parent)
+            .and_then(Path::parent)
             .ok_or("cannot locate the target directory")?;
-        let binaries = vec![dir.join("darkscrape"), dir.join("darkscrape-node-exporter")];
+        let binaries = vec![
+            target.join("release/darkscrape"),
+            target.join("dist-small/darkscrape-node-exporter"),
+            target.join("x86_64-unknown-linux-gnu/dist-small/darkscrape-node-exporter"),
+        ];
         for path in &binaries {
             if !path.exists() {
                 return Err(format!(
-                    "{} is not built: run `cargo build --release --bin darkscrape --bin \
-                     darkscrape-node-exporter` first (or pass --no-overlay)",
+                    "{} is not built: run crates/node-exporter/scripts/bench.sh, which builds \
+                     the binaries and runs this benchmark (or pass --no-overlay or \
+                     --overlay-binary PATH)",
                     path.display()
                 ));
             }
@@ -409,7 +420,8 @@ mod overlay {
         binary.file_name().is_some_and(|name| name == "darkscrape")
     }
 
-    /// The table row of `binary`: its command and the directory it was built in.
+    /// The table row of `binary`: its command and the directory it was built in (below
+    /// `target/` when it is there).
     pub(super) fn row_name(binary: &Path) -> String {
         let command = if is_darkscrape(binary) {
             "darkscrape node-exporter".to_string()
@@ -418,11 +430,11 @@ mod overlay {
                 .file_name()
                 .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
         };
-        let profile = binary
-            .parent()
-            .and_then(Path::file_name)
-            .map_or_else(String::new, |n| n.to_string_lossy().into_owned());
-        format!("{command} ({profile}), overlay")
+        let dir = binary.parent().unwrap_or(binary).to_string_lossy();
+        let built = dir
+            .rsplit_once("/target/")
+            .map_or(&*dir, |(_, below)| below);
+        format!("{command} ({built}), overlay")
     }
 
     /// The overlay fixture: shared with the tests through `testbed`'s service group.
