@@ -463,7 +463,10 @@ impl TlsBaseline {
             .expect("server ended");
         self.hand_over.store(false, Ordering::SeqCst);
         let mut first = [0u8; 1];
-        accepted.read_exact(&mut first).await.expect("first byte");
+        tokio::time::timeout(STALL, accepted.read_exact(&mut first))
+            .await
+            .expect("first byte through the relay stalled")
+            .expect("first byte");
         (client, accepted)
     }
 }
