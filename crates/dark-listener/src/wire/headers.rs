@@ -339,23 +339,20 @@ impl Headers {
 
     /// A `u32 → bytes` map header. A repeated key keeps its last value.
     pub fn get_u32_bytes_map(&self, id: i32) -> Result<Option<BTreeMap<u32, Bytes>>, HeaderError> {
-        let Some(value) = self.get_bytes(id) else {
-            return Ok(None);
-        };
-        let mut reader = CollectionReader::new(id, value);
-        let count = reader.count()?;
-        let mut out = BTreeMap::new();
-        for _ in 0..count {
-            let key = reader.u32()?;
-            let value = reader.lp()?;
-            out.insert(key, value);
-        }
-        reader.finish()?;
-        Ok(Some(out))
+        self.get_map(id, |r| Ok((r.u32()?, r.lp()?)))
     }
 
     /// A `string → string` map header. A repeated key keeps its last value.
     pub fn get_string_map(&self, id: i32) -> Result<Option<BTreeMap<String, String>>, HeaderError> {
+        self.get_map(id, |r| Ok((r.string()?, r.string()?)))
+    }
+
+    /// A map header: a `u32` count, then `count` entries read by `entry`, nothing after.
+    fn get_map<K: Ord, V>(
+        &self,
+        id: i32,
+        mut entry: impl FnMut(&mut CollectionReader) -> Result<(K, V), HeaderError>,
+    ) -> Result<Option<BTreeMap<K, V>>, HeaderError> {
         let Some(value) = self.get_bytes(id) else {
             return Ok(None);
         };
@@ -363,8 +360,7 @@ impl Headers {
         let count = reader.count()?;
         let mut out = BTreeMap::new();
         for _ in 0..count {
-            let key = reader.string()?;
-            let value = reader.string()?;
+            let (key, value) = entry(&mut reader)?;
             out.insert(key, value);
         }
         reader.finish()?;
