@@ -370,23 +370,17 @@ fn print_summary(families: &[MetricFamily]) {
             .find(|s| s.suffix.is_empty() || s.suffix == "_count")
             .map(|s| s.value);
         match value {
-            Some(v) => println!("    {:<40} {:<10} {v}", family.name, type_name(family)),
-            None => println!("    {:<40} {}", family.name, type_name(family)),
+            Some(v) => println!(
+                "    {:<40} {:<10} {v}",
+                family.name,
+                family.metric_type.openmetrics_keyword()
+            ),
+            None => println!(
+                "    {:<40} {}",
+                family.name,
+                family.metric_type.openmetrics_keyword()
+            ),
         }
-    }
-}
-
-fn type_name(family: &MetricFamily) -> &'static str {
-    use dark_metrics::exposition::MetricType::*;
-    match family.metric_type {
-        Counter => "counter",
-        Gauge => "gauge",
-        Histogram => "histogram",
-        GaugeHistogram => "gaugehistogram",
-        Summary => "summary",
-        Info => "info",
-        StateSet => "stateset",
-        Unknown => "untyped",
     }
 }
 

@@ -27,6 +27,41 @@ pub enum MetricType {
     Unknown,
 }
 
+impl MetricType {
+    /// Every type, in declaration order.
+    pub const ALL: [MetricType; 8] = [
+        MetricType::Counter,
+        MetricType::Gauge,
+        MetricType::Histogram,
+        MetricType::GaugeHistogram,
+        MetricType::Summary,
+        MetricType::Info,
+        MetricType::StateSet,
+        MetricType::Unknown,
+    ];
+
+    /// The keyword that names this type in an OpenMetrics `# TYPE` line.
+    pub fn openmetrics_keyword(self) -> &'static str {
+        match self {
+            MetricType::Counter => "counter",
+            MetricType::Gauge => "gauge",
+            MetricType::Histogram => "histogram",
+            MetricType::GaugeHistogram => "gaugehistogram",
+            MetricType::Summary => "summary",
+            MetricType::Info => "info",
+            MetricType::StateSet => "stateset",
+            MetricType::Unknown => "unknown",
+        }
+    }
+
+    /// The type an OpenMetrics `# TYPE` keyword names, `None` for anything else.
+    pub fn from_openmetrics_keyword(keyword: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.openmetrics_keyword() == keyword)
+    }
+}
+
 /// One sample line.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Sample {
@@ -132,4 +167,22 @@ fn sort_key(sample: &Sample) -> impl Iterator<Item = &str> + '_ {
         .iter()
         .filter(|(name, _)| name != "le" && name != "quantile")
         .map(|(_, value)| value.as_str())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::MetricType;
+
+    #[test]
+    fn openmetrics_keywords_round_trip_and_reject_the_rest() {
+        for t in MetricType::ALL {
+            assert_eq!(
+                MetricType::from_openmetrics_keyword(t.openmetrics_keyword()),
+                Some(t)
+            );
+        }
+        for bad in ["untyped", "Counter", "", "counter ", "histogram_bucket"] {
+            assert_eq!(MetricType::from_openmetrics_keyword(bad), None, "{bad:?}");
+        }
+    }
 }

@@ -494,17 +494,8 @@ impl Parser {
                 family.has_help = true;
             }
             "TYPE" => {
-                let metric_type = match value {
-                    "counter" => MetricType::Counter,
-                    "gauge" => MetricType::Gauge,
-                    "histogram" => MetricType::Histogram,
-                    "gaugehistogram" => MetricType::GaugeHistogram,
-                    "summary" => MetricType::Summary,
-                    "info" => MetricType::Info,
-                    "stateset" => MetricType::StateSet,
-                    "unknown" => MetricType::Unknown,
-                    other => return Err(ParseErrorKind::UnknownType(other.to_string())),
-                };
+                let metric_type = MetricType::from_openmetrics_keyword(value)
+                    .ok_or_else(|| ParseErrorKind::UnknownType(value.to_string()))?;
                 let family = self.family_for_metadata(name, keyword)?;
                 family.metric_type = metric_type;
                 family.has_type = true;

@@ -243,16 +243,15 @@ fn write_openmetrics_family(out: &mut Vec<u8>, family: &MetricFamily, options: &
     let name = family.openmetrics_name();
     out.extend_from_slice(b"# TYPE ");
     write_metric_name(out, &[name], options.escaping);
-    out.extend_from_slice(match family.metric_type {
-        MetricType::Counter if name.len() != family.name.len() => b" counter\n",
-        MetricType::Counter | MetricType::Unknown => b" unknown\n",
-        MetricType::Gauge => b" gauge\n",
-        MetricType::Histogram => b" histogram\n",
-        MetricType::GaugeHistogram => b" gaugehistogram\n",
-        MetricType::Summary => b" summary\n",
-        MetricType::Info => b" info\n",
-        MetricType::StateSet => b" stateset\n",
-    });
+    // A counter whose name lacks `_total` cannot be declared a counter in OpenMetrics.
+    let keyword = match family.metric_type {
+        MetricType::Counter if name.len() == family.name.len() => MetricType::Unknown,
+        other => other,
+    }
+    .openmetrics_keyword();
+    out.push(b' ');
+    out.extend_from_slice(keyword.as_bytes());
+    out.push(b'\n');
     if !family.unit.is_empty() {
         let fits = name
             .strip_suffix(family.unit.as_str())
