@@ -26,13 +26,13 @@
 //! ## Crate choice
 //!
 //! Key exchange: `x25519-dalek` 2 and `blake2` 0.10 (the kx derivation is a few lines,
-//! written here). Secretstream: our own [`secretstream`] module on RustCrypto's `chacha20`
-//! 0.10 and `poly1305` 0.9, which replaced the `crypto_secretstream` crate (see that module for
-//! why and the measurements). `dryoc` 0.7 was also measured and was slower than both
-//! (260/335 MB/s seal/open; its API cannot work in place). The Poly1305 tag is compared in
-//! constant time (`subtle`).
+//! written here). Secretstream: our own `secretstream` submodule (`src/e2ee/secretstream.rs`)
+//! on RustCrypto's `chacha20` 0.10 and `poly1305` 0.9, which replaced the
+//! `crypto_secretstream` crate (that file says why, with measurements). `dryoc` 0.7 was also
+//! measured and was slower than both (260/335 MB/s seal/open; its API cannot work in place).
+//! The Poly1305 tag is compared in constant time (`subtle`).
 //!
-//! Through [`E2eeSession`] (build machine, 2-vCPU Xeon with AVX-512, 63 KiB messages, one
+//! Through [`E2eeSession`] (build machine, 2-vCPU Xeon with AVX-512, 64 KiB messages, one
 //! core): seal + open of a gigabyte cost 1.1–1.3 CPU seconds (`cargo bench -p dark-listener
 //! --bench overlay`, "e2ee primitives alone"), against about 2.0 with `crypto_secretstream`;
 //! libsodium itself (PyNaCl) seals at 0.77 GB/s and opens at 1.08 GB/s on the same machine,
