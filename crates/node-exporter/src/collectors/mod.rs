@@ -137,30 +137,56 @@ impl DeviceFilter {
 }
 
 /// Field names a memo keeps at most; kernel files have a fixed set of a few hundred, so
-/// this only bounds memory if a file under a test root keeps inventing names.
+/// this only bounds memory if a file under a test root keeps growing.
 const FIELD_MEMO_LIMIT: usize = 4096;
 
 /// A field filter (`--collector.netstat.fields`, `--collector.vmstat.fields`) with the
-/// regular expression's verdict remembered per field name: the same few hundred names come
-/// back every scrape, and a hash look-up is cheaper than running the expression again.
+/// regular expression's verdict remembered per field position: the kernel lists the same
+/// fields in the same order every scrape, so comparing the name at a position with the
+/// one seen there last time replaces running the expression (or hashing the name).
 #[derive(Debug, Default)]
 pub(crate) struct FieldMemo {
-    verdicts: std::sync::Mutex<std::collections::HashMap<String, bool>>,
+    slots: std::sync::Mutex<Vec<(String, bool)>>,
 }
 
 impl FieldMemo {
-    /// Whether `regex` matches `name`, from the memo when `name` was seen before.
-    pub(crate) fn is_match(&self, regex: &Regex, name: &str) -> bool {
-        let mut verdicts = match self.verdicts.lock() {
-            Ok(v) => v,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if let Some(&verdict) = verdicts.get(name) {
-            return verdict;
+    /// The memo for one pass over a file's fields, in file order.
+    pub(crate) fn pass(&self) -> FieldPass<'_> {
+        FieldPass {
+            slots: match self.slots.lock() {
+                Ok(slots) => slots,
+                Err(poisoned) => poisoned.into_inner(),
+            },
+            position: 0,
+        }
+    }
+}
+
+/// One pass over a file's fields: [`FieldPass::is_match`] is called once per field, in
+/// order.
+pub(crate) struct FieldPass<'a> {
+    slots: std::sync::MutexGuard<'a, Vec<(String, bool)>>,
+    position: usize,
+}
+
+impl FieldPass<'_> {
+    /// Whether `regex` matches `name`, the next field of the file; from the memo when the
+    /// same name stood at this position last time.
+    pub(crate) fn is_match(&mut self, regex: &Regex, name: &str) -> bool {
+        let position = self.position;
+        self.position += 1;
+        if let Some((seen, verdict)) = self.slots.get(position) {
+            if seen == name {
+                return *verdict;
+            }
         }
         let verdict = regex.is_match(name);
-        if verdicts.len() < FIELD_MEMO_LIMIT {
-            verdicts.insert(name.to_string(), verdict);
+        if let Some(slot) = self.slots.get_mut(position) {
+            slot.0.clear();
+            slot.0.push_str(name);
+            slot.1 = verdict;
+        } else if position == self.slots.len() && position < FIELD_MEMO_LIMIT {
+            self.slots.push((name.to_string(), verdict));
         }
         verdict
     }
@@ -294,31 +320,47 @@ mod memo_tests {
     use super::*;
 
     #[test]
-    fn the_memo_agrees_with_the_expression_and_stays_bounded() {
+    fn the_memo_agrees_with_the_expression_when_fields_move_and_stays_bounded() {
         let regex = compile_regex("collector.vmstat.fields", DEFAULT_VMSTAT_FIELDS).unwrap();
         let memo = FieldMemo::default();
-        for _ in 0..2 {
-            for name in [
-                "pgfault",
-                "pgpgin",
-                "nr_free_pages",
-                "oom_kill",
-                "",
-                "pgmajfault",
-            ] {
+        let check = |names: &[&str]| {
+            let mut pass = memo.pass();
+            for name in names {
                 assert_eq!(
-                    memo.is_match(&regex, name),
+                    pass.is_match(&regex, name),
                     regex.is_match(name),
                     "{name:?}"
                 );
             }
-        }
-        for i in 0..FIELD_MEMO_LIMIT + 10 {
-            let name = format!("pg{i}fault");
-            assert!(memo.is_match(&regex, &name));
-        }
-        assert!(!memo.is_match(&regex, "nr_dirty"));
-        assert_eq!(memo.verdicts.lock().unwrap().len(), FIELD_MEMO_LIMIT);
+        };
+        let fields = [
+            "nr_free_pages",
+            "pgfault",
+            "pgpgin",
+            "oom_kill",
+            "",
+            "pgmajfault",
+        ];
+        check(&fields);
+        check(&fields);
+        // A field added in the middle (a newer kernel) shifts the rest: still right.
+        check(&[
+            "nr_free_pages",
+            "pgfault",
+            "nr_dirty",
+            "pgpgin",
+            "oom_kill",
+            "pgmajfault",
+        ]);
+        check(&["pgfault"]);
+        let many: Vec<String> = (0..FIELD_MEMO_LIMIT + 10)
+            .map(|i| format!("pg{i}fault"))
+            .collect();
+        let mut pass = memo.pass();
+        assert!(many.iter().all(|name| pass.is_match(&regex, name)));
+        assert!(!pass.is_match(&regex, "nr_dirty"));
+        drop(pass);
+        assert_eq!(memo.slots.lock().unwrap().len(), FIELD_MEMO_LIMIT);
     }
 }
 

@@ -110,6 +110,7 @@ impl Collector for NetstatCollector {
             )
             .chain(parse_snmp6(&snmp6).into_iter().map(|s| (s, &snmp_path)));
         let mut key = String::with_capacity(64);
+        let mut fields = self.fields.pass();
         for ((proto, field, raw), path) in stats {
             let value: f64 = raw.parse().map_err(|e| {
                 CollectorError::parse(path, format!("bad value {raw:?} for {proto} {field}: {e}"))
@@ -118,7 +119,7 @@ impl Collector for NetstatCollector {
             key.push_str(proto);
             key.push('_');
             key.push_str(field);
-            if !self.fields.is_match(&self.options.netstat_fields, &key) {
+            if !fields.is_match(&self.options.netstat_fields, &key) {
                 continue;
             }
             let help = format!("Protocol statistic {proto}{field}.");

@@ -28,6 +28,7 @@ impl Collector for VmstatCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("vmstat");
         let text = read_text(&path)?;
+        let mut fields = self.fields.pass();
         for line in text.lines() {
             let mut parts = line.split_ascii_whitespace();
             let Some(name) = parts.next() else { continue };
@@ -37,7 +38,7 @@ impl Collector for VmstatCollector {
             let value: f64 = raw
                 .parse()
                 .map_err(|e| CollectorError::parse(&path, format!("bad value in {line:?}: {e}")))?;
-            if self.fields.is_match(&self.options.vmstat_fields, name) {
+            if fields.is_match(&self.options.vmstat_fields, name) {
                 let help = format!("Field {name} of /proc/vmstat.");
                 out.untyped(&format!("node_vmstat_{name}"), &help, vec![], value);
             }
