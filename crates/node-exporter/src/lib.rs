@@ -94,24 +94,27 @@
 //! `examples/bench_vs_node_exporter.rs`; every row runs the same 26 collectors with the same
 //! filter flags, node_exporter with `--web.disable-exporter-metrics`, ours likewise; the
 //! overlay rows are scraped over an in-process lab overlay with a fresh overlay connection
-//! per scrape and measure only the exporter process). Three runs on 2026-11-23, the VM
-//! shared with other builds (load 1–4; node_exporter's own CPU per scrape moved between
-//! 5.0 and 7.1 ms, so CPU ratios move by a few hundredths):
+//! per scrape and measure only the exporter process). Figures from three runs on
+//! 2026-11-23 at load 0.6–1.0 (600 scrapes each; the VM is shared with other builds):
 //!
 //! | | CPU / scrape | VmHWM | RssAnon | RssFile |
 //! | --- | --- | --- | --- | --- |
-//! | node_exporter 1.5.0, loopback HTTP | 6.0–7.1 ms | 20.9–21.2 MiB | 7.3–7.9 MiB | 13.1–13.3 MiB |
-//! | exporter alone, loopback HTTP (release example) | 1.65–1.97 ms | 7.4–7.5 MiB | 1.6 MiB | 5.8–5.9 MiB |
-//! | `darkscrape node-exporter` on the overlay (release) | 2.1–2.4 ms | 12.3–12.4 MiB | 2.0 MiB | 10.3–10.4 MiB |
-//! | `darkscrape-node-exporter` on the overlay (`dist-small`) | 2.0–2.4 ms | 7.5 MiB | 1.7–1.8 MiB | 5.7–5.8 MiB |
-//! | same, glibc linked statically | 1.9–2.4 ms | 6.4 MiB | 1.7 MiB | 4.7 MiB |
+//! | node_exporter 1.5.0, loopback HTTP | 5.0–6.2 ms | 20.8–21.1 MiB | 7.6–7.9 MiB | 13.1–13.2 MiB |
+//! | exporter alone, loopback HTTP (release example) | 1.90–1.97 ms | 7.3–7.4 MiB | 1.5–1.6 MiB | 5.7–5.8 MiB |
+//! | `darkscrape node-exporter` on the overlay (release) | 2.07–2.27 ms | 12.3–12.4 MiB | 2.0 MiB | 10.3–10.4 MiB |
+//! | `darkscrape-node-exporter` on the overlay (`dist-small`) | 2.22–2.25 ms | 7.6–7.7 MiB | 1.7–1.8 MiB | 5.8–5.9 MiB |
+//! | same, glibc linked statically | 2.18–2.32 ms | 6.3–6.4 MiB | 1.7 MiB | 4.7 MiB |
 //!
 //! **Ratios to node_exporter** for what a user runs, the exporter-only binary served dark:
-//! CPU per scrape 0.321, 0.332 and 0.386 (static) and 0.333, 0.336 and 0.373 (dynamic) —
-//! the 1/3 target is at the line, met in some runs and missed in others; peak RSS 0.30–0.31
-//! (static) and 0.36 (dynamic) — the 1/4 target (about 5.2 MiB) is **missed** by about
-//! 1.2 MiB. Before this work `darkscrape node-exporter` measured CPU 0.40–0.44 and peak RSS
-//! 0.67–0.68 of node_exporter's.
+//! peak RSS 0.300–0.306 (static) and 0.358–0.366 (dynamic): the 1/4 target (about
+//! 5.2 MiB) is **missed** by about 1.1 MiB. CPU per scrape 0.357–0.434 (static) and
+//! 0.359–0.447 (dynamic) in these runs, 0.321–0.386 and 0.333–0.373 in three earlier runs
+//! at load 1–4 (node_exporter's own CPU per scrape moves between 4.5 and 7.5 ms from run to
+//! run): the 1/3 target is **missed**; it is met by the exporter alone on loopback in some
+//! runs (0.28–0.38), and the overlay path adds 0.2–0.4 ms per scrape. The binary and build
+//! changes below moved memory, not CPU: both binaries cost the same CPU per scrape. Before
+//! this work `darkscrape node-exporter` measured CPU 0.40–0.44 and peak RSS 0.67–0.68 of
+//! node_exporter's; now 0.34–0.45 and 0.58–0.59.
 //!
 //! **Where the memory is.** File-backed memory is program text: after a few scrapes 95–97%
 //! of the binary's text mapping is resident (the kernel maps whole page-cache folios around
@@ -154,9 +157,10 @@
 //! netclass's attributes, `/proc/net/{netstat,snmp,snmp6,udp,udp6}`, conntrack). In user
 //! space malloc/free are ~14% of the process (every label name and value is an owned
 //! string in the exposition model), sorting and merging families ~5%, text rendering ~4%,
-//! TLS under 1%. Done for CPU: collectors' families are merged once by a stable sort instead of
-//! being re-inserted by a copied name (dark-metrics' gather likewise), netstat and vmstat
-//! field filters remember their verdict per field name, collectors run on one pooled
+//! TLS under 1%. Done for CPU (each gain is inside the run-to-run noise of the table above):
+//! collectors' families are merged once by a stable sort instead of being re-inserted by a
+//! copied name (dark-metrics' gather likewise), netstat and vmstat field filters remember
+//! their verdict per field position, collectors run on one pooled
 //! thread (a second one measured ~20% more CPU and 0.7 MiB more memory), udp_queues reads
 //! its tables in one call, netclass opens attributes relative to the interface directory,
 //! and the CPU topology is cached. `examples/collector_costs.rs` times each collector.
