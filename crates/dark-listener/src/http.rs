@@ -1,7 +1,7 @@
 //! Serving HTTP on a [`ServiceListener`]: any tower `Service` (or hyper service via
 //! [`TowerToHyperService`]) over HTTP/1.1 with keep-alive and graceful shutdown.
 //!
-//! This module owns the accept loop only: hyper-util's connection builder drives each
+//! This module owns the accept loop only: hyper's HTTP/1 connection builder drives each
 //! accepted [`crate::stream::DarkStream`]; when `shutdown` resolves the loop stops accepting,
 //! asks every open connection to finish its in-flight request and close, and waits for them
 //! (bounded by [`HttpServeOptions::drain_timeout`]).
@@ -11,8 +11,8 @@ use std::future::Future;
 use std::time::Duration;
 
 use hyper::body::Incoming;
-use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
-use hyper_util::server::conn::auto;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 
@@ -89,15 +89,15 @@ where
     B::Data: Send,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
-    let mut builder = auto::Builder::new(TokioExecutor::new());
+    // HTTP/1 only: scrapers speak HTTP/1.1, and leaving out HTTP/2 keeps its code out of
+    // every binary that serves on the overlay.
+    let mut builder = http1::Builder::new();
     builder
-        .http1()
         .keep_alive(true)
         // A client may half-close (FIN) right after its request; answer it anyway.
         .half_close(true)
         .timer(TokioTimer::new())
         .header_read_timeout(options.header_read_timeout);
-    let builder = builder.http1_only();
     let graceful = GracefulShutdown::new();
     let mut connections = 0u64;
     tokio::pin!(shutdown);
@@ -112,7 +112,7 @@ where
                         TokioIo::new(stream),
                         TowerToHyperService::new(service.clone()),
                     );
-                    let conn = graceful.watch(conn.into_owned());
+                    let conn = graceful.watch(conn);
                     tokio::spawn(async move {
                         if let Err(err) = conn.await {
                             tracing::debug!(error = %err, "HTTP connection ended with an error");
