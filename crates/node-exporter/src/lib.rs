@@ -140,7 +140,9 @@
 //! (one heap, no per-thread arena): 0.25 MiB less anonymous memory but 0.18 MiB more
 //! file-backed, no net gain. `MALLOC_ARENA_MAX=1` in the environment (one malloc arena)
 //! measured 0.25–0.4 MiB less on the earlier `darkscrape` build, but only 0.08 MiB less on
-//! the static exporter-only binary (VmHWM 6.02 → 5.93 MiB), so it is not worth a default.
+//! the static exporter-only binary (VmHWM 6.02 → 5.93 MiB), so it is not worth a default. The mimalloc allocator in the static lean binary (two runs):
+//! CPU per scrape 1.57–1.70 ms, about the same as glibc's malloc, but 12.3 MiB anonymous
+//! memory (it reserves and touches whole segments): peak RSS 0.81 of node_exporter's.
 //!
 //! **Static glibc, the trade-off.** A static binary linked against this glibc (Debian 12,
 //! 2.36) resolves host names through its built-in `files` and `dns` sources: checked with
