@@ -726,6 +726,53 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn encrypted_writes_leave_as_one_sealed_frame_per_64_kib() {
+        let (channel, mut read, mut write) = channel().await;
+        let dial = {
+            let channel = channel.clone();
+            tokio::spawn(async move {
+                dial_on_channel(&channel, "svc", &session(), true, &DialOptions::default()).await
+            })
+        };
+        let connect_frame = next_frame(&mut read).await;
+        let connect = Connect::from_frame(&connect_frame).unwrap();
+        let dialer_key = connect.public_key.expect("encrypted dial sends a key");
+        let host_keys = KeyPair::generate();
+        let connected = StateConnected {
+            conn_id: connect.conn_id,
+            public_key: Some(WirePublicKey(*host_keys.public_key().as_bytes())),
+            ..StateConnected::default()
+        }
+        .to_frame(1)
+        .replying_to(connect_frame.sequence);
+        write.send(&connected).await.unwrap();
+        let mut stream = dial.await.unwrap().unwrap();
+        assert!(stream.is_encrypted());
+        let mut host = E2eeSession::establish(
+            &host_keys,
+            Role::Host,
+            &crate::e2ee::PublicKey::from(dialer_key.0),
+        )
+        .unwrap();
+        let header = Data::from_frame(&next_frame(&mut read).await).unwrap();
+        assert_eq!(header.payload.len(), crate::e2ee::HEADER_LEN);
+        assert_eq!(host.open(header.payload).unwrap(), None);
+
+        // 200 000 bytes: three full 64 KiB payloads and the rest, each sealed whole (a sealed
+        // body is 17 bytes over 64 KiB rather than a 64 KiB body plus a 17-byte frame).
+        let big: Vec<u8> = (0..200_000u32).map(|i| (i % 251) as u8).collect();
+        stream.write_all(&big).await.unwrap();
+        let payload = crate::stream::MAX_DATA_PAYLOAD;
+        let mut got = Vec::new();
+        for want in [payload, payload, payload, 200_000 - 3 * payload] {
+            let d = Data::from_frame(&next_frame(&mut read).await).unwrap();
+            assert_eq!(d.payload.len(), want + crate::e2ee::SEAL_OVERHEAD);
+            got.extend_from_slice(&host.open(d.payload).unwrap().unwrap());
+        }
+        assert!(got == big, "plaintext differs after opening");
+    }
+
+    #[tokio::test]
     async fn stream_frames_writes_and_honours_fin_and_close() {
         let (channel, mut read, mut write) = channel().await;
         let dial = {
