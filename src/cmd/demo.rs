@@ -424,7 +424,7 @@ fn print_next_steps(dir: &Path, files: &IdentityFiles, temporary: bool) {
 async fn wait_for_stop(
     reflectz_task: &tokio::task::JoinHandle<Result<reflectz::RunSummary, reflectz::ReflectzError>>,
 ) -> anyhow::Result<()> {
-    let signal = super::signal::shutdown_signal();
+    let signal = dark_metrics::serve::shutdown_signal();
     tokio::pin!(signal);
     loop {
         tokio::select! {

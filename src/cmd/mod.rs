@@ -7,4 +7,3 @@ pub mod identity;
 pub mod lab;
 pub mod node_exporter;
 pub mod reflectz;
-pub mod signal;

@@ -15,7 +15,7 @@ use clap::Args;
 use dark_listener::context::Context;
 use reflectz::{EchoLimits, ReflectMetrics, ReflectzConfig};
 
-use crate::cmd::signal::shutdown_signal;
+use dark_metrics::serve::shutdown_signal;
 
 /// Arguments of `darkscrape reflectz`.
 #[derive(Debug, Args)]

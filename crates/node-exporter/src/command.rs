@@ -26,7 +26,9 @@ use std::time::Duration;
 
 use dark_listener::context::{Context, ContextError};
 use dark_listener::listener::{BindError, BindOptions};
-use dark_metrics::serve::{MetricsServer, ProcessCollector, ServerConfig, ServerConfigError};
+use dark_metrics::serve::{
+    shutdown_signal, MetricsServer, ProcessCollector, ServerConfig, ServerConfigError,
+};
 
 use crate::args::ExporterArgs;
 use crate::error::ConfigError;
@@ -190,23 +192,6 @@ async fn serve_dark(args: CommandArgs, server: MetricsServer) -> Result<(), Comm
         "node-exporter stopped"
     );
     Ok(())
-}
-
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut terminate = match signal(SignalKind::terminate()) {
-        Ok(signal) => signal,
-        Err(error) => {
-            tracing::warn!(%error, "cannot watch SIGTERM; only Ctrl-C stops this process");
-            let _ = tokio::signal::ctrl_c().await;
-            return;
-        }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        _ = terminate.recv() => {}
-    }
 }
 
 #[cfg(test)]

@@ -48,6 +48,7 @@ mod gather;
 mod gzip;
 mod http;
 mod process;
+mod signal;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -69,6 +70,7 @@ pub use self::http::{
     SCRAPE_TIMEOUT_HEADER,
 };
 pub use self::process::ProcessCollector;
+pub use self::signal::shutdown_signal;
 
 use self::gather::{SelfMetrics, Sources};
 
