@@ -96,27 +96,14 @@ impl Families {
     /// [`Families::into_sorted_vec`]: families of one name and type are joined (samples in
     /// the order of `sets`), a later family whose name is taken with another type is
     /// dropped. Cheaper than [`Families::merge`] into one set: families are moved once into
-    /// a vector and sorted, instead of re-inserted by a copy of their name.
+    /// a vector and joined by [`MetricFamily::join_by_name`], instead of re-inserted by a
+    /// copy of their name.
     pub fn merge_sorted(sets: Vec<Families>) -> Vec<MetricFamily> {
         let mut all: Vec<MetricFamily> = Vec::with_capacity(sets.iter().map(Families::len).sum());
         for set in sets {
             all.extend(set.map.into_values());
         }
-        // Stable: families of one name keep the order of `sets`.
-        all.sort_by(|a, b| a.name.cmp(&b.name));
-        let mut out: Vec<MetricFamily> = Vec::with_capacity(all.len());
-        for family in all {
-            match out.last_mut() {
-                Some(last) if last.name == family.name => {
-                    if last.metric_type == family.metric_type {
-                        last.samples.extend(family.samples);
-                    } else {
-                        tracing::warn!(family = %family.name, "family dropped: another collector emits it with another type");
-                    }
-                }
-                _ => out.push(family),
-            }
-        }
+        let (mut out, _dropped) = MetricFamily::join_by_name(all);
         out.retain_mut(finish_family);
         out
     }

@@ -158,6 +158,36 @@ impl MetricFamily {
             family.samples.sort_by(|a, b| sort_key(a).cmp(sort_key(b)));
         }
     }
+
+    /// Joins families that share a name, as an exporter combining several sources does: a
+    /// family whose name and type match an earlier one's (in input order) appends its
+    /// samples to it; one whose name is taken with another type is dropped, with a warning.
+    /// Returns the families sorted by name and how many were dropped. Families are moved,
+    /// never copied: a stable sort by name brings same-named ones together in input order.
+    pub fn join_by_name(mut families: Vec<MetricFamily>) -> (Vec<MetricFamily>, usize) {
+        families.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut joined: Vec<MetricFamily> = Vec::with_capacity(families.len());
+        let mut dropped = 0;
+        for family in families {
+            match joined.last_mut() {
+                Some(existing) if existing.name == family.name => {
+                    if existing.metric_type == family.metric_type {
+                        existing.samples.extend(family.samples);
+                    } else {
+                        tracing::warn!(
+                            family = %family.name,
+                            kept = ?existing.metric_type,
+                            dropped = ?family.metric_type,
+                            "two sources produced the same metric family name with different types; the later one is dropped"
+                        );
+                        dropped += 1;
+                    }
+                }
+                _ => joined.push(family),
+            }
+        }
+        (joined, dropped)
+    }
 }
 
 /// A sample's label values without `le` and `quantile`, the order Go sorts metrics by.

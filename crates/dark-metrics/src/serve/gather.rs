@@ -247,29 +247,7 @@ pub(crate) fn merge_families(sources: Vec<Vec<MetricFamily>>) -> (Vec<MetricFami
     for source in sources {
         all.extend(source);
     }
-    // Stable: families of one name keep the sources' order, so the first one is kept and
-    // later ones join it. (Sorting moves families; a name map would copy every name.)
-    all.sort_by(|a, b| a.name.cmp(&b.name));
-    let mut merged: Vec<MetricFamily> = Vec::with_capacity(all.len());
-    let mut dropped = 0;
-    for family in all {
-        match merged.last_mut() {
-            Some(existing) if existing.name == family.name => {
-                if existing.metric_type == family.metric_type {
-                    existing.samples.extend(family.samples);
-                } else {
-                    tracing::warn!(
-                        family = %family.name,
-                        kept = ?existing.metric_type,
-                        dropped = ?family.metric_type,
-                        "two sources produced the same metric family name with different types; the later one is dropped"
-                    );
-                    dropped += 1;
-                }
-            }
-            _ => merged.push(family),
-        }
-    }
+    let (mut merged, dropped) = MetricFamily::join_by_name(all);
     MetricFamily::sort_for_exposition(&mut merged);
     (merged, dropped)
 }
