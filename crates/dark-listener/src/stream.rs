@@ -4,9 +4,9 @@
 //!
 //! * Writes become Data frames carrying at most [`MAX_DATA_PAYLOAD`] application bytes each.
 //!   On a service that requires encryption each frame's payload is sealed as one
-//!   secretstream message, so its body is [`SEAL_OVERHEAD`](crate::e2ee::SEAL_OVERHEAD) bytes longer (peers accept any
-//!   body size, ziti-edge-protocol.md §1.8; keeping whole 64 KiB writes in one frame avoids
-//!   a 17-byte frame after every 64 KiB one); the 24-byte
+//!   secretstream message, so its body is [`SEAL_OVERHEAD`](crate::e2ee::SEAL_OVERHEAD)
+//!   bytes longer (peers accept any body size, ziti-edge-protocol.md §1.8; keeping whole
+//!   64 KiB writes in one frame avoids a 17-byte frame after every 64 KiB one). The 24-byte
 //!   stream header was sent alone as the connection's first Data when the stream was made
 //!   (the dialer is the key-exchange client, the host the server).
 //! * Reads come from a **bounded** per-stream queue filled by the channel reader; see the

@@ -380,9 +380,8 @@ impl RouterChannel {
     where
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
-        let (read_half, write_half) = tokio::io::split(stream);
+        let (read_half, mut writer) = tokio::io::split(stream);
         let mut reader = FramedRead::new(read_half, FrameCodec::with_limits(options.frame_limits));
-        let mut writer = write_half;
         let hello = Hello {
             session_token: Bytes::copy_from_slice(api_session_token.as_bytes()),
             identifier: Bytes::copy_from_slice(identifier.as_bytes()),
