@@ -647,6 +647,18 @@ mod tests {
         }
     }
 
+    /// Starts a dial of "svc" on `channel` in a task; the test plays the router.
+    fn spawn_dial(
+        channel: &RouterChannel,
+        encrypted: bool,
+        options: DialOptions,
+    ) -> tokio::task::JoinHandle<Result<DarkStream, DialError>> {
+        let channel = channel.clone();
+        tokio::spawn(async move {
+            dial_on_channel(&channel, "svc", &session(), encrypted, &options).await
+        })
+    }
+
     #[tokio::test]
     async fn refusal_carries_the_router_reason_and_code() {
         let (channel, mut read, mut write) = channel().await;
@@ -656,12 +668,7 @@ mod tests {
             app_data: Some(Bytes::from_static(b"app")),
             ..DialOptions::default()
         };
-        let dial = {
-            let channel = channel.clone();
-            tokio::spawn(async move {
-                dial_on_channel(&channel, "svc", &session(), false, &options).await
-            })
-        };
+        let dial = spawn_dial(&channel, false, options);
         let connect_frame = next_frame(&mut read).await;
         let connect = Connect::from_frame(&connect_frame).unwrap();
         assert!(connect.conn_id >= 1 && connect.conn_id < 1 << 31);
@@ -698,12 +705,7 @@ mod tests {
     #[tokio::test]
     async fn encrypted_dial_without_a_host_key_sends_nothing_in_plaintext() {
         let (channel, mut read, mut write) = channel().await;
-        let dial = {
-            let channel = channel.clone();
-            tokio::spawn(async move {
-                dial_on_channel(&channel, "svc", &session(), true, &DialOptions::default()).await
-            })
-        };
+        let dial = spawn_dial(&channel, true, DialOptions::default());
         let connect_frame = next_frame(&mut read).await;
         let connect = Connect::from_frame(&connect_frame).unwrap();
         assert!(
@@ -728,12 +730,7 @@ mod tests {
     #[tokio::test]
     async fn encrypted_writes_leave_as_one_sealed_frame_per_64_kib() {
         let (channel, mut read, mut write) = channel().await;
-        let dial = {
-            let channel = channel.clone();
-            tokio::spawn(async move {
-                dial_on_channel(&channel, "svc", &session(), true, &DialOptions::default()).await
-            })
-        };
+        let dial = spawn_dial(&channel, true, DialOptions::default());
         let connect_frame = next_frame(&mut read).await;
         let connect = Connect::from_frame(&connect_frame).unwrap();
         let dialer_key = connect.public_key.expect("encrypted dial sends a key");
@@ -775,12 +772,7 @@ mod tests {
     #[tokio::test]
     async fn stream_frames_writes_and_honours_fin_and_close() {
         let (channel, mut read, mut write) = channel().await;
-        let dial = {
-            let channel = channel.clone();
-            tokio::spawn(async move {
-                dial_on_channel(&channel, "svc", &session(), false, &DialOptions::default()).await
-            })
-        };
+        let dial = spawn_dial(&channel, false, DialOptions::default());
         let connect_frame = next_frame(&mut read).await;
         let conn_id = Connect::from_frame(&connect_frame).unwrap().conn_id;
         let connected = StateConnected {
@@ -854,13 +846,7 @@ mod tests {
         let (channel, mut read, mut write) = channel().await;
         let mut streams = Vec::new();
         for seq in 0..2 {
-            let dial = {
-                let channel = channel.clone();
-                tokio::spawn(async move {
-                    dial_on_channel(&channel, "svc", &session(), false, &DialOptions::default())
-                        .await
-                })
-            };
+            let dial = spawn_dial(&channel, false, DialOptions::default());
             let connect_frame = next_frame(&mut read).await;
             let conn_id = Connect::from_frame(&connect_frame).unwrap().conn_id;
             let connected = StateConnected {
