@@ -46,6 +46,31 @@ fn structured(f: &Frame) -> StructuredError {
     serde_json::from_slice(f.headers.get_bytes(h::STRUCTURED_ERROR).expect("no 1033")).unwrap()
 }
 
+/// The conn id the router chose for a hosted connection (header 1012 of a Dial).
+fn router_provided_id(dial: &Frame) -> u32 {
+    dial.headers
+        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
+        .unwrap()
+        .expect("1012 in Dial")
+}
+
+/// Answers `dial` as the host of bind `bind_conn_id` with a DialSuccess (no key) for the conn
+/// id the router chose; returns that id.
+async fn accept_dial(host: &mut RawChannel, dial: &Frame, bind_conn_id: u32) -> u32 {
+    let id = router_provided_id(dial);
+    host.send_seq(
+        DialSuccess {
+            bind_conn_id,
+            new_conn_id: id,
+            public_key: None,
+        }
+        .to_frame(0)
+        .replying_to(dial.sequence),
+    )
+    .await;
+    id
+}
+
 const KEY_A: PublicKey = PublicKey([7; 32]);
 const KEY_B: PublicKey = PublicKey([9; 32]);
 
@@ -341,11 +366,7 @@ async fn router_provided_ids_dial_data_fin_and_close_both_ways() {
 
     let dial = host.expect(ct::DIAL).await;
     assert_eq!(conn_id(&dial), 11, "Dial carries the bind conn id");
-    let new_id = dial
-        .headers
-        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
-        .unwrap()
-        .expect("1012 in Dial");
+    let new_id = router_provided_id(&dial);
     assert!(
         new_id >= ROUTER_CONN_ID_START,
         "router ids start at 2^31: {new_id}"
@@ -492,22 +513,8 @@ async fn router_provided_ids_dial_data_fin_and_close_both_ways() {
         )
         .await;
     let dial = host.expect(ct::DIAL).await;
-    let id2 = dial
-        .headers
-        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
-        .unwrap()
-        .unwrap();
+    let id2 = accept_dial(&mut host, &dial, 11).await;
     assert_ne!(id2, new_id);
-    host.send_seq(
-        DialSuccess {
-            bind_conn_id: 11,
-            new_conn_id: id2,
-            public_key: None,
-        }
-        .to_frame(0)
-        .replying_to(dial.sequence),
-    )
-    .await;
     let connected = d.expect(ct::STATE_CONNECTED).await;
     assert_eq!(reply_for(&connected), seq2);
     host.send_seq(
@@ -682,21 +689,7 @@ async fn dial_failed_and_dial_timeout_reach_the_dialer() {
         closed.body
     );
     // A late DialSuccess is answered with StateClosed for that conn.
-    let late_id = dial
-        .headers
-        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
-        .unwrap()
-        .unwrap();
-    host.send_seq(
-        DialSuccess {
-            bind_conn_id: 1,
-            new_conn_id: late_id,
-            public_key: None,
-        }
-        .to_frame(0)
-        .replying_to(dial.sequence),
-    )
-    .await;
+    let late_id = accept_dial(&mut host, &dial, 1).await;
     let refused = host.expect(ct::STATE_CLOSED).await;
     assert_eq!(conn_id(&refused), late_id);
     d.expect_silence(Duration::from_millis(200)).await;
@@ -840,21 +833,7 @@ async fn encryption_required_needs_keys_on_both_sides() {
                     dial.headers.get_bytes(h::PUBLIC_KEY).unwrap().as_ref(),
                     KEY_A.0
                 );
-                let id = dial
-                    .headers
-                    .get_u32(h::ROUTER_PROVIDED_CONN_ID)
-                    .unwrap()
-                    .unwrap();
-                host.send_seq(
-                    DialSuccess {
-                        bind_conn_id: 2,
-                        new_conn_id: id,
-                        public_key: None,
-                    }
-                    .to_frame(0)
-                    .replying_to(dial.sequence),
-                )
-                .await;
+                accept_dial(&mut host, &dial, 2).await;
                 let ok = d.expect(ct::STATE_CONNECTED).await;
                 assert_eq!(reply_for(&ok), seq);
                 connected = Some(ok);
@@ -1310,11 +1289,7 @@ async fn bad_dial_success_bodies_fail_the_dial_on_both_sides() {
     connect.headers.put_bool(h::ROUTER_PROVIDED_CONN_ID, true);
     let seq = d.send_seq(connect.clone()).await;
     let dial = host.expect(ct::DIAL).await;
-    let id = dial
-        .headers
-        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
-        .unwrap()
-        .unwrap();
+    let id = router_provided_id(&dial);
     let mut bad = Frame::new(ct::DIAL_SUCCESS, 0, Bytes::from_static(&[1, 2, 3]));
     bad.headers.put_u32(h::CONN_ID, 1);
     bad.set_reply_for(dial.sequence);
