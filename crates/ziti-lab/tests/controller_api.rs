@@ -5,7 +5,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::{send, ClientTls, Reply};
+use common::{authenticate, send, ClientTls, Reply};
 use serde_json::Value;
 use testbed::lab::{ephemeral_config, new_lab};
 use ziti_lab::{IdentityDecl, Lab, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl};
@@ -328,15 +328,7 @@ async fn api_sessions_expire_after_the_idle_timeout() {
     let ca = lab.state().pki().ca_pem().to_owned();
     let (cert, key) = lab.state().issue_client_cert("client").unwrap();
     let tls = ClientTls::new(&ca, Some((&cert.cert_pem, &key)), false);
-    let r = send(
-        &tls,
-        running.controller_addr(),
-        "POST",
-        "/authenticate?method=cert",
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let r = authenticate(&tls, running.controller_addr(), Vec::new()).await;
     let token = r.json()["data"]["token"].as_str().unwrap().to_owned();
     assert_eq!(r.json()["data"]["expirationSeconds"], 1);
     let ok = send(
@@ -752,15 +744,7 @@ async fn enrollment_by_api_is_one_time_and_checks_the_csr() {
         Some((&cert_pem, &key.serialize_pem())),
         false,
     );
-    let r = send(
-        &tls,
-        f.addr(),
-        "POST",
-        "/authenticate?method=cert",
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let r = authenticate(&tls, f.addr(), Vec::new()).await;
     assert_eq!(r.json()["data"]["identity"]["name"], "scraper");
 
     // A fresh JWT re-arms enrollment and replaces the enrolled certificate.
@@ -787,15 +771,7 @@ async fn enrollment_by_api_is_one_time_and_checks_the_csr() {
     )
     .await;
     assert_eq!(r.status, 200);
-    let r = send(
-        &tls,
-        f.addr(),
-        "POST",
-        "/authenticate?method=cert",
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let r = authenticate(&tls, f.addr(), Vec::new()).await;
     assert_error(&r, 401, "INVALID_AUTH");
 }
 
@@ -822,15 +798,7 @@ async fn identities_added_at_runtime_can_log_in_and_unknown_names_are_listed() {
         Some((&cert.cert_pem, &key)),
         false,
     );
-    let r = send(
-        &tls,
-        f.addr(),
-        "POST",
-        "/authenticate?method=cert",
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let r = authenticate(&tls, f.addr(), Vec::new()).await;
     assert_eq!(r.json()["data"]["identity"]["name"], "late");
 }
 

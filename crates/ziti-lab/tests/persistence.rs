@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{send, ClientTls};
+use common::{authenticate, send, ClientTls};
 use testbed::lab::{ephemeral_config, new_lab};
 use ziti_lab::Lab;
 
@@ -22,15 +22,7 @@ async fn api_sessions_certificates_and_ids_survive_a_restart() {
         Some((&cert.cert_pem, &key)),
         false,
     );
-    let r = send(
-        &tls,
-        running.controller_addr(),
-        "POST",
-        "/authenticate?method=cert",
-        &[],
-        login_body(),
-    )
-    .await;
+    let r = authenticate(&tls, running.controller_addr(), login_body()).await;
     assert_eq!(r.status, 200);
     let token = r.json()["data"]["token"].as_str().unwrap().to_owned();
     running.shutdown().await;
@@ -55,15 +47,7 @@ async fn api_sessions_certificates_and_ids_survive_a_restart() {
         serde_json::json!(["intercept.v1"])
     );
     // And the certificate still authenticates anew.
-    let r = send(
-        &tls,
-        running.controller_addr(),
-        "POST",
-        "/authenticate?method=cert",
-        &[],
-        login_body(),
-    )
-    .await;
+    let r = authenticate(&tls, running.controller_addr(), login_body()).await;
     assert_eq!(r.json()["data"]["identity"]["name"], "client");
     running.shutdown().await;
 }
@@ -99,15 +83,7 @@ async fn credentials_minted_by_a_second_lab_handle_work_in_the_running_lab() {
         .unwrap()
         .to_owned();
     let tls = ClientTls::new(&ca, Some((&cert, &key)), false);
-    let r = send(
-        &tls,
-        running.controller_addr(),
-        "POST",
-        "/authenticate?method=cert",
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let r = authenticate(&tls, running.controller_addr(), Vec::new()).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.json()["data"]["identity"]["name"], "scraper");
 

@@ -82,6 +82,12 @@ impl Reply {
     }
 }
 
+/// `POST /authenticate?method=cert` with `tls`'s client certificate and `body`, no extra
+/// headers: a certificate login.
+pub async fn authenticate(tls: &ClientTls, addr: std::net::SocketAddr, body: Vec<u8>) -> Reply {
+    send(tls, addr, "POST", "/authenticate?method=cert", &[], body).await
+}
+
 /// Sends one request on a new TLS connection to `addr` (bounded by a 10 s timeout).
 pub async fn send(
     tls: &ClientTls,
