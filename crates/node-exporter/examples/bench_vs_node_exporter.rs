@@ -31,7 +31,9 @@
 //! over those N scrapes; peak RSS = `VmHWM` from `/proc/<pid>/status` at the end, split
 //! into `RssAnon` and `RssFile` (file-backed: program text and shared libraries, which the
 //! kernel maps in 64 KiB fault-around blocks, so it grows with the binary's size even where
-//! code is never run).
+//! code is never run). With `DARKSCRAPE_BENCH_SMAPS=<dir>` each server's
+//! `/proc/<pid>/smaps` is copied to that directory after its scrapes, to see which mappings
+//! the memory is in.
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -158,6 +160,7 @@ fn measure(
     }
     let wall = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds(pid)? - cpu0;
+    keep_smaps(pid, what)?;
     Ok(Figures {
         cpu_per_scrape: cpu / scrapes as f64,
         wall_per_scrape: wall / scrapes as f64,
@@ -166,6 +169,22 @@ fn measure(
         file: status_kb(pid, "RssFile:")?,
         bytes,
     })
+}
+
+/// With `DARKSCRAPE_BENCH_SMAPS=<dir>`, copies `/proc/<pid>/smaps` of each measured server
+/// to `<dir>/<what>.smaps` (which mappings the resident memory is in).
+fn keep_smaps(pid: u32, what: &str) -> Result<(), String> {
+    let Some(dir) = std::env::var_os("DARKSCRAPE_BENCH_SMAPS") else {
+        return Ok(());
+    };
+    let name: String = what
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    let to = PathBuf::from(dir).join(format!("{name}.smaps"));
+    std::fs::copy(format!("/proc/{pid}/smaps"), &to)
+        .map(|_| ())
+        .map_err(|e| format!("copy smaps to {}: {e}", to.display()))
 }
 
 fn measure_http(server: &Server, scrapes: usize) -> Result<Figures, String> {
