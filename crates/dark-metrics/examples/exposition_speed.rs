@@ -23,7 +23,10 @@ fn synthetic_scrape() -> Vec<MetricFamily> {
             "idle", "iowait", "irq", "nice", "softirq", "steal", "system", "user",
         ] {
             cpu.samples.push(Sample::new(
-                vec![("cpu".into(), c.to_string()), ("mode".into(), mode.into())],
+                vec![
+                    ("cpu".into(), c.to_string().into()),
+                    ("mode".into(), mode.into()),
+                ],
                 123_456.78 + f64::from(c) * 17.31,
             ));
         }
@@ -57,10 +60,10 @@ fn synthetic_scrape() -> Vec<MetricFamily> {
         for m in 0..8 {
             family.samples.push(Sample::new(
                 vec![
-                    ("device".into(), format!("/dev/sda{m}")),
-                    ("device_error".into(), String::new()),
+                    ("device".into(), format!("/dev/sda{m}").into()),
+                    ("device_error".into(), "".into()),
                     ("fstype".into(), "ext4".into()),
-                    ("mountpoint".into(), format!("/mnt/volume{m}")),
+                    ("mountpoint".into(), format!("/mnt/volume{m}").into()),
                 ],
                 1.5e11 / f64::from(m + 1),
             ));
@@ -76,7 +79,7 @@ fn synthetic_scrape() -> Vec<MetricFamily> {
         );
         for c in 0..3 {
             family.samples.push(Sample::new(
-                vec![("collector".into(), format!("c{c}"))],
+                vec![("collector".into(), format!("c{c}").into())],
                 0.000_123_456 * f64::from(i + c + 1),
             ));
         }

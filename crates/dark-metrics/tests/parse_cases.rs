@@ -4,13 +4,13 @@
 
 use dark_metrics::exposition::{
     parse, parse_openmetrics, parse_text, write_format, write_openmetrics, write_text, Format,
-    MetricFamily, MetricType, ParseErrorKind, ParseLimits, Parser, Sample, WriteOptions,
+    MetricFamily, MetricType, ParseErrorKind, ParseLimits, Parser, Sample, Text, WriteOptions,
 };
 
-fn l(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+fn l(pairs: &[(&str, &str)]) -> Vec<(Text, Text)> {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string().into(), v.to_string().into()))
         .collect()
 }
 
@@ -25,9 +25,9 @@ fn s(suffix: &'static str, labels: &[(&str, &str)], value: f64, ts: Option<i64>)
 
 fn fam(name: &str, help: &str, t: MetricType, samples: Vec<Sample>) -> MetricFamily {
     MetricFamily {
-        name: name.into(),
-        help: help.into(),
-        unit: String::new(),
+        name: name.to_string().into(),
+        help: help.to_string().into(),
+        unit: "".into(),
         metric_type: t,
         samples,
     }
@@ -168,7 +168,7 @@ fn text_histogram_grouping_and_federation_repeats() {
     let got = parse_text(input).unwrap();
     let names: Vec<(&str, MetricType, usize)> = got
         .iter()
-        .map(|f| (f.name.as_str(), f.metric_type, f.samples.len()))
+        .map(|f| (&*f.name, f.metric_type, f.samples.len()))
         .collect();
     assert_eq!(
         names,
@@ -231,14 +231,7 @@ fn openmetrics_all_types() {
     let got = parse_openmetrics(input).unwrap();
     let summary: Vec<(&str, &str, MetricType, usize)> = got
         .iter()
-        .map(|f| {
-            (
-                f.name.as_str(),
-                f.unit.as_str(),
-                f.metric_type,
-                f.samples.len(),
-            )
-        })
+        .map(|f| (&*f.name, &*f.unit, f.metric_type, f.samples.len()))
         .collect();
     assert_eq!(
         summary,

@@ -22,7 +22,7 @@ use std::time::{Duration, Instant};
 
 use dark_metrics::exposition::{
     negotiate, parse, write_format, write_openmetrics, write_text, Format, MetricFamily,
-    MetricType, ParseLimits, Sample, WriteOptions,
+    MetricType, ParseLimits, Sample, Text, WriteOptions,
 };
 use testbed::peers::{node_exporter, prometheus, promtool};
 use testbed::promtool::check_metrics;
@@ -38,10 +38,10 @@ fn temp_dir(tag: &str) -> PathBuf {
     dir
 }
 
-fn l(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+fn l(pairs: &[(&str, &str)]) -> Vec<(Text, Text)> {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string().into(), v.to_string().into()))
         .collect()
 }
 
@@ -58,9 +58,9 @@ fn s(suffix: &'static str, labels: &[(&str, &str)], value: f64) -> Sample {
 /// Prometheus 2.42 predates quoted UTF-8 names).
 fn rich_families() -> Vec<MetricFamily> {
     let family = |name: &str, help: &str, t: MetricType, samples: Vec<Sample>| MetricFamily {
-        name: name.into(),
-        help: help.into(),
-        unit: String::new(),
+        name: name.to_string().into(),
+        help: help.to_string().into(),
+        unit: Text::Borrowed(""),
         metric_type: t,
         samples,
     };

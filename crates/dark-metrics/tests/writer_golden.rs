@@ -3,13 +3,14 @@
 //! produced by our writer.
 
 use dark_metrics::exposition::{
-    write_openmetrics, write_text, EscapingScheme, MetricFamily, MetricType, Sample, WriteOptions,
+    write_openmetrics, write_text, EscapingScheme, MetricFamily, MetricType, Sample, Text,
+    WriteOptions,
 };
 
-fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+fn labels(pairs: &[(&str, &str)]) -> Vec<(Text, Text)> {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|(k, v)| (k.to_string().into(), v.to_string().into()))
         .collect()
 }
 
@@ -179,7 +180,7 @@ fn histogram(metric_type: MetricType) -> MetricFamily {
     MetricFamily {
         name: "request_duration_seconds".into(),
         help: "Request latency.".into(),
-        unit: String::new(),
+        unit: "".into(),
         metric_type,
         samples: vec![
             sample("_bucket", &[("path", "/"), ("le", "0.1")], 3.0),
@@ -253,7 +254,7 @@ fn gauge_histogram_maps_to_histogram_in_text() {
 fn summary_text_and_openmetrics() {
     let family = MetricFamily {
         name: "rpc_seconds".into(),
-        help: String::new(),
+        help: "".into(),
         unit: "seconds".into(),
         metric_type: MetricType::Summary,
         samples: vec![
@@ -424,8 +425,8 @@ fn sort_for_exposition_orders_families_and_labels() {
 fn sort_for_exposition_orders_samples_like_go() {
     let mut families = vec![MetricFamily {
         name: "h".into(),
-        help: String::new(),
-        unit: String::new(),
+        help: "".into(),
+        unit: "".into(),
         metric_type: MetricType::Histogram,
         samples: vec![
             sample("_bucket", &[("le", "1"), ("path", "/b")], 1.0),

@@ -3,21 +3,28 @@
 
 use std::collections::BTreeMap;
 
-use dark_metrics::exposition::{MetricFamily, MetricType, Sample};
+use dark_metrics::exposition::{MetricFamily, MetricType, Sample, Text};
 
 /// Metric families by name. Adding a sample to a name that already exists with another
 /// type drops the sample (node_exporter's registry would fail the whole family instead).
 #[derive(Debug, Default, Clone)]
 pub struct Families {
-    map: BTreeMap<String, MetricFamily>,
+    map: BTreeMap<Text, MetricFamily>,
 }
 
-/// Builds an owned label list from borrowed pairs.
-pub(crate) fn labels(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+/// A label list from literal label names and values read at run time (each value is
+/// copied).
+pub(crate) fn labels(pairs: &[(&'static str, &str)]) -> Vec<(Text, Text)> {
     pairs
         .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .map(|&(k, v)| (Text::Borrowed(k), Text::Owned(v.to_owned())))
         .collect()
+}
+
+/// One label pair: a literal name and a value that is borrowed if it is a literal, moved
+/// if it is an owned `String`.
+pub(crate) fn label(name: &'static str, value: impl Into<Text>) -> (Text, Text) {
+    (Text::Borrowed(name), value.into())
 }
 
 impl Families {
@@ -27,19 +34,20 @@ impl Families {
     }
 
     /// Adds one sample to family `name`, creating the family with `help` and `metric_type`
-    /// if it is new.
+    /// if it is new. Literal names and help texts are kept borrowed.
     pub fn add(
         &mut self,
-        name: &str,
-        help: &str,
+        name: impl Into<Text>,
+        help: impl Into<Text>,
         metric_type: MetricType,
-        labels: Vec<(String, String)>,
+        labels: Vec<(Text, Text)>,
         value: f64,
     ) {
-        if let Some(family) = self.map.get_mut(name) {
+        let name = name.into();
+        if let Some(family) = self.map.get_mut(&*name) {
             if family.metric_type != metric_type {
                 tracing::warn!(
-                    family = name,
+                    family = %name,
                     "sample dropped: the family already exists with another type"
                 );
                 return;
@@ -47,30 +55,48 @@ impl Families {
             family.samples.push(Sample::new(labels, value));
             return;
         }
-        let mut family = MetricFamily::new(name, help, metric_type);
+        let mut family = MetricFamily::new(name.clone(), help, metric_type);
         family.samples.push(Sample::new(labels, value));
-        self.map.insert(name.to_string(), family);
+        self.map.insert(name, family);
     }
 
     /// Adds a gauge sample.
-    pub fn gauge(&mut self, name: &str, help: &str, labels: Vec<(String, String)>, value: f64) {
+    pub fn gauge(
+        &mut self,
+        name: impl Into<Text>,
+        help: impl Into<Text>,
+        labels: Vec<(Text, Text)>,
+        value: f64,
+    ) {
         self.add(name, help, MetricType::Gauge, labels, value);
     }
 
     /// Adds a counter sample (`name` keeps its `_total`).
-    pub fn counter(&mut self, name: &str, help: &str, labels: Vec<(String, String)>, value: f64) {
+    pub fn counter(
+        &mut self,
+        name: impl Into<Text>,
+        help: impl Into<Text>,
+        labels: Vec<(Text, Text)>,
+        value: f64,
+    ) {
         self.add(name, help, MetricType::Counter, labels, value);
     }
 
     /// Adds an untyped sample.
-    pub fn untyped(&mut self, name: &str, help: &str, labels: Vec<(String, String)>, value: f64) {
+    pub fn untyped(
+        &mut self,
+        name: impl Into<Text>,
+        help: impl Into<Text>,
+        labels: Vec<(Text, Text)>,
+        value: f64,
+    ) {
         self.add(name, help, MetricType::Unknown, labels, value);
     }
 
     /// Inserts a whole family (used for families parsed from text files). Samples of an
     /// existing family with the same name and type are appended; a type clash drops `family`.
     pub fn insert_family(&mut self, family: MetricFamily) -> Result<(), MetricFamily> {
-        match self.map.get_mut(&family.name) {
+        match self.map.get_mut(&*family.name) {
             Some(existing) if existing.metric_type == family.metric_type => {
                 existing.samples.extend(family.samples);
                 Ok(())
@@ -194,7 +220,7 @@ mod tests {
         }
         let merged = Families::merge_sorted(sets);
         assert_eq!(merged, one_by_one.into_sorted_vec());
-        let names: Vec<&str> = merged.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = merged.iter().map(|f| f.name.as_ref()).collect();
         assert_eq!(names, ["a", "c_total", "e", "m", "z"]);
         assert_eq!(merged[1].samples.len(), 1);
         assert_eq!(merged[1].samples[0].value, 2.0);

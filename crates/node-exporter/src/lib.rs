@@ -176,6 +176,7 @@ pub mod collectors;
 pub mod command;
 pub mod error;
 pub mod families;
+mod intern;
 pub mod paths;
 mod pool;
 mod read;

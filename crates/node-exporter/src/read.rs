@@ -10,8 +10,15 @@ use crate::error::CollectorError;
 /// grows with the socket count, so the cap is generous).
 const MAX_FILE_BYTES: u64 = 64 * 1024 * 1024;
 
-/// Initial buffer for whole-file reads; most procfs files fit in one read.
+/// Size of each `read` call of a whole-file read; most procfs files fit in one.
 const READ_CHUNK_BYTES: usize = 16 * 1024;
+
+thread_local! {
+    /// Read buffer of the collector threads, reused so a file read allocates only its
+    /// exact-size result (a fresh 16 KiB buffer per file made the allocator consolidate
+    /// its free lists on every read).
+    static READ_BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
 
 /// Reads a whole text file (lossy UTF-8), at most [`MAX_FILE_BYTES`].
 pub(crate) fn read_text(path: &Path) -> Result<String, CollectorError> {
@@ -19,19 +26,36 @@ pub(crate) fn read_text(path: &Path) -> Result<String, CollectorError> {
         path: path.to_path_buf(),
         source,
     })?;
+    READ_BUF.with(|buf| match buf.try_borrow_mut() {
+        Ok(mut buf) => read_text_with(file, path, &mut buf),
+        // Not reached (nothing reads a file while holding the buffer); stay correct anyway.
+        Err(_) => read_text_with(file, path, &mut Vec::new()),
+    })
+}
+
+fn read_text_with(
+    file: fs::File,
+    path: &Path,
+    buf: &mut Vec<u8>,
+) -> Result<String, CollectorError> {
+    buf.clear();
+    buf.reserve(READ_CHUNK_BYTES);
     // procfs files are generated per read call (a seq_file walks its table again on
     // every call), so read in as few calls as possible.
-    let mut bytes = Vec::with_capacity(READ_CHUNK_BYTES);
-    file.take(MAX_FILE_BYTES)
-        .read_to_end(&mut bytes)
-        .map_err(|source| CollectorError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    Ok(match String::from_utf8(bytes) {
-        Ok(s) => s,
-        Err(e) => String::from_utf8_lossy(e.as_bytes()).into_owned(),
-    })
+    let result = file.take(MAX_FILE_BYTES).read_to_end(buf);
+    let text = match std::str::from_utf8(buf) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(buf).into_owned(),
+    };
+    // A buffer grown by one huge file is not kept.
+    if buf.capacity() > 4 * READ_CHUNK_BYTES {
+        *buf = Vec::new();
+    }
+    result.map_err(|source| CollectorError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    Ok(text)
 }
 
 /// Reads a one-value sysfs attribute with a single bounded `read` (some drivers never

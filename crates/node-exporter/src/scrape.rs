@@ -15,7 +15,7 @@ use dark_metrics::exposition::MetricFamily;
 
 use crate::collectors::{self, Collector, CollectorOptions};
 use crate::error::ConfigError;
-use crate::families::{labels, Families};
+use crate::families::{label, Families};
 use crate::pool::{StuckTicket, WorkerPool};
 
 /// Default per-collector deadline.
@@ -262,13 +262,13 @@ impl NodeExporter {
             all.gauge(
                 "node_scrape_collector_duration_seconds",
                 "Seconds a collector took during this scrape.",
-                labels(&[("collector", name)]),
+                vec![label("collector", name)],
                 secs,
             );
             all.gauge(
                 "node_scrape_collector_success",
                 "1 if a collector succeeded during this scrape, else 0.",
-                labels(&[("collector", name)]),
+                vec![label("collector", name)],
                 if ok { 1.0 } else { 0.0 },
             );
         }

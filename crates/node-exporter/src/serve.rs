@@ -76,7 +76,7 @@ mod tests {
         assert_eq!(gathered.outcomes.len(), 1);
         assert_eq!(gathered.outcomes[0].name, COLLECTOR_NAME);
         assert_eq!(gathered.outcomes[0].status, CollectorStatus::Succeeded);
-        let names: Vec<&str> = gathered.families.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = gathered.families.iter().map(|f| f.name.as_ref()).collect();
         for wanted in [
             "node_load1",
             "node_memory_MemTotal_bytes",

@@ -140,13 +140,16 @@ fn scrape_ours(flags: &[String]) -> Vec<MetricFamily> {
 }
 
 fn by_name(families: Vec<MetricFamily>) -> BTreeMap<String, MetricFamily> {
-    families.into_iter().map(|f| (f.name.clone(), f)).collect()
+    families
+        .into_iter()
+        .map(|f| (f.name.to_string(), f))
+        .collect()
 }
 
 fn label_names(f: &MetricFamily) -> BTreeSet<String> {
     f.samples
         .iter()
-        .flat_map(|s| s.labels.iter().map(|(k, _)| k.clone()))
+        .flat_map(|s| s.labels.iter().map(|(k, _)| k.to_string()))
         .collect()
 }
 
@@ -154,7 +157,11 @@ fn series(f: &MetricFamily) -> BTreeMap<Vec<(String, String)>, f64> {
     f.samples
         .iter()
         .map(|s| {
-            let mut l = s.labels.clone();
+            let mut l: Vec<(String, String)> = s
+                .labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect();
             l.sort();
             (l, s.value)
         })

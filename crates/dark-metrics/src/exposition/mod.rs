@@ -35,7 +35,7 @@ pub mod parse;
 pub mod registry;
 pub mod write;
 
-pub use model::{MetricFamily, MetricType, Sample};
+pub use model::{MetricFamily, MetricType, Sample, Text};
 pub use names::EscapingScheme;
 pub use negotiate::{negotiate, Format, Negotiated};
 pub use parse::{

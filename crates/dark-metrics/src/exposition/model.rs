@@ -5,6 +5,16 @@
 //! [`MetricFamily::name`] is the name its `# TYPE` line carries in 0.0.4, so a counter keeps
 //! its `_total` (`node_cpu_seconds_total`). The OpenMetrics writer derives the OpenMetrics
 //! family name (without `_total`) from it.
+//!
+//! Names, help texts, units and labels are [`Text`]: a borrowed `&'static str` when the
+//! exporter knows it at compile time (most names, every help text and label name of a host
+//! exporter), an owned `String` otherwise, so a scrape allocates only for what it reads.
+
+use std::borrow::Cow;
+
+/// A name, help text, unit, label name or label value: borrowed when it is a literal, owned
+/// when it was built at run time. `"x".into()` and `String::into()` both make one.
+pub type Text = Cow<'static, str>;
 
 /// The type of a metric family.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -69,7 +79,7 @@ pub struct Sample {
     /// of `_bucket`, `_sum`, `_count`, `_created`, `_gcount`, `_gsum`, `_info`.
     pub suffix: &'static str,
     /// Label pairs in the order they are written.
-    pub labels: Vec<(String, String)>,
+    pub labels: Vec<(Text, Text)>,
     /// The sample value.
     pub value: f64,
     /// Optional timestamp in milliseconds since the Unix epoch.
@@ -80,11 +90,11 @@ pub struct Sample {
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricFamily {
     /// Family name, as a 0.0.4 `# TYPE` line carries it (counters keep `_total`).
-    pub name: String,
+    pub name: Text,
     /// Help text, unescaped; empty means none.
-    pub help: String,
+    pub help: Text,
     /// Unit (OpenMetrics `# UNIT`), empty means none.
-    pub unit: String,
+    pub unit: Text,
     /// The family's type.
     pub metric_type: MetricType,
     /// The samples, in the order they are written.
@@ -93,7 +103,7 @@ pub struct MetricFamily {
 
 impl Sample {
     /// A plain sample (no suffix, no timestamp) with the given labels.
-    pub fn new(labels: Vec<(String, String)>, value: f64) -> Self {
+    pub fn new(labels: Vec<(Text, Text)>, value: f64) -> Self {
         Sample {
             suffix: "",
             labels,
@@ -105,25 +115,25 @@ impl Sample {
 
 impl MetricFamily {
     /// An empty family.
-    pub fn new(name: impl Into<String>, help: impl Into<String>, metric_type: MetricType) -> Self {
+    pub fn new(name: impl Into<Text>, help: impl Into<Text>, metric_type: MetricType) -> Self {
         MetricFamily {
             name: name.into(),
             help: help.into(),
-            unit: String::new(),
+            unit: Text::Borrowed(""),
             metric_type,
             samples: Vec::new(),
         }
     }
 
     /// Adds a plain sample with the given labels and returns `self`, for chaining.
-    pub fn with_sample(mut self, labels: Vec<(String, String)>, value: f64) -> Self {
+    pub fn with_sample(mut self, labels: Vec<(Text, Text)>, value: f64) -> Self {
         self.samples.push(Sample::new(labels, value));
         self
     }
 
     /// Sets the unit (OpenMetrics `# UNIT`) and returns `self`, for chaining. The writer emits
     /// the unit only when the OpenMetrics family name ends in `_<unit>`, as the format requires.
-    pub fn with_unit(mut self, unit: impl Into<String>) -> Self {
+    pub fn with_unit(mut self, unit: impl Into<Text>) -> Self {
         self.unit = unit.into();
         self
     }
@@ -196,7 +206,7 @@ fn sort_key(sample: &Sample) -> impl Iterator<Item = &str> + '_ {
         .labels
         .iter()
         .filter(|(name, _)| name != "le" && name != "quantile")
-        .map(|(_, value)| value.as_str())
+        .map(|(_, value)| &**value)
 }
 
 #[cfg(test)]

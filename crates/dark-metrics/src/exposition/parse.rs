@@ -41,7 +41,7 @@
 use std::borrow::Cow;
 
 use super::float::{parse_float, parse_millis};
-use super::model::{MetricFamily, MetricType, Sample};
+use super::model::{MetricFamily, MetricType, Sample, Text};
 use super::negotiate::Format;
 
 /// Bounds on what one parse may consume.
@@ -583,9 +583,9 @@ impl Parser {
             _ => open.meta_name,
         };
         self.families.push(MetricFamily {
-            name,
-            help: open.help,
-            unit: open.unit,
+            name: name.into(),
+            help: open.help.into(),
+            unit: open.unit.into(),
             metric_type: open.metric_type,
             samples: open.samples,
         });
@@ -667,7 +667,7 @@ impl Parser {
                 Some((_, v)) if parse_float(v).is_none() => {
                     return Err(ParseErrorKind::InvalidLabelNumber {
                         label,
-                        value: v.clone(),
+                        value: v.to_string(),
                     })
                 }
                 Some(_) => {}
@@ -792,7 +792,7 @@ fn unescape(text: &str, quote: bool) -> String {
 }
 
 /// Label pairs of one sample, in input order.
-type Labels = Vec<(String, String)>;
+type Labels = Vec<(Text, Text)>;
 
 /// A position in one line.
 struct Cursor<'a> {
@@ -953,7 +953,7 @@ impl<'a> Cursor<'a> {
     /// `name{labels}` or `{"name",labels}`.
     fn series(&mut self) -> Result<(Cow<'a, str>, Labels), ParseErrorKind> {
         let mut name = self.bare_name(true).map(Cow::Borrowed);
-        let mut labels: Vec<(String, String)> = Vec::new();
+        let mut labels: Labels = Vec::new();
         if self.peek() == Some(b'{') {
             self.pos += 1;
             self.labels(&mut name, &mut labels)?;
@@ -970,7 +970,7 @@ impl<'a> Cursor<'a> {
     fn labels(
         &mut self,
         name: &mut Option<Cow<'a, str>>,
-        labels: &mut Vec<(String, String)>,
+        labels: &mut Labels,
     ) -> Result<(), ParseErrorKind> {
         let mut first = true;
         loop {
@@ -1016,10 +1016,10 @@ impl<'a> Cursor<'a> {
                 });
             }
             let value = self.quoted()?;
-            if labels.iter().any(|(n, _)| *n == label_name) {
+            if labels.iter().any(|(n, _)| **n == label_name) {
                 return Err(ParseErrorKind::DuplicateLabel(label_name));
             }
-            labels.push((label_name, value));
+            labels.push((label_name.into(), value.into()));
             if !self.after_label()? {
                 return Ok(());
             }

@@ -21,7 +21,7 @@
 
 use prometheus_client::registry::Registry;
 
-use super::model::{MetricFamily, MetricType};
+use super::model::{MetricFamily, MetricType, Text};
 use super::names::write_escaped;
 use super::negotiate::Format;
 use super::parse::{parse, ParseError, ParseLimits};
@@ -108,10 +108,10 @@ fn order_histogram_samples(family: &mut MetricFamily) {
         }
     }
     // Group key: the labels without `le`, in first-seen order.
-    let mut groups: Vec<Vec<(String, String)>> = Vec::new();
+    let mut groups: Vec<Vec<(Text, Text)>> = Vec::new();
     let mut keyed: Vec<(usize, u8, usize)> = Vec::with_capacity(family.samples.len());
     for (index, sample) in family.samples.iter().enumerate() {
-        let key: Vec<(String, String)> = sample
+        let key: Vec<(Text, Text)> = sample
             .labels
             .iter()
             .filter(|(name, _)| name != "le")
@@ -158,15 +158,15 @@ mod tests {
             suffix,
             labels: labels
                 .iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .map(|(k, v)| (k.to_string().into(), v.to_string().into()))
                 .collect(),
             value: 0.0,
             timestamp_ms: None,
         };
         let mut family = MetricFamily {
             name: "h".into(),
-            help: String::new(),
-            unit: String::new(),
+            help: "".into(),
+            unit: "".into(),
             metric_type: MetricType::Histogram,
             samples: vec![
                 sample("_sum", &[("p", "a")]),
@@ -182,7 +182,7 @@ mod tests {
         let order: Vec<(&str, &str)> = family
             .samples
             .iter()
-            .map(|s| (s.suffix, s.labels[0].1.as_str()))
+            .map(|s| (s.suffix, &*s.labels[0].1))
             .collect();
         assert_eq!(
             order,

@@ -254,7 +254,7 @@ fn write_openmetrics_family(out: &mut Vec<u8>, family: &MetricFamily, options: &
     out.push(b'\n');
     if !family.unit.is_empty() {
         let fits = name
-            .strip_suffix(family.unit.as_str())
+            .strip_suffix(&*family.unit)
             .is_some_and(|rest| rest.ends_with('_'));
         if fits {
             out.extend_from_slice(b"# UNIT ");
@@ -397,7 +397,7 @@ mod tests {
         let families: Vec<MetricFamily> = (0..3000)
             .map(|i| {
                 MetricFamily::new(format!("metric_{i}"), "help text", MetricType::Gauge)
-                    .with_sample(vec![("i".into(), i.to_string())], f64::from(i) / 7.0)
+                    .with_sample(vec![("i".into(), i.to_string().into())], f64::from(i) / 7.0)
             })
             .collect();
         for format in [Format::Text004, Format::OpenMetrics100] {

@@ -267,7 +267,7 @@ mod tests {
         let d = MetricFamily::new("a_gauge", "a", MetricType::Gauge).with_sample(vec![], 4.0);
         let (merged, dropped) = merge_families(vec![vec![a], vec![b, c], vec![d]]);
         assert_eq!(dropped, 1);
-        let names: Vec<&str> = merged.iter().map(|f| f.name.as_str()).collect();
+        let names: Vec<&str> = merged.iter().map(|f| &*f.name).collect();
         assert_eq!(names, ["a_gauge", "x_total"]);
         let values: Vec<f64> = merged[1].samples.iter().map(|s| s.value).collect();
         assert_eq!(

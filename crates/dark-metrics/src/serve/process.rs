@@ -37,7 +37,7 @@ impl ProcessCollector {
         let boot_time = parse_boot_time(&std::fs::read_to_string("/proc/stat")?)?;
         let limits = std::fs::read_to_string("/proc/self/limits")?;
         let open_fds = std::fs::read_dir("/proc/self/fd")?.count() as f64;
-        let gauge = |name: &str, help: &str, value: f64| {
+        let gauge = |name: &'static str, help: &'static str, value: f64| {
             MetricFamily::new(name, help, MetricType::Gauge).with_sample(vec![], value)
         };
         let mut families = vec![

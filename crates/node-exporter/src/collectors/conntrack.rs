@@ -11,6 +11,7 @@ use std::sync::Arc;
 use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::Families;
+use crate::intern::interned;
 use crate::read::{read_text, read_u64};
 
 /// (header column, metric)
@@ -100,9 +101,11 @@ impl Collector for ConntrackCollector {
             let Some((_, v)) = sums.iter().find(|(c, _)| c == column) else {
                 continue;
             };
-            let help = format!("Connection tracking statistic {column}, summed over CPUs.");
+            let help = interned(format_args!(
+                "Connection tracking statistic {column}, summed over CPUs."
+            ));
             // node_exporter types these as gauges although they only grow.
-            out.gauge(name, &help, vec![], *v as f64);
+            out.gauge(name, help, vec![], *v as f64);
         }
         Ok(())
     }

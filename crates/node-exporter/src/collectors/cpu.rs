@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 use super::stat::parse_proc_stat;
 use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
-use crate::families::{labels, Families};
+use crate::families::{label, labels, Families};
 use crate::read::{numbered_entries, read_attr, read_text, read_u64};
 
 /// Jiffies per second in `/proc/stat`: the kernel's fixed user-space ABI value `USER_HZ`,
@@ -202,7 +202,7 @@ impl Collector for CpuCollector {
                 out.counter(
                     "node_cpu_seconds_total",
                     "Seconds each CPU spent in each mode.",
-                    labels(&[("cpu", &cpu), ("mode", mode)]),
+                    vec![label("cpu", cpu.clone()), label("mode", *mode)],
                     *v,
                 );
             }
@@ -211,7 +211,7 @@ impl Collector for CpuCollector {
                     out.counter(
                         "node_cpu_guest_seconds_total",
                         "Seconds each CPU spent running guests (virtual machines), by mode.",
-                        labels(&[("cpu", &cpu), ("mode", mode)]),
+                        vec![label("cpu", cpu.clone()), label("mode", mode)],
                         v,
                     );
                 }

@@ -227,8 +227,8 @@ impl Collector for DiskstatsCollector {
             );
             for ((name, ty, factor, help), raw) in COLUMNS.iter().zip(disk.stats.iter()) {
                 out.add(
-                    name,
-                    help,
+                    *name,
+                    *help,
                     *ty,
                     labels(&[("device", dev)]),
                     *raw as f64 * factor,

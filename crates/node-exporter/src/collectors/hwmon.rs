@@ -15,6 +15,7 @@ use dark_metrics::exposition::MetricType;
 use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
+use crate::intern::interned;
 use crate::read::{list_dir, read_attr};
 
 const SENSOR_TYPES: [&str; 13] = [
@@ -242,11 +243,11 @@ impl HwmonCollector {
                     }
                     _ => (name, v, MetricType::Gauge),
                 };
-                let help = format!(
+                let help = interned(format_args!(
                     "Hardware monitor {kind} sensor reading ({}).",
                     if element.is_empty() { "value" } else { element }
-                );
-                out.add(&name, &help, ty, l(), value);
+                ));
+                out.add(interned(format_args!("{name}")), help, ty, l(), value);
             }
         }
         Ok(())

@@ -13,6 +13,7 @@ use dark_metrics::exposition::MetricType;
 use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::Families;
+use crate::intern::interned;
 use crate::read::read_text;
 
 /// Parses `/proc/meminfo` into (metric suffix, value) pairs.
@@ -83,8 +84,15 @@ impl Collector for MeminfoCollector {
             } else {
                 MetricType::Gauge
             };
-            let help = format!("Memory information field {field} from /proc/meminfo.");
-            out.add(&format!("node_memory_{field}"), &help, ty, vec![], value);
+            out.add(
+                interned(format_args!("node_memory_{field}")),
+                interned(format_args!(
+                    "Memory information field {field} from /proc/meminfo."
+                )),
+                ty,
+                vec![],
+                value,
+            );
         }
         Ok(())
     }

@@ -13,6 +13,7 @@ use dark_metrics::exposition::MetricType;
 use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
+use crate::intern::interned;
 use crate::read::{list_dir, parse_i64_auto, SysDir};
 
 /// (sysfs file, metric suffix, type) of the numeric attributes.
@@ -145,10 +146,15 @@ impl Collector for NetclassCollector {
                 let Some(v) = parse_i64_auto(&raw) else {
                     continue;
                 };
-                let name = format!("node_network_{suffix}");
-                let help =
-                    format!("Interface property {suffix} from /sys/class/net/<iface>/{file}.");
-                out.add(&name, &help, ty, labels(&[("device", &dev)]), v as f64);
+                out.add(
+                    interned(format_args!("node_network_{suffix}")),
+                    interned(format_args!(
+                        "Interface property {suffix} from /sys/class/net/<iface>/{file}."
+                    )),
+                    ty,
+                    labels(&[("device", &dev)]),
+                    v as f64,
+                );
             }
             if let Some(speed) = optional_attr(&dir, "speed")?.and_then(|s| parse_i64_auto(&s)) {
                 if speed >= 0 || !self.options.netclass_ignore_invalid_speed {

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
+use crate::intern::interned;
 use crate::read::{read_text, read_u64};
 
 /// `/proc/net/dev` columns, in order, with their raw key names.
@@ -118,9 +119,12 @@ impl NetdevCollector {
     }
 
     fn emit(out: &mut Families, dev: &str, key: &str, value: u64) {
-        let name = format!("node_network_{key}_total");
-        let help = format!("Network device statistic {key}.");
-        out.counter(&name, &help, labels(&[("device", dev)]), value as f64);
+        out.counter(
+            interned(format_args!("node_network_{key}_total")),
+            interned(format_args!("Network device statistic {key}.")),
+            labels(&[("device", dev)]),
+            value as f64,
+        );
     }
 }
 

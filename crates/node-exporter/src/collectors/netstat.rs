@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{Collector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::Families;
+use crate::intern::interned;
 use crate::read::read_text;
 
 /// One statistic: (protocol, field, raw value), borrowed from the file's text.
@@ -122,8 +123,12 @@ impl Collector for NetstatCollector {
             if !fields.is_match(&self.options.netstat_fields, &key) {
                 continue;
             }
-            let help = format!("Protocol statistic {proto}{field}.");
-            out.untyped(&format!("node_netstat_{key}"), &help, vec![], value);
+            out.untyped(
+                interned(format_args!("node_netstat_{key}")),
+                interned(format_args!("Protocol statistic {proto}{field}.")),
+                vec![],
+                value,
+            );
         }
         Ok(())
     }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
+use crate::intern::interned;
 use crate::read::{list_dir, parse_i64_auto, read_attr};
 
 /// (sysfs file, metric suffix, divisor)
@@ -123,12 +124,11 @@ impl Collector for PowerSupplyCollector {
                 let Some(v) = parse_i64_auto(&raw) else {
                     continue;
                 };
-                let help = format!(
-                    "Power supply attribute {file} from /sys/class/power_supply/<power_supply>."
-                );
                 out.gauge(
-                    &format!("node_power_supply_{suffix}"),
-                    &help,
+                    interned(format_args!("node_power_supply_{suffix}")),
+                    interned(format_args!(
+                        "Power supply attribute {file} from /sys/class/power_supply/<power_supply>."
+                    )),
                     labels(&[("power_supply", &supply)]),
                     v as f64 / divisor,
                 );
@@ -137,7 +137,7 @@ impl Collector for PowerSupplyCollector {
             for attr in INFO {
                 if let Ok(v) = read_attr(&dir.join(attr)) {
                     if !v.is_empty() {
-                        info.push((attr.to_string(), v));
+                        info.push(((*attr).into(), v.into()));
                     }
                 }
             }

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::Families;
+use crate::intern::interned;
 use crate::read::read_text;
 
 /// Fields exported per protocol.
@@ -93,18 +94,16 @@ impl Collector for SockstatCollector {
                     let Some((_, v)) = pairs.iter().find(|(k, _)| k == field) else {
                         continue;
                     };
-                    let help = format!("Sockets of {proto} in state {field}.");
                     out.gauge(
-                        &format!("node_sockstat_{proto}_{field}"),
-                        &help,
+                        interned(format_args!("node_sockstat_{proto}_{field}")),
+                        interned(format_args!("Sockets of {proto} in state {field}.")),
                         vec![],
                         *v as f64,
                     );
                     if field == "mem" {
-                        let help = format!("Memory used by {proto} sockets, in bytes.");
                         out.gauge(
-                            &format!("node_sockstat_{proto}_mem_bytes"),
-                            &help,
+                            interned(format_args!("node_sockstat_{proto}_mem_bytes")),
+                            interned(format_args!("Memory used by {proto} sockets, in bytes.")),
                             vec![],
                             *v as f64 * page,
                         );

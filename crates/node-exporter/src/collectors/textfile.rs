@@ -10,6 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
+use dark_metrics::exposition::Text;
+
 use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
@@ -70,7 +72,7 @@ impl Collector for TextfileCollector {
                         let shown = path.to_string_lossy().into_owned();
                         for fam in families {
                             files_by_family
-                                .entry(fam.name.clone())
+                                .entry(fam.name.to_string())
                                 .or_default()
                                 .push(shown.clone());
                             if let Err(rejected) = parsed.insert_family(fam) {
@@ -90,10 +92,10 @@ impl Collector for TextfileCollector {
         for mut fam in parsed.into_sorted_vec() {
             if fam.help.is_empty() {
                 let files = files_by_family
-                    .get(&fam.name)
+                    .get(&*fam.name)
                     .map(|f| f.join(", "))
                     .unwrap_or_default();
-                fam.help = format!("Metric read from {files}");
+                fam.help = format!("Metric read from {files}").into();
             }
             pad_labels(&mut fam);
             if let Err(f) = out.insert_family(fam) {
@@ -142,7 +144,7 @@ fn read_file(path: &Path) -> Result<(Vec<dark_metrics::exposition::MetricFamily>
 
 /// Gives every sample of a family the union of the family's label names (missing as "").
 fn pad_labels(fam: &mut dark_metrics::exposition::MetricFamily) {
-    let mut names: Vec<String> = Vec::new();
+    let mut names: Vec<Text> = Vec::new();
     for s in &fam.samples {
         for (n, _) in &s.labels {
             if !names.contains(n) {
@@ -157,7 +159,7 @@ fn pad_labels(fam: &mut dark_metrics::exposition::MetricFamily) {
                 continue;
             }
             if !s.labels.iter().any(|(k, _)| k == n) {
-                s.labels.push((n.clone(), String::new()));
+                s.labels.push((n.clone(), Text::Borrowed("")));
             }
         }
     }

@@ -12,12 +12,18 @@ use crate::read::{numbered_entries, read_attr};
 /// Exports `node_time_*`.
 pub struct TimeCollector {
     options: Arc<CollectorOptions>,
+    /// The local zone, resolved once like Go resolves `time.Local` (from `$TZ`, else
+    /// `/etc/localtime`): a changed zone is picked up on restart, as with node_exporter.
+    zone: jiff::tz::TimeZone,
 }
 
 impl TimeCollector {
     /// A collector using the system clock and `<sysfs>/devices/system/clocksource`.
     pub fn new(options: Arc<CollectorOptions>) -> Self {
-        TimeCollector { options }
+        TimeCollector {
+            options,
+            zone: jiff::tz::TimeZone::system(),
+        }
     }
 }
 
@@ -36,9 +42,7 @@ impl Collector for TimeCollector {
             vec![],
             now.as_secs_f64(),
         );
-        // The local zone as Go resolves it: $TZ, else /etc/localtime.
-        let zoned = jiff::Zoned::now();
-        let info = zoned.time_zone().to_offset_info(zoned.timestamp());
+        let info = self.zone.to_offset_info(jiff::Timestamp::now());
         out.gauge(
             "node_time_zone_offset_seconds",
             "Offset of the local time zone from UTC, in seconds.",

@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use super::{Collector, CollectorOptions};
 use crate::error::CollectorError;
-use crate::families::{labels, Families};
+use crate::families::{label, Families};
 use crate::read::read_seq_table;
 
 /// Sums the `tx_queue:rx_queue` column (hexadecimal) over all sockets: (tx, rx).
@@ -65,13 +65,13 @@ impl Collector for UdpQueuesCollector {
             out.gauge(
                 "node_udp_queues",
                 help,
-                labels(&[("queue", "tx"), ("ip", ip)]),
+                vec![label("queue", "tx"), label("ip", ip)],
                 tx as f64,
             );
             out.gauge(
                 "node_udp_queues",
                 help,
-                labels(&[("queue", "rx"), ("ip", ip)]),
+                vec![label("queue", "rx"), label("ip", ip)],
                 rx as f64,
             );
         }

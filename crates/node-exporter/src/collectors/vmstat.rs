@@ -6,6 +6,7 @@ use std::sync::Arc;
 use super::{Collector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::Families;
+use crate::intern::interned;
 use crate::read::read_text;
 
 /// Exports `node_vmstat_*`.
@@ -39,8 +40,12 @@ impl Collector for VmstatCollector {
                 .parse()
                 .map_err(|e| CollectorError::parse(&path, format!("bad value in {line:?}: {e}")))?;
             if fields.is_match(&self.options.vmstat_fields, name) {
-                let help = format!("Field {name} of /proc/vmstat.");
-                out.untyped(&format!("node_vmstat_{name}"), &help, vec![], value);
+                out.untyped(
+                    interned(format_args!("node_vmstat_{name}")),
+                    interned(format_args!("Field {name} of /proc/vmstat.")),
+                    vec![],
+                    value,
+                );
             }
         }
         Ok(())
@@ -67,7 +72,7 @@ mod tests {
             .unwrap();
         let f = run(&VmstatCollector::new(fixture_options()));
         assert_eq!(value(&f, "node_vmstat_pgfault", &[]), pgfault);
-        let names: Vec<&str> = f.iter().map(|x| x.name.as_str()).collect();
+        let names: Vec<&str> = f.iter().map(|x| x.name.as_ref()).collect();
         assert_eq!(
             names,
             [
