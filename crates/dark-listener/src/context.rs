@@ -633,7 +633,8 @@ mod tests {
     use crate::wire::consts::{flags, header as h};
     use crate::wire::edge::{ErrorDetails, PublicKey as WirePublicKey};
     use futures_util::SinkExt;
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use std::io::IoSlice;
+    use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
     async fn channel() -> (RouterChannel, RouterRead, RouterWrite) {
         scripted_channel(4 << 20, "me").await
@@ -767,6 +768,62 @@ mod tests {
             got.extend_from_slice(&host.open(d.payload).unwrap().unwrap());
         }
         assert!(got == big, "plaintext differs after opening");
+    }
+
+    #[tokio::test]
+    async fn vectored_writes_gather_into_one_frame_sealed_or_not() {
+        for encrypted in [false, true] {
+            let (channel, mut read, mut write) = channel().await;
+            let dial = spawn_dial(&channel, encrypted, DialOptions::default());
+            let connect_frame = next_frame(&mut read).await;
+            let connect = Connect::from_frame(&connect_frame).unwrap();
+            let host_keys = KeyPair::generate();
+            let connected = StateConnected {
+                conn_id: connect.conn_id,
+                public_key: Some(WirePublicKey(*host_keys.public_key().as_bytes())),
+                ..StateConnected::default()
+            }
+            .to_frame(1)
+            .replying_to(connect_frame.sequence);
+            write.send(&connected).await.unwrap();
+            let mut stream = dial.await.unwrap().unwrap();
+            assert!(stream.is_write_vectored());
+            let mut host = connect.public_key.map(|key| {
+                E2eeSession::establish(&host_keys, Role::Host, &crate::e2ee::PublicKey::from(key.0))
+                    .unwrap()
+            });
+            assert_eq!(host.is_some(), encrypted);
+            if let Some(host) = &mut host {
+                let header = Data::from_frame(&next_frame(&mut read).await).unwrap();
+                assert_eq!(host.open(header.payload).unwrap(), None);
+            }
+            async fn next_plain(read: &mut RouterRead, host: &mut Option<E2eeSession>) -> Vec<u8> {
+                let d = Data::from_frame(&next_frame(read).await).unwrap();
+                match host {
+                    Some(h) => h.open(d.payload).unwrap().unwrap().to_vec(),
+                    None => d.payload.to_vec(),
+                }
+            }
+            // Header block and body as two slices (an empty one in between): one frame.
+            let head = b"HTTP/1.1 200 OK\r\n\r\n".to_vec();
+            let body = vec![7u8; 1000];
+            let slices = [IoSlice::new(&head), IoSlice::new(&[]), IoSlice::new(&body)];
+            let n = stream.write_vectored(&slices).await.unwrap();
+            assert_eq!(n, head.len() + body.len());
+            assert_eq!(
+                next_plain(&mut read, &mut host).await,
+                [head.clone(), body].concat()
+            );
+            // More than one frame carries: the first MAX_DATA_PAYLOAD bytes are taken.
+            let big = vec![1u8; crate::stream::MAX_DATA_PAYLOAD];
+            let slices = [IoSlice::new(&head), IoSlice::new(&big)];
+            let n = stream.write_vectored(&slices).await.unwrap();
+            assert_eq!(n, crate::stream::MAX_DATA_PAYLOAD);
+            let got = next_plain(&mut read, &mut host).await;
+            assert_eq!(got.len(), n);
+            assert_eq!(&got[..head.len()], &head[..]);
+            assert!(got[head.len()..].iter().all(|&b| b == 1));
+        }
     }
 
     #[tokio::test]

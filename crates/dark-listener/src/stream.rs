@@ -23,7 +23,7 @@ use std::io;
 use std::pin::Pin;
 use std::task::{ready, Context, Poll};
 
-use bytes::{Buf, Bytes};
+use bytes::{Buf, Bytes, BytesMut};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::sync::mpsc;
 use tokio_util::sync::PollSender;
@@ -250,25 +250,58 @@ impl AsyncRead for DarkStream {
 
 impl AsyncWrite for DarkStream {
     fn poll_write(
-        mut self: Pin<&mut Self>,
+        self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.poll_write_vectored(cx, &[io::IoSlice::new(buf)])
+    }
+
+    /// Writes as much of `bufs` as one Data frame carries ([`MAX_DATA_PAYLOAD`]), copied
+    /// once into the frame (sealed once with end-to-end encryption). Being vectored lets an
+    /// HTTP server hand over its header block and body as they are, instead of first
+    /// copying the body behind the headers.
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let this = &mut *self;
         if this.write_state != WriteState::Open {
             return Poll::Ready(Err(this.broken_pipe()));
         }
-        if buf.is_empty() {
+        let n = bufs
+            .iter()
+            .map(|b| b.len())
+            .sum::<usize>()
+            .min(MAX_DATA_PAYLOAD);
+        if n == 0 {
             return Poll::Ready(Ok(0));
         }
         if ready!(this.outbound.poll_reserve(cx)).is_err() {
             this.write_state = WriteState::Closed;
             return Poll::Ready(Err(this.channel_lost()));
         }
-        let n = buf.len().min(MAX_DATA_PAYLOAD);
-        let payload = match &mut this.crypto {
-            Some(session) => session.seal(&buf[..n]),
-            None => Bytes::copy_from_slice(&buf[..n]),
+        let payload = match bufs.iter().find(|b| !b.is_empty()) {
+            // The frame's bytes all come from one slice: no gathering copy.
+            Some(first) if first.len() >= n => match &mut this.crypto {
+                Some(session) => session.seal(&first[..n]),
+                None => Bytes::copy_from_slice(&first[..n]),
+            },
+            _ => {
+                let mut plain = BytesMut::with_capacity(n);
+                for b in bufs {
+                    let take = b.len().min(n - plain.len());
+                    plain.extend_from_slice(&b[..take]);
+                    if plain.len() == n {
+                        break;
+                    }
+                }
+                match &mut this.crypto {
+                    Some(session) => session.seal(&plain),
+                    None => plain.freeze(),
+                }
+            }
         };
         let frame = Data {
             conn_id: this.info.conn_id,
@@ -281,6 +314,10 @@ impl AsyncWrite for DarkStream {
             return Poll::Ready(Err(this.channel_lost()));
         }
         Poll::Ready(Ok(n))
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        true
     }
 
     /// Frames are handed to the channel writer as they are written; flushing has nothing
