@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use dark_metrics::exposition::MetricType;
 
-use super::{Collector, CollectorOptions};
+use super::{Collector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::read::read_text;
@@ -190,12 +190,17 @@ fn udev_properties(udev_data: &Path, major: u32, minor: u32) -> HashMap<String, 
 /// Exports `node_disk_*`.
 pub struct DiskstatsCollector {
     options: Arc<CollectorOptions>,
+    /// Per line of the diskstats file: whether the device filter drops the device.
+    ignored: FieldMemo,
 }
 
 impl DiskstatsCollector {
     /// A collector reading `<procfs>/diskstats` and the udev database.
     pub fn new(options: Arc<CollectorOptions>) -> Self {
-        DiskstatsCollector { options }
+        DiskstatsCollector {
+            options,
+            ignored: FieldMemo::default(),
+        }
     }
 }
 
@@ -203,8 +208,10 @@ impl Collector for DiskstatsCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("diskstats");
         let disks = parse_diskstats(&path, &read_text(&path)?)?;
+        let mut ignored = self.ignored.pass();
         for disk in disks {
-            if self.options.diskstats_devices.ignored(&disk.name) {
+            let filter = &self.options.diskstats_devices;
+            if ignored.get_or(&disk.name, || filter.ignored(&disk.name)) {
                 continue;
             }
             let dev = disk.name.as_str();

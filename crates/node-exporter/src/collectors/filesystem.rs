@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use super::{Collector, CollectorOptions};
+use super::{Collector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::read::read_text;
@@ -93,6 +93,8 @@ pub struct FilesystemCollector {
     stuck: Arc<Mutex<HashSet<String>>>,
     /// The `statfs` call (replaceable in tests to simulate a hung mount).
     statfs: fn(&Path) -> std::io::Result<FsFigures>,
+    /// Per line of the mount table: whether the mount-point and fs-type excludes drop it.
+    excluded: (FieldMemo, FieldMemo),
 }
 
 impl FilesystemCollector {
@@ -102,6 +104,7 @@ impl FilesystemCollector {
             options,
             stuck: Arc::new(Mutex::new(HashSet::new())),
             statfs,
+            excluded: Default::default(),
         }
     }
 
@@ -179,17 +182,13 @@ impl Collector for FilesystemCollector {
         let mounts = parse_mounts(&table_path, &text, |m| paths.strip_rootfs(m))?;
         let mut seen: HashSet<&MountEntry> = HashSet::new();
         let mut results: HashMap<&str, Option<FsFigures>> = HashMap::new();
+        let (mut points, mut types) = (self.excluded.0.pass(), self.excluded.1.pass());
         for m in &mounts {
-            if self
-                .options
-                .filesystem_mount_points_exclude
-                .is_match(&m.mount_point)
-                || self
-                    .options
-                    .filesystem_fs_types_exclude
-                    .is_match(&m.fs_type)
-                || !seen.insert(m)
-            {
+            let o = &self.options;
+            // Both passes advance on every mount, so positions stay aligned.
+            let point_out = points.is_match(&o.filesystem_mount_points_exclude, &m.mount_point);
+            let type_out = types.is_match(&o.filesystem_fs_types_exclude, &m.fs_type);
+            if point_out || type_out || !seen.insert(m) {
                 continue;
             }
             let figures = if self.is_stuck(&m.mount_point) {

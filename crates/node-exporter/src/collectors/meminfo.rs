@@ -8,9 +8,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use dark_metrics::exposition::MetricType;
+use dark_metrics::exposition::{MetricType, Text};
 
-use super::{Collector, CollectorOptions};
+use super::{Collector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::Families;
 use crate::intern::interned;
@@ -66,33 +66,40 @@ pub fn parse_meminfo(path: &Path, text: &str) -> Result<Vec<(String, f64)>, Coll
 /// Exports `node_memory_*`.
 pub struct MeminfoCollector {
     options: Arc<CollectorOptions>,
+    /// Per field: the family name, help text and type.
+    names: FieldMemo<(Text, Text, MetricType)>,
 }
 
 impl MeminfoCollector {
     /// A collector reading `<procfs>/meminfo`.
     pub fn new(options: Arc<CollectorOptions>) -> Self {
-        MeminfoCollector { options }
+        MeminfoCollector {
+            options,
+            names: FieldMemo::default(),
+        }
     }
 }
 
 impl Collector for MeminfoCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("meminfo");
+        let mut names = self.names.pass();
         for (field, value) in parse_meminfo(&path, &read_text(&path)?)? {
-            let ty = if field.ends_with("_total") {
-                MetricType::Counter
-            } else {
-                MetricType::Gauge
-            };
-            out.add(
-                interned(format_args!("node_memory_{field}")),
-                interned(format_args!(
-                    "Memory information field {field} from /proc/meminfo."
-                )),
-                ty,
-                vec![],
-                value,
-            );
+            let (name, help, ty) = names.get_or(&field, || {
+                let ty = if field.ends_with("_total") {
+                    MetricType::Counter
+                } else {
+                    MetricType::Gauge
+                };
+                (
+                    interned(format_args!("node_memory_{field}")),
+                    interned(format_args!(
+                        "Memory information field {field} from /proc/meminfo."
+                    )),
+                    ty,
+                )
+            });
+            out.add(name, help, ty, vec![], value);
         }
         Ok(())
     }

@@ -140,18 +140,27 @@ impl DeviceFilter {
 /// this only bounds memory if a file under a test root keeps growing.
 const FIELD_MEMO_LIMIT: usize = 4096;
 
-/// A field filter (`--collector.netstat.fields`, `--collector.vmstat.fields`) with the
-/// regular expression's verdict remembered per field position: the kernel lists the same
-/// fields in the same order every scrape, so comparing the name at a position with the
-/// one seen there last time replaces running the expression (or hashing the name).
-#[derive(Debug, Default)]
-pub(crate) struct FieldMemo {
-    slots: std::sync::Mutex<Vec<(String, bool)>>,
+/// Something worked out per field of a kernel file (a filter's verdict, the family name and
+/// help text a field maps to), remembered per field position: the kernel lists the same
+/// fields in the same order every scrape, so comparing the name at a position with the one
+/// seen there last time replaces the work (running a regular expression, formatting and
+/// interning a name) with one short comparison.
+#[derive(Debug)]
+pub(crate) struct FieldMemo<T = bool> {
+    slots: std::sync::Mutex<Vec<(String, T)>>,
 }
 
-impl FieldMemo {
+impl<T> Default for FieldMemo<T> {
+    fn default() -> Self {
+        FieldMemo {
+            slots: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+}
+
+impl<T: Clone> FieldMemo<T> {
     /// The memo for one pass over a file's fields, in file order.
-    pub(crate) fn pass(&self) -> FieldPass<'_> {
+    pub(crate) fn pass(&self) -> FieldPass<'_, T> {
         FieldPass {
             slots: match self.slots.lock() {
                 Ok(slots) => slots,
@@ -162,33 +171,40 @@ impl FieldMemo {
     }
 }
 
-/// One pass over a file's fields: [`FieldPass::is_match`] is called once per field, in
-/// order.
-pub(crate) struct FieldPass<'a> {
-    slots: std::sync::MutexGuard<'a, Vec<(String, bool)>>,
+/// One pass over a file's fields: [`FieldPass::get_or`] (or [`FieldPass::is_match`]) is
+/// called once per field, in order.
+pub(crate) struct FieldPass<'a, T = bool> {
+    slots: std::sync::MutexGuard<'a, Vec<(String, T)>>,
     position: usize,
 }
 
-impl FieldPass<'_> {
-    /// Whether `regex` matches `name`, the next field of the file; from the memo when the
-    /// same name stood at this position last time.
-    pub(crate) fn is_match(&mut self, regex: &Regex, name: &str) -> bool {
+impl<T: Clone> FieldPass<'_, T> {
+    /// The value for `name`, the next field of the file: from the memo when the same name
+    /// stood at this position last time, else `make()` (then remembered).
+    pub(crate) fn get_or(&mut self, name: &str, make: impl FnOnce() -> T) -> T {
         let position = self.position;
         self.position += 1;
-        if let Some((seen, verdict)) = self.slots.get(position) {
+        if let Some((seen, value)) = self.slots.get(position) {
             if seen == name {
-                return *verdict;
+                return value.clone();
             }
         }
-        let verdict = regex.is_match(name);
+        let value = make();
         if let Some(slot) = self.slots.get_mut(position) {
             slot.0.clear();
             slot.0.push_str(name);
-            slot.1 = verdict;
+            slot.1 = value.clone();
         } else if position == self.slots.len() && position < FIELD_MEMO_LIMIT {
-            self.slots.push((name.to_string(), verdict));
+            self.slots.push((name.to_string(), value.clone()));
         }
-        verdict
+        value
+    }
+}
+
+impl FieldPass<'_, bool> {
+    /// Whether `regex` matches `name`, the next field of the file.
+    pub(crate) fn is_match(&mut self, regex: &Regex, name: &str) -> bool {
+        self.get_or(name, || regex.is_match(name))
     }
 }
 

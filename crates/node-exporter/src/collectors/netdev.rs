@@ -11,7 +11,9 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use dark_metrics::exposition::Text;
+
+use super::{Collector, CollectorOptions, FieldMemo, FieldPass};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::intern::interned;
@@ -110,21 +112,36 @@ fn legacy_name(key: &str) -> &str {
 /// Exports `node_network_*_total`.
 pub struct NetdevCollector {
     options: Arc<CollectorOptions>,
+    /// Per device line: whether the device filter drops the device.
+    ignored: FieldMemo,
+    /// Per sample, in scrape order: the family name and help text of its key.
+    names: FieldMemo<(Text, Text)>,
 }
 
 impl NetdevCollector {
     /// A collector reading `<procfs>/net/dev` and `<sysfs>/class/net/*/statistics`.
     pub fn new(options: Arc<CollectorOptions>) -> Self {
-        NetdevCollector { options }
+        NetdevCollector {
+            options,
+            ignored: FieldMemo::default(),
+            names: FieldMemo::default(),
+        }
     }
 
-    fn emit(out: &mut Families, dev: &str, key: &str, value: u64) {
-        out.counter(
-            interned(format_args!("node_network_{key}_total")),
-            interned(format_args!("Network device statistic {key}.")),
-            labels(&[("device", dev)]),
-            value as f64,
-        );
+    fn emit(
+        out: &mut Families,
+        names: &mut FieldPass<'_, (Text, Text)>,
+        dev: &str,
+        key: &str,
+        value: u64,
+    ) {
+        let (name, help) = names.get_or(key, || {
+            (
+                interned(format_args!("node_network_{key}_total")),
+                interned(format_args!("Network device statistic {key}.")),
+            )
+        });
+        out.counter(name, help, labels(&[("device", dev)]), value as f64);
     }
 }
 
@@ -132,8 +149,11 @@ impl Collector for NetdevCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("net/dev");
         let devices = parse_net_dev(&path, &read_text(&path)?)?;
+        let mut ignored = self.ignored.pass();
+        let mut names = self.names.pass();
         for (dev, counters) in devices {
-            if self.options.netdev_devices.ignored(&dev) {
+            let filter = &self.options.netdev_devices;
+            if ignored.get_or(&dev, || filter.ignored(&dev)) {
                 continue;
             }
             let stats_dir = self
@@ -152,7 +172,7 @@ impl Collector for NetdevCollector {
                         } else {
                             file.to_string()
                         };
-                        Self::emit(out, &dev, &key, v);
+                        Self::emit(out, &mut names, &dev, &key, v);
                     }
                 }
                 continue;
@@ -163,11 +183,11 @@ impl Collector for NetdevCollector {
                 } else {
                     legacy_name(key)
                 };
-                Self::emit(out, &dev, key, v);
+                Self::emit(out, &mut names, &dev, key, v);
             }
             if self.options.netdev_netlink {
                 if let Ok(v) = read_u64(&stats_dir.join("rx_nohandler")) {
-                    Self::emit(out, &dev, "receive_nohandler", v);
+                    Self::emit(out, &mut names, &dev, "receive_nohandler", v);
                 }
             }
         }

@@ -5,6 +5,8 @@
 use std::path::Path;
 use std::sync::Arc;
 
+use dark_metrics::exposition::Text;
+
 use super::{Collector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::Families;
@@ -75,7 +77,8 @@ pub fn parse_snmp6(text: &str) -> Vec<Stat<'_>> {
 /// Exports `node_netstat_*`.
 pub struct NetstatCollector {
     options: Arc<CollectorOptions>,
-    fields: FieldMemo,
+    /// Per field: the family name and help text, or `None` if the fields filter drops it.
+    fields: FieldMemo<Option<(Text, Text)>>,
 }
 
 impl NetstatCollector {
@@ -120,15 +123,17 @@ impl Collector for NetstatCollector {
             key.push_str(proto);
             key.push('_');
             key.push_str(field);
-            if !fields.is_match(&self.options.netstat_fields, &key) {
-                continue;
+            let names = fields.get_or(&key, || {
+                self.options.netstat_fields.is_match(&key).then(|| {
+                    (
+                        interned(format_args!("node_netstat_{key}")),
+                        interned(format_args!("Protocol statistic {proto}{field}.")),
+                    )
+                })
+            });
+            if let Some((name, help)) = names {
+                out.untyped(name, help, vec![], value);
             }
-            out.untyped(
-                interned(format_args!("node_netstat_{key}")),
-                interned(format_args!("Protocol statistic {proto}{field}.")),
-                vec![],
-                value,
-            );
         }
         Ok(())
     }

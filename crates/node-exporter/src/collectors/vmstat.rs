@@ -3,6 +3,8 @@
 
 use std::sync::Arc;
 
+use dark_metrics::exposition::Text;
+
 use super::{Collector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::Families;
@@ -12,7 +14,8 @@ use crate::read::read_text;
 /// Exports `node_vmstat_*`.
 pub struct VmstatCollector {
     options: Arc<CollectorOptions>,
-    fields: FieldMemo,
+    /// Per field: the family name and help text, or `None` if the fields filter drops it.
+    fields: FieldMemo<Option<(Text, Text)>>,
 }
 
 impl VmstatCollector {
@@ -39,13 +42,16 @@ impl Collector for VmstatCollector {
             let value: f64 = raw
                 .parse()
                 .map_err(|e| CollectorError::parse(&path, format!("bad value in {line:?}: {e}")))?;
-            if fields.is_match(&self.options.vmstat_fields, name) {
-                out.untyped(
-                    interned(format_args!("node_vmstat_{name}")),
-                    interned(format_args!("Field {name} of /proc/vmstat.")),
-                    vec![],
-                    value,
-                );
+            let names = fields.get_or(name, || {
+                self.options.vmstat_fields.is_match(name).then(|| {
+                    (
+                        interned(format_args!("node_vmstat_{name}")),
+                        interned(format_args!("Field {name} of /proc/vmstat.")),
+                    )
+                })
+            });
+            if let Some((name, help)) = names {
+                out.untyped(name, help, vec![], value);
             }
         }
         Ok(())
