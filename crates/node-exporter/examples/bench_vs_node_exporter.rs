@@ -1,12 +1,12 @@
 //! CPU time per scrape and peak RSS: node_exporter 1.5.0 against this crate, in one run.
 //!
 //! ```text
-//! crates/node-exporter/scripts/bench.sh [--scrapes N]
+//! crates/node-exporter/scripts/bench.sh [--scrapes N] [--rounds R]
 //! ```
 //!
 //! builds the binaries it measures (see that script) and runs
 //! `cargo run --release -p node-exporter --example bench_vs_node_exporter -- [--scrapes N]
-//! [--no-overlay] [--overlay-binary PATH]...`.
+//! [--rounds R] [--no-overlay] [--overlay-binary PATH]...`.
 //!
 //! Servers with the same 26 collectors and filter flags, each measured alone:
 //!
@@ -26,9 +26,11 @@
 //!    dark-metrics serving). Only the exporter process is measured. `--no-overlay` skips
 //!    these rows.
 //!
-//! The client asks for no compression, warms each server up with 10 scrapes, then does N
-//! sequential scrapes. CPU = utime + stime of the server process from `/proc/<pid>/stat`
-//! over those N scrapes; peak RSS = `VmHWM` from `/proc/<pid>/status` at the end, split
+//! All servers run at once. The client asks for no compression, warms each server up with 10
+//! scrapes, then does N sequential scrapes of each, split into R rounds (`--rounds`, default
+//! 5) that visit the servers in a rotated order, so a change in the machine's speed during the
+//! run (a shared VM) falls on all of them alike; the per-round CPU ratios are printed too.
+//! CPU = utime + stime of the server process from `/proc/<pid>/stat` over those N scrapes; peak RSS = `VmHWM` from `/proc/<pid>/status` at the end, split
 //! into `RssAnon` and `RssFile` (file-backed: program text and shared libraries, which the
 //! kernel maps in 64 KiB fault-around blocks, so it grows with the binary's size even where
 //! code is never run). With `DARKSCRAPE_BENCH_SMAPS=<dir>` each server's
@@ -133,42 +135,97 @@ fn status_kb(pid: u32, key: &str) -> Result<f64, String> {
         .ok_or_else(|| format!("{key} missing"))
 }
 
-struct Figures {
-    cpu_per_scrape: f64,
-    wall_per_scrape: f64,
-    hwm: f64,
-    anon: f64,
-    file: f64,
+/// One server under test: a process to measure and a way to scrape it once.
+struct Subject<'a> {
+    name: String,
+    pid: u32,
+    scrape_once: Box<dyn FnMut() -> Result<usize, String> + 'a>,
+    /// CPU seconds and wall seconds spent in each round, and the scrapes of each round.
+    rounds: Vec<(f64, f64, usize)>,
     bytes: usize,
 }
 
-/// Warms up with 10 scrapes, then times `scrapes` sequential ones of process `pid`.
-fn measure(
-    pid: u32,
-    what: &str,
-    scrapes: usize,
-    mut scrape_once: impl FnMut() -> Result<usize, String>,
-) -> Result<Figures, String> {
-    for _ in 0..10 {
-        scrape_once().map_err(|e| format!("{what}: {e}"))?;
+impl<'a> Subject<'a> {
+    fn new(
+        name: String,
+        pid: u32,
+        scrape_once: impl FnMut() -> Result<usize, String> + 'a,
+    ) -> Self {
+        Subject {
+            name,
+            pid,
+            scrape_once: Box::new(scrape_once),
+            rounds: Vec::new(),
+            bytes: 0,
+        }
     }
-    let cpu0 = cpu_seconds(pid)?;
-    let t0 = Instant::now();
-    let mut bytes = 0;
-    for _ in 0..scrapes {
-        bytes = scrape_once().map_err(|e| format!("{what}: {e}"))?;
+
+    fn scrapes(&mut self, n: usize) -> Result<(), String> {
+        for _ in 0..n {
+            self.bytes = (self.scrape_once)().map_err(|e| format!("{}: {e}", self.name))?;
+        }
+        Ok(())
     }
-    let wall = t0.elapsed().as_secs_f64();
-    let cpu = cpu_seconds(pid)? - cpu0;
-    keep_smaps(pid, what)?;
-    Ok(Figures {
-        cpu_per_scrape: cpu / scrapes as f64,
-        wall_per_scrape: wall / scrapes as f64,
-        hwm: status_kb(pid, "VmHWM:")?,
-        anon: status_kb(pid, "RssAnon:")?,
-        file: status_kb(pid, "RssFile:")?,
-        bytes,
+
+    /// Times `n` sequential scrapes as one round.
+    fn round(&mut self, n: usize) -> Result<(), String> {
+        let cpu0 = cpu_seconds(self.pid)?;
+        let t0 = Instant::now();
+        self.scrapes(n)?;
+        let wall = t0.elapsed().as_secs_f64();
+        let cpu = cpu_seconds(self.pid)? - cpu0;
+        self.rounds.push((cpu, wall, n));
+        Ok(())
+    }
+
+    fn cpu_per_scrape(&self) -> f64 {
+        let (cpu, n) = self
+            .rounds
+            .iter()
+            .fold((0.0, 0), |(c, n), r| (c + r.0, n + r.2));
+        cpu / n.max(1) as f64
+    }
+
+    fn wall_per_scrape(&self) -> f64 {
+        let (wall, n) = self
+            .rounds
+            .iter()
+            .fold((0.0, 0), |(w, n), r| (w + r.1, n + r.2));
+        wall / n.max(1) as f64
+    }
+}
+
+/// Memory of a subject after its scrapes.
+struct Memory {
+    hwm: f64,
+    anon: f64,
+    file: f64,
+}
+
+fn memory(subject: &Subject) -> Result<Memory, String> {
+    keep_smaps(subject.pid, &subject.name)?;
+    Ok(Memory {
+        hwm: status_kb(subject.pid, "VmHWM:")?,
+        anon: status_kb(subject.pid, "RssAnon:")?,
+        file: status_kb(subject.pid, "RssFile:")?,
     })
+}
+
+/// Warms every subject up with 10 scrapes, then runs `rounds` rounds of `scrapes / rounds`
+/// scrapes each, visiting the subjects in a rotated order each round, so a change in the
+/// machine's speed during the run (other tenants of a shared VM) touches all of them alike.
+fn measure_all(subjects: &mut [Subject], scrapes: usize, rounds: usize) -> Result<(), String> {
+    for subject in subjects.iter_mut() {
+        subject.scrapes(10)?;
+    }
+    let per_round = scrapes.div_ceil(rounds).max(1);
+    for round in 0..rounds {
+        let k = subjects.len();
+        for i in 0..k {
+            subjects[(i + round) % k].round(per_round)?;
+        }
+    }
+    Ok(())
 }
 
 /// With `DARKSCRAPE_BENCH_SMAPS=<dir>`, copies `/proc/<pid>/smaps` of each measured server
@@ -187,14 +244,18 @@ fn keep_smaps(pid: u32, what: &str) -> Result<(), String> {
         .map_err(|e| format!("copy smaps to {}: {e}", to.display()))
 }
 
-fn measure_http(server: &Server, scrapes: usize) -> Result<Figures, String> {
-    let port = server.port;
-    measure(server.child.id(), server.name, scrapes, || {
-        scrape(port).map_err(|e| e.to_string())
-    })
+/// Median of a non-empty list.
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
 }
 
-fn bench(scrapes: usize, overlay: Option<Vec<PathBuf>>) -> Result<(), String> {
+fn bench(scrapes: usize, rounds: usize, overlay: Option<Vec<PathBuf>>) -> Result<(), String> {
     let ne_path = std::env::var_os("DARKSCRAPE_NODE_EXPORTER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/prometheus-node-exporter"));
@@ -234,22 +295,39 @@ fn bench(scrapes: usize, overlay: Option<Vec<PathBuf>>) -> Result<(), String> {
     };
     wait_ready(&ne)?;
     wait_ready(&ours)?;
-    let theirs = measure_http(&ne, scrapes)?;
-    let mine = measure_http(&ours, scrapes)?;
-    drop(ours);
     let binaries = match overlay {
         Some(given) if given.is_empty() => overlay::default_binaries()?,
         Some(given) => given,
         None => Vec::new(),
     };
-    let mut dark = Vec::with_capacity(binaries.len());
+    let mut hosted = Vec::with_capacity(binaries.len());
     for binary in &binaries {
-        dark.push((
+        hosted.push((
             overlay::row_name(binary),
-            overlay::measure_binary(binary, &flags, scrapes)?,
+            overlay::Hosted::start(binary, &flags)?,
         ));
     }
-    println!("{scrapes} sequential scrapes each, 26 collectors, no compression\n");
+    let mut subjects = vec![
+        Subject::new(
+            "node_exporter 1.5.0, loopback HTTP".to_string(),
+            ne.child.id(),
+            || scrape(ne_port).map_err(|e| e.to_string()),
+        ),
+        Subject::new(
+            "exporter-only example, loopback HTTP".to_string(),
+            ours.child.id(),
+            || scrape(our_port).map_err(|e| e.to_string()),
+        ),
+    ];
+    for (name, h) in &hosted {
+        subjects.push(Subject::new(name.clone(), h.pid(), || h.scrape_once()));
+    }
+    measure_all(&mut subjects, scrapes, rounds)?;
+    let memories = subjects.iter().map(memory).collect::<Result<Vec<_>, _>>()?;
+    println!(
+        "{} sequential scrapes each in {rounds} interleaved rounds, 26 collectors, no compression\n",
+        subjects[0].rounds.iter().map(|r| r.2).sum::<usize>()
+    );
     println!(
         "{:<68} {:>13} {:>14} {:>10} {:>12} {:>12} {:>9}",
         "exporter",
@@ -260,40 +338,61 @@ fn bench(scrapes: usize, overlay: Option<Vec<PathBuf>>) -> Result<(), String> {
         "RssFile MiB",
         "body KiB"
     );
-    let mut rows = vec![
-        ("node_exporter 1.5.0, loopback HTTP".to_string(), &theirs),
-        ("exporter-only example, loopback HTTP".to_string(), &mine),
-    ];
-    rows.extend(dark.iter().map(|(name, figures)| (name.clone(), figures)));
-    for (name, f) in &rows {
+    for (s, m) in subjects.iter().zip(&memories) {
         println!(
             "{:<68} {:>13.3} {:>14.3} {:>10.2} {:>12.2} {:>12.2} {:>9.1}",
-            name,
-            f.cpu_per_scrape * 1e3,
-            f.wall_per_scrape * 1e3,
-            f.hwm / 1048576.0,
-            f.anon / 1048576.0,
-            f.file / 1048576.0,
-            f.bytes as f64 / 1024.0
+            s.name,
+            s.cpu_per_scrape() * 1e3,
+            s.wall_per_scrape() * 1e3,
+            m.hwm / 1048576.0,
+            m.anon / 1048576.0,
+            m.file / 1048576.0,
+            s.bytes as f64 / 1024.0
         );
     }
+    println!("\nCPU ms per scrape in each round (in round order):");
+    for s in &subjects {
+        let per: Vec<String> = s
+            .rounds
+            .iter()
+            .map(|r| format!("{:.3}", r.0 / r.2 as f64 * 1e3))
+            .collect();
+        println!("  {:<66} {}", s.name, per.join(" "));
+    }
     println!();
-    for (name, f) in &rows[1..] {
-        let cpu_ratio = f.cpu_per_scrape / theirs.cpu_per_scrape;
-        let rss_ratio = f.hwm / theirs.hwm;
+    let (theirs, theirs_mem) = (&subjects[0], &memories[0]);
+    for (s, m) in subjects.iter().zip(&memories).skip(1) {
+        let cpu_ratio = s.cpu_per_scrape() / theirs.cpu_per_scrape();
+        let per_round: Vec<f64> = s
+            .rounds
+            .iter()
+            .zip(&theirs.rounds)
+            .map(|(a, b)| (a.0 / a.2 as f64) / (b.0 / b.2 as f64))
+            .collect();
+        let (lo, hi) = per_round
+            .iter()
+            .fold((f64::MAX, f64::MIN), |(l, h), r| (l.min(*r), h.max(*r)));
+        let rss_ratio = m.hwm / theirs_mem.hwm;
         println!(
-            "{name} / node_exporter: CPU per scrape {cpu_ratio:.3} (target <= 0.333, {}), \
-             peak RSS {rss_ratio:.3} (target <= 0.25, {}); anonymous {:.3}, file-backed {:.3}",
+            "{} / node_exporter: CPU per scrape {cpu_ratio:.3} (target <= 0.333, {}; rounds: \
+             median {:.3}, {lo:.3}..{hi:.3}), peak RSS {rss_ratio:.3} (target <= 0.25, {}); \
+             anonymous {:.3}, file-backed {:.3}",
+            s.name,
             if cpu_ratio <= 1.0 / 3.0 {
                 "met"
             } else {
                 "MISSED"
             },
+            median(per_round.clone()),
             if rss_ratio <= 0.25 { "met" } else { "MISSED" },
-            f.anon / theirs.anon,
-            f.file / theirs.file,
+            m.anon / theirs_mem.anon,
+            m.file / theirs_mem.file,
         );
     }
+    drop(subjects);
+    drop(hosted);
+    drop(ours);
+    drop(ne);
     Ok(())
 }
 
@@ -344,8 +443,8 @@ fn serve_ours(port: u16, flags: Vec<String>) -> Result<(), String> {
     })
 }
 
-const USAGE: &str =
-    "usage: bench_vs_node_exporter [--scrapes N] [--no-overlay] [--overlay-binary PATH]...";
+const USAGE: &str = "usage: bench_vs_node_exporter [--scrapes N] [--rounds R] [--no-overlay] \
+     [--overlay-binary PATH]...";
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -356,6 +455,7 @@ fn main() {
         }
     } else {
         let mut scrapes = 300;
+        let mut rounds = 5;
         let mut overlay = Some(Vec::new());
         let mut parsed = Ok(());
         let mut rest = args.iter();
@@ -364,6 +464,10 @@ fn main() {
                 "--scrapes" => match rest.next().and_then(|n| n.parse::<usize>().ok()) {
                     Some(n) if n > 0 => scrapes = n,
                     _ => parsed = Err("--scrapes needs a positive number".to_string()),
+                },
+                "--rounds" => match rest.next().and_then(|n| n.parse::<usize>().ok()) {
+                    Some(n) if n > 0 => rounds = n,
+                    _ => parsed = Err("--rounds needs a positive number".to_string()),
                 },
                 "--no-overlay" => overlay = None,
                 "--overlay-binary" => match (rest.next(), overlay.as_mut()) {
@@ -376,7 +480,7 @@ fn main() {
                 other => parsed = Err(format!("unknown argument {other:?}; {USAGE}")),
             }
         }
-        parsed.and_then(|()| bench(scrapes, overlay))
+        parsed.and_then(|()| bench(scrapes, rounds, overlay))
     };
     if let Err(e) = result {
         eprintln!("bench_vs_node_exporter: {e}");
@@ -397,9 +501,7 @@ mod overlay {
     use dark_listener::context::{Context, DialOptions};
     use dark_metrics::scrape::{scrape, ScrapeRequest};
     use testbed::lab::{group_config, ServiceGroup};
-    use ziti_lab::{Lab, LabConfig};
-
-    use super::{measure, Figures};
+    use ziti_lab::{Lab, LabConfig, RunningLab};
 
     const SERVICE: &str = "node.metrics.svc";
     const HOST: &str = "node-host";
@@ -468,99 +570,132 @@ mod overlay {
     }
 
     /// Kills and reaps the child when dropped.
-    struct Hosted(Child);
+    struct Reaped(Child);
 
-    impl Drop for Hosted {
+    impl Drop for Reaped {
         fn drop(&mut self) {
             let _ = self.0.kill();
             let _ = self.0.wait();
         }
     }
 
-    async fn scrape_once(
-        ctx: &Context,
-        options: &DialOptions,
-        request: &ScrapeRequest,
-    ) -> Result<usize, String> {
-        let stream = ctx
-            .dial(SERVICE, options.clone())
-            .await
-            .map_err(|e| e.to_string())?;
-        let response = scrape(stream, request).await.map_err(|e| e.to_string())?;
-        Ok(response.body.len())
+    /// A binary serving the exporter dark on its own lab overlay, with a dialer ready.
+    pub(super) struct Hosted {
+        // Field order is drop order: the child first, then the dialer, the lab, the runtime.
+        child: Reaped,
+        ctx: Context,
+        options: DialOptions,
+        request: ScrapeRequest,
+        running: Option<RunningLab>,
+        rt: tokio::runtime::Runtime,
+        _dir: tempfile::TempDir,
     }
 
-    /// Measures `binary` serving the exporter dark with the shared collector `flags`.
-    pub(super) fn measure_binary(
-        binary: &Path,
-        flags: &[String],
-        scrapes: usize,
-    ) -> Result<Figures, String> {
-        if !binary.exists() {
-            return Err(format!("{} does not exist", binary.display()));
-        }
-        let subcommand: &[&str] = if is_darkscrape(binary) {
-            &["node-exporter"]
-        } else {
-            &[]
-        };
-        let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
-        let rt = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .enable_all()
-            .build()
-            .map_err(|e| e.to_string())?;
-        // The dialer's Context is created on this runtime.
-        let _entered = rt.enter();
-        let lab = Lab::init_with(dir.path(), config()).map_err(|e| e.to_string())?;
-        let running = rt.block_on(lab.start()).map_err(|e| e.to_string())?;
-        let host_file = dir.path().join("host.json");
-        let scraper_file = dir.path().join("scraper.json");
-        lab.issue_identity_file(HOST, &host_file)
-            .and_then(|_| lab.issue_identity_file(SCRAPER, &scraper_file))
-            .map_err(|e| e.to_string())?;
-        let child = Hosted(
-            Command::new(binary)
-                .args(subcommand)
-                .arg("--identity")
-                .arg(&host_file)
-                .args(["--service", SERVICE, "--bind-using-identity"])
-                .arg("--web.disable-exporter-metrics")
-                .args(flags)
-                .env("RUST_LOG", "warn")
-                .stdout(Stdio::null())
-                .stderr(Stdio::inherit())
-                .spawn()
-                .map_err(|e| format!("start {}: {e}", binary.display()))?,
-        );
-        let ctx = Context::from_identity_file(&scraper_file).map_err(|e| e.to_string())?;
-        rt.block_on(ctx.wait_authenticated(Duration::from_secs(20)))
-            .map_err(|e| e.to_string())?;
-        let options = DialOptions {
-            terminator_identity: Some(HOST.to_string()),
-            ..DialOptions::default()
-        };
-        let mut request = ScrapeRequest::new(SERVICE, "/metrics");
-        request.accept = "text/plain;version=0.0.4".to_string();
-        let waiting = Instant::now();
-        while let Err(error) = rt.block_on(scrape_once(&ctx, &options, &request)) {
-            if waiting.elapsed() > Duration::from_secs(20) {
-                return Err(format!(
-                    "{} not reachable within 20 s: {error}",
-                    binary.display()
-                ));
+    impl Hosted {
+        /// Starts a lab, `binary` hosting the service with the shared collector `flags`,
+        /// and a dialer; returns once one scrape over the overlay succeeded.
+        pub(super) fn start(binary: &Path, flags: &[String]) -> Result<Hosted, String> {
+            if !binary.exists() {
+                return Err(format!("{} does not exist", binary.display()));
             }
-            std::thread::sleep(Duration::from_millis(100));
+            let subcommand: &[&str] = if is_darkscrape(binary) {
+                &["node-exporter"]
+            } else {
+                &[]
+            };
+            let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(1)
+                .enable_all()
+                .build()
+                .map_err(|e| e.to_string())?;
+            // The dialer's Context is created on this runtime.
+            let _entered = rt.enter();
+            let lab = Lab::init_with(dir.path(), config()).map_err(|e| e.to_string())?;
+            let running = rt.block_on(lab.start()).map_err(|e| e.to_string())?;
+            let host_file = dir.path().join("host.json");
+            let scraper_file = dir.path().join("scraper.json");
+            lab.issue_identity_file(HOST, &host_file)
+                .and_then(|_| lab.issue_identity_file(SCRAPER, &scraper_file))
+                .map_err(|e| e.to_string())?;
+            let child = Reaped(
+                Command::new(binary)
+                    .args(subcommand)
+                    .arg("--identity")
+                    .arg(&host_file)
+                    .args(["--service", SERVICE, "--bind-using-identity"])
+                    .arg("--web.disable-exporter-metrics")
+                    .args(flags)
+                    .env("RUST_LOG", "warn")
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .map_err(|e| format!("start {}: {e}", binary.display()))?,
+            );
+            let ctx = Context::from_identity_file(&scraper_file).map_err(|e| e.to_string())?;
+            rt.block_on(ctx.wait_authenticated(Duration::from_secs(20)))
+                .map_err(|e| e.to_string())?;
+            let options = DialOptions {
+                terminator_identity: Some(HOST.to_string()),
+                ..DialOptions::default()
+            };
+            let mut request = ScrapeRequest::new(SERVICE, "/metrics");
+            request.accept = "text/plain;version=0.0.4".to_string();
+            drop(_entered);
+            let hosted = Hosted {
+                child,
+                ctx,
+                options,
+                request,
+                running: Some(running),
+                rt,
+                _dir: dir,
+            };
+            let waiting = Instant::now();
+            while let Err(error) = hosted.scrape_once() {
+                if waiting.elapsed() > Duration::from_secs(20) {
+                    return Err(format!(
+                        "{} not reachable within 20 s: {error}",
+                        binary.display()
+                    ));
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            Ok(hosted)
         }
-        let what = binary.display().to_string();
-        let figures = measure(child.0.id(), &what, scrapes, || {
-            rt.block_on(scrape_once(&ctx, &options, &request))
-        });
-        drop(child);
-        rt.block_on(async {
-            ctx.shutdown(Duration::from_secs(5)).await;
-            running.shutdown().await;
-        });
-        figures
+
+        /// The exporter's process id.
+        pub(super) fn pid(&self) -> u32 {
+            self.child.0.id()
+        }
+
+        /// One scrape over a fresh overlay connection; returns the body length.
+        pub(super) fn scrape_once(&self) -> Result<usize, String> {
+            self.rt.block_on(async {
+                let stream = self
+                    .ctx
+                    .dial(SERVICE, self.options.clone())
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let response = scrape(stream, &self.request)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                Ok(response.body.len())
+            })
+        }
+    }
+
+    impl Drop for Hosted {
+        fn drop(&mut self) {
+            let _ = self.child.0.kill();
+            let _ = self.child.0.wait();
+            let running = self.running.take();
+            self.rt.block_on(async {
+                self.ctx.shutdown(Duration::from_secs(5)).await;
+                if let Some(running) = running {
+                    running.shutdown().await;
+                }
+            });
+        }
     }
 }

@@ -2,7 +2,7 @@
 # node-exporter's cost benchmark in one command: CPU per scrape and peak RSS of Debian's
 # node_exporter 1.5.0 against ours, in one run (method: examples/bench_vs_node_exporter.rs).
 #
-#   crates/node-exporter/scripts/bench.sh [--scrapes N]
+#   crates/node-exporter/scripts/bench.sh [--scrapes N] [--rounds R]
 #
 # Builds what it measures, then runs the benchmark:
 #   * target/release/darkscrape                       (`darkscrape node-exporter`)
