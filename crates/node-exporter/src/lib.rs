@@ -90,84 +90,93 @@
 //! ## Performance (measured on the 2-vCPU development VM, node_exporter 1.5.0 alongside)
 //!
 //! One command builds what it measures and runs the benchmark:
-//! `crates/node-exporter/scripts/bench.sh --scrapes 600` (method in
+//! `crates/node-exporter/scripts/bench.sh --scrapes 1000 --rounds 5` (method in
 //! `examples/bench_vs_node_exporter.rs`; every row runs the same 26 collectors with the same
 //! filter flags, node_exporter with `--web.disable-exporter-metrics`, ours likewise; the
 //! overlay rows are scraped over an in-process lab overlay with a fresh overlay connection
-//! per scrape and measure only the exporter process). Figures from three runs on
-//! 2026-11-23 at load 0.6–1.0 (600 scrapes each; the VM is shared with other builds):
+//! per scrape and measure only the exporter process; all servers run at once and are
+//! measured in rounds that visit them in a rotated order, because the shared VM's speed
+//! drifts: node_exporter's own CPU per scrape measured 4.4–7.2 ms in different runs of
+//! one day). Run of 2026-11-23 08:10 UTC, 1,000 scrapes each in 5 rounds:
 //!
-//! | | CPU / scrape | VmHWM | RssAnon | RssFile |
-//! | --- | --- | --- | --- | --- |
-//! | node_exporter 1.5.0, loopback HTTP | 5.0–6.2 ms | 20.8–21.1 MiB | 7.6–7.9 MiB | 13.1–13.2 MiB |
-//! | exporter alone, loopback HTTP (release example) | 1.90–1.97 ms | 7.3–7.4 MiB | 1.5–1.6 MiB | 5.7–5.8 MiB |
-//! | `darkscrape node-exporter` on the overlay (release) | 2.07–2.27 ms | 12.3–12.4 MiB | 2.0 MiB | 10.3–10.4 MiB |
-//! | `darkscrape-node-exporter` on the overlay (`dist-small`) | 2.22–2.25 ms | 7.6–7.7 MiB | 1.7–1.8 MiB | 5.8–5.9 MiB |
-//! | same, glibc linked statically | 2.18–2.32 ms | 6.3–6.4 MiB | 1.7 MiB | 4.7 MiB |
+//! | | CPU / scrape | VmHWM | RssAnon | RssFile | CPU ratio (rounds) | RSS ratio |
+//! | --- | --- | --- | --- | --- | --- | --- |
+//! | node_exporter 1.5.0, loopback HTTP | 4.67 ms | 21.14 MiB | 7.56 MiB | 13.23 MiB | 1 | 1 |
+//! | exporter alone, loopback HTTP (release example) | 1.27 ms | 6.92 MiB | 1.45 MiB | 5.48 MiB | 0.272 (0.244–0.293) | 0.327 |
+//! | `darkscrape node-exporter` on the overlay (release) | 1.54 ms | 11.52 MiB | 1.88 MiB | 9.63 MiB | 0.330 (0.300–0.370) | 0.545 |
+//! | `darkscrape-node-exporter` on the overlay (`dist-small`) | 1.54 ms | 7.09 MiB | 1.64 MiB | 5.46 MiB | 0.330 (0.311–0.366) | 0.336 |
+//! | same, static glibc, not position-independent | 1.57 ms | 5.93 MiB | 1.47 MiB | 4.45 MiB | 0.336 (0.315–0.387) | **0.280** |
 //!
-//! **Ratios to node_exporter** for what a user runs, the exporter-only binary served dark:
-//! peak RSS 0.300–0.306 (static) and 0.358–0.366 (dynamic): the 1/4 target (about
-//! 5.2 MiB) is **missed** by about 1.1 MiB. CPU per scrape 0.357–0.434 (static) and
-//! 0.359–0.447 (dynamic) in these runs, 0.321–0.386 and 0.333–0.373 in three earlier runs
-//! at load 1–4 (node_exporter's own CPU per scrape moves between 4.5 and 7.5 ms from run to
-//! run): the 1/3 target is **missed**; it is met by the exporter alone on loopback in some
-//! runs (0.28–0.38), and the overlay path adds 0.2–0.4 ms per scrape. The binary and build
-//! changes below moved memory, not CPU: both binaries cost the same CPU per scrape. Before
-//! this work `darkscrape node-exporter` measured CPU 0.40–0.44 and peak RSS 0.67–0.68 of
-//! node_exporter's; now 0.34–0.45 and 0.58–0.59.
+//! **Against the targets:** CPU per scrape is at the one-third target (0.330–0.336 in this
+//! run, 0.31–0.34 in four other runs of the same code; the exporter alone on loopback 0.27–0.30;
+//! serving over the overlay with a fresh connection per scrape adds about 0.3 ms). Peak RSS
+//! is **over** the one-quarter target: 0.280 for the smallest build (about 0.65 MiB too
+//! much), 0.336 for the default dynamic build. Before this work `darkscrape node-exporter`
+//! measured CPU 0.40–0.44 and peak RSS 0.67–0.68 of node_exporter's.
 //!
-//! **Where the memory is.** File-backed memory is program text: after a few scrapes 95–97%
+//! **Where the CPU went.** A scrape of this host made 3,374 allocations (a malloc probe on
+//! the loopback example), most of them copies of literal names, help texts and label names;
+//! glibc's malloc and free were ~15% of the process, and every 16 KiB read buffer made it
+//! consolidate its free lists. Now: the exposition model keeps literal text borrowed
+//! (`dark_metrics::exposition::Text`), names built from kernel fields are interned once per
+//! process (`intern.rs`, bounded) and remembered per field position (`FieldMemo`, which also
+//! remembers filter verdicts for netstat, vmstat, diskstats, netdev and filesystem),
+//! collector threads reuse one read buffer, and the time collector resolves the local zone
+//! once (as Go does): 1,684 allocations per scrape, identical output. Serving dark, the
+//! overlay stream takes vectored writes, so hyper no longer copies the body behind its
+//! header block. Earlier: collectors' families are merged once by a stable sort,
+//! udp_queues reads its tables in one call, netclass opens attributes relative to the
+//! interface directory, the CPU topology is cached, collectors run on one pooled thread (a
+//! second one measured ~20% more CPU and 0.7 MiB more memory). What is left (`perf`, static
+//! binary served dark): two thirds of a scrape is the collector thread, 55–58% of that in
+//! the kernel generating procfs and sysfs text; on the serving thread the text rendering,
+//! the sort that merges the collectors' families, and the TLS write to the router.
+//! `examples/collector_costs.rs` times each collector.
+//!
+//! **Where the memory is.** File-backed memory is program text: after a few scrapes 95–98%
 //! of the binary's text mapping is resident (the kernel maps whole page-cache folios around
 //! each fault), so resident memory follows the size of the linked code, not the code run.
 //! Hence the exporter-only binary (`src/bin/darkscrape-node-exporter.rs`, no lab,
 //! enrollment, reflectz or RSA code: text 13.9 → 10.0 MB in release), the `dist-small`
 //! profile (fat LTO, one codegen unit, opt-level "s": 8.2 MB with opt-level 3 → 5.9 MB),
-//! regex-lite for the filter flags and `tracing_subscriber::filter::Targets` for `--log`
-//! (no `regex` engine linked: → 4.7 MB; together with the CPU changes below anonymous
-//! memory also fell by 0.5 MiB), and static glibc (the shared libc, libm, ld.so and libgcc
-//! mappings were 1.9 MiB resident; the static binary has 1.0 MB more text: net 1.0 MiB
-//! less). What is left in the static binary: 4.0 MB `.text` (0.9 MB of it C: glibc and
-//! ring), 0.8 MB `.rodata`, 0.5 MB unwind tables: rustls, ring and webpki for the overlay's
-//! TLS, tokio, hyper and clap. hyper's HTTP/2 implementation (h2, about 0.2 MB) was linked
-//! through hyper-util's `server-auto` feature although the exporter only speaks HTTP/1.1;
-//! with it gone (one later run, 300 scrapes, load 0.9): static binary VmHWM 6.02 MiB against
-//! node_exporter's 20.92, ratio **0.288**; dynamic `dist-small` 7.21 MiB, 0.345. Anonymous memory (1.7 MiB; node_exporter 7.3–7.9): 0.5 MiB main heap,
-//! 0.85 MiB the collector thread's malloc arena, stacks.
+//! regex-lite for the filter flags and `tracing_subscriber::filter::Targets` for `--log` (no
+//! `regex` engine linked), no HTTP/2 code (hyper's HTTP/1 server only), static glibc (the
+//! shared libc, libm, ld.so and libgcc mappings were 1.9 MiB resident; the static binary has
+//! 1.0 MB more text: net 1.0 MiB less) and a fixed load address (no PIE: the 180 KB of
+//! start-up relocations and the pages they dirty are gone, 0.15–0.25 MiB). What is left in
+//! the static binary (4.45 MiB file-backed): 3.6 MB `.text` resident of 3.65 (0.9 MB of it C:
+//! glibc and ring), about 1 MB of `.rodata` and unwind tables: rustls, ring and webpki for the
+//! overlay's TLS, tokio, hyper, clap (0.2 MB), std's backtrace printer (gimli, addr2line:
+//! 0.2 MB), jiff (0.07 MB) and x509-parser (0.1 MB with its DER parsers). Anonymous memory
+//! (1.4–1.5 MiB; node_exporter 7.3–7.9): 0.7 MiB main heap, 0.6 MiB the collector thread's
+//! malloc arena (0.85 before the allocation work), stacks.
 //!
 //! **Measured and not adopted:** opt-level "z" (static build, two runs): 0.23 MiB less, CPU
-//! per scrape 14–61% higher. `panic = "abort"`: 0.28 MiB less (ratio 0.295), but a panicking
-//! collector would take the process down instead of failing alone. The dlmalloc allocator
-//! (one heap, no per-thread arena): 0.25 MiB less anonymous memory but 0.18 MiB more
-//! file-backed, no net gain. `MALLOC_ARENA_MAX=1` in the environment (one malloc arena)
-//! measured 0.25–0.4 MiB less on the earlier `darkscrape` build, but only 0.08 MiB less on
-//! the static exporter-only binary (VmHWM 6.02 → 5.93 MiB), so it is not worth a default. The mimalloc allocator in the static lean binary (two runs):
-//! CPU per scrape 1.57–1.70 ms, about the same as glibc's malloc, but 12.3 MiB anonymous
-//! memory (it reserves and touches whole segments): peak RSS 0.81 of node_exporter's.
+//! per scrape 14–61% higher. `panic = "abort"`: 0.28 MiB less (ratio 0.295 at the time), but
+//! a panicking collector would take the process down instead of failing alone. The dlmalloc
+//! allocator (one heap, no per-thread arena): 0.25 MiB less anonymous memory but 0.18 MiB
+//! more file-backed, no net gain. glibc malloc tunables on the static binary (one run each,
+//! VmHWM 5.90 MiB without): `arena_max=1` 5.80, `mmap_threshold=32768` 5.87,
+//! `trim_threshold=0:top_pad=0` 5.86, all four together 5.75: not worth asking users to
+//! set. The mimalloc allocator in the static lean binary (two runs): CPU per scrape about
+//! the same as glibc's malloc, but 12.3 MiB anonymous memory (it reserves and touches whole
+//! segments): peak RSS 0.81 of node_exporter's.
 //!
-//! **Static glibc, the trade-off.** A static binary linked against this glibc (Debian 12,
-//! 2.36) resolves host names through its built-in `files` and `dns` sources: checked with
-//! `strace`, names from `/etc/hosts` and DNS names resolve and no NSS module is loaded.
+//! **The small build, its trade-offs.** A static binary linked against this glibc (Debian
+//! 12, 2.36) resolves host names through its built-in `files` and `dns` sources: checked
+//! with `strace`, names from `/etc/hosts` and DNS names resolve and no NSS module is loaded.
 //! Other `hosts:` sources in `/etc/nsswitch.conf` (mdns, resolve, sss, myhostname) are
 //! shared modules a static binary can only load from a host with the same glibc version;
 //! on other hosts they are unavailable and the lookup goes on to the next source. Where
-//! the controller's name is only known to such a module, use the dynamic build. Build:
-//! `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static" cargo
-//! build --profile dist-small --target x86_64-unknown-linux-gnu -p node-exporter --bin
-//! darkscrape-node-exporter` (an `RUSTFLAGS` variable would replace the workspace's
-//! `.cargo/config.toml` flags; the per-target variable is joined with them).
-//!
-//! **Where the CPU goes** (`perf record` on the static binary served dark): the collector
-//! thread takes two thirds of a scrape, 55% of that in the kernel (sysfs and procfs reads:
-//! netclass's attributes, `/proc/net/{netstat,snmp,snmp6,udp,udp6}`, conntrack). In user
-//! space malloc/free are ~14% of the process (every label name and value is an owned
-//! string in the exposition model), sorting and merging families ~5%, text rendering ~4%,
-//! TLS under 1%. Done for CPU (each gain is inside the run-to-run noise of the table above):
-//! collectors' families are merged once by a stable sort instead of being re-inserted by a
-//! copied name (dark-metrics' gather likewise), netstat and vmstat field filters remember
-//! their verdict per field position, collectors run on one pooled
-//! thread (a second one measured ~20% more CPU and 0.7 MiB more memory), udp_queues reads
-//! its tables in one call, netclass opens attributes relative to the interface directory,
-//! and the CPU topology is cached. `examples/collector_costs.rs` times each collector.
+//! the controller's name is only known to such a module, use the dynamic build. Without
+//! PIE the program is loaded at a fixed address, so address-space randomisation no longer
+//! covers its own code (the heap, stacks and mappings are still randomised), as with
+//! Debian's node_exporter binary, which is not position-independent either. Build:
+//! `CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static -C
+//! relocation-model=static" cargo build --profile dist-small --target
+//! x86_64-unknown-linux-gnu -p node-exporter --bin darkscrape-node-exporter` (an `RUSTFLAGS`
+//! variable would replace the workspace's `.cargo/config.toml` flags; the per-target
+//! variable is joined with them). Drop `-C relocation-model=static` to keep PIE (0.2 MiB more).
 #![warn(missing_docs)]
 #![deny(unsafe_code)]
 
