@@ -640,6 +640,44 @@ mod tests {
         scripted_channel(4 << 20, "me").await
     }
 
+    /// Dials (end-to-end encrypted or not) and answers as a host with a key would; returns
+    /// the router's ends, the stream and, when encrypted, the host's session with the
+    /// dialer's stream header already read.
+    async fn connected_stream(
+        encrypted: bool,
+    ) -> (
+        RouterChannel,
+        RouterRead,
+        RouterWrite,
+        DarkStream,
+        Option<E2eeSession>,
+    ) {
+        let (channel, mut read, mut write) = channel().await;
+        let dial = spawn_dial(&channel, encrypted, DialOptions::default());
+        let connect_frame = next_frame(&mut read).await;
+        let connect = Connect::from_frame(&connect_frame).unwrap();
+        let host_keys = KeyPair::generate();
+        let connected = StateConnected {
+            conn_id: connect.conn_id,
+            public_key: Some(WirePublicKey(*host_keys.public_key().as_bytes())),
+            ..StateConnected::default()
+        }
+        .to_frame(1)
+        .replying_to(connect_frame.sequence);
+        write.send(&connected).await.unwrap();
+        let stream = dial.await.unwrap().unwrap();
+        let mut host = connect.public_key.map(|key| {
+            E2eeSession::establish(&host_keys, Role::Host, &crate::e2ee::PublicKey::from(key.0))
+                .unwrap()
+        });
+        if let Some(host) = &mut host {
+            let header = Data::from_frame(&next_frame(&mut read).await).unwrap();
+            assert_eq!(header.payload.len(), crate::e2ee::HEADER_LEN);
+            assert_eq!(host.open(header.payload).unwrap(), None);
+        }
+        (channel, read, write, stream, host)
+    }
+
     fn session() -> ServiceSession {
         ServiceSession {
             id: "s1".into(),
@@ -730,31 +768,9 @@ mod tests {
 
     #[tokio::test]
     async fn encrypted_writes_leave_as_one_sealed_frame_per_64_kib() {
-        let (channel, mut read, mut write) = channel().await;
-        let dial = spawn_dial(&channel, true, DialOptions::default());
-        let connect_frame = next_frame(&mut read).await;
-        let connect = Connect::from_frame(&connect_frame).unwrap();
-        let dialer_key = connect.public_key.expect("encrypted dial sends a key");
-        let host_keys = KeyPair::generate();
-        let connected = StateConnected {
-            conn_id: connect.conn_id,
-            public_key: Some(WirePublicKey(*host_keys.public_key().as_bytes())),
-            ..StateConnected::default()
-        }
-        .to_frame(1)
-        .replying_to(connect_frame.sequence);
-        write.send(&connected).await.unwrap();
-        let mut stream = dial.await.unwrap().unwrap();
+        let (_channel, mut read, _write, mut stream, host) = connected_stream(true).await;
         assert!(stream.is_encrypted());
-        let mut host = E2eeSession::establish(
-            &host_keys,
-            Role::Host,
-            &crate::e2ee::PublicKey::from(dialer_key.0),
-        )
-        .unwrap();
-        let header = Data::from_frame(&next_frame(&mut read).await).unwrap();
-        assert_eq!(header.payload.len(), crate::e2ee::HEADER_LEN);
-        assert_eq!(host.open(header.payload).unwrap(), None);
+        let mut host = host.expect("encrypted dial sends a key");
 
         // 200 000 bytes: three full 64 KiB payloads and the rest, each sealed whole (a sealed
         // body is 17 bytes over 64 KiB rather than a 64 KiB body plus a 17-byte frame).
@@ -773,30 +789,10 @@ mod tests {
     #[tokio::test]
     async fn vectored_writes_gather_into_one_frame_sealed_or_not() {
         for encrypted in [false, true] {
-            let (channel, mut read, mut write) = channel().await;
-            let dial = spawn_dial(&channel, encrypted, DialOptions::default());
-            let connect_frame = next_frame(&mut read).await;
-            let connect = Connect::from_frame(&connect_frame).unwrap();
-            let host_keys = KeyPair::generate();
-            let connected = StateConnected {
-                conn_id: connect.conn_id,
-                public_key: Some(WirePublicKey(*host_keys.public_key().as_bytes())),
-                ..StateConnected::default()
-            }
-            .to_frame(1)
-            .replying_to(connect_frame.sequence);
-            write.send(&connected).await.unwrap();
-            let mut stream = dial.await.unwrap().unwrap();
+            let (_channel, mut read, _write, mut stream, mut host) =
+                connected_stream(encrypted).await;
             assert!(stream.is_write_vectored());
-            let mut host = connect.public_key.map(|key| {
-                E2eeSession::establish(&host_keys, Role::Host, &crate::e2ee::PublicKey::from(key.0))
-                    .unwrap()
-            });
             assert_eq!(host.is_some(), encrypted);
-            if let Some(host) = &mut host {
-                let header = Data::from_frame(&next_frame(&mut read).await).unwrap();
-                assert_eq!(host.open(header.payload).unwrap(), None);
-            }
             async fn next_plain(read: &mut RouterRead, host: &mut Option<E2eeSession>) -> Vec<u8> {
                 let d = Data::from_frame(&next_frame(read).await).unwrap();
                 match host {

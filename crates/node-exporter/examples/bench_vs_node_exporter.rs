@@ -178,20 +178,21 @@ impl<'a> Subject<'a> {
         Ok(())
     }
 
-    fn cpu_per_scrape(&self) -> f64 {
-        let (cpu, n) = self
+    /// Seconds per scrape over all rounds of what `pick` takes from a round.
+    fn per_scrape(&self, pick: impl Fn(&(f64, f64, usize)) -> f64) -> f64 {
+        let (sum, n) = self
             .rounds
             .iter()
-            .fold((0.0, 0), |(c, n), r| (c + r.0, n + r.2));
-        cpu / n.max(1) as f64
+            .fold((0.0, 0), |(sum, n), r| (sum + pick(r), n + r.2));
+        sum / n.max(1) as f64
+    }
+
+    fn cpu_per_scrape(&self) -> f64 {
+        self.per_scrape(|r| r.0)
     }
 
     fn wall_per_scrape(&self) -> f64 {
-        let (wall, n) = self
-            .rounds
-            .iter()
-            .fold((0.0, 0), |(w, n), r| (w + r.1, n + r.2));
-        wall / n.max(1) as f64
+        self.per_scrape(|r| r.1)
     }
 }
 
