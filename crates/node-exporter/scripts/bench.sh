@@ -9,7 +9,8 @@
 #   * target/dist-small/darkscrape-node-exporter      (exporter-only binary, profile dist-small)
 #   * target/x86_64-unknown-linux-gnu/dist-small/darkscrape-node-exporter
 #                                                     (the same, glibc linked statically,
-#                                                     not position-independent)
+#                                                     not position-independent, text laid
+#                                                     out by scripts/build-small.sh)
 # The first build of the two dist-small binaries takes several minutes (whole-program LTO).
 set -euo pipefail
 cd "$(dirname "$0")/../../.."
@@ -19,11 +20,7 @@ source scripts/peers.env
 
 cargo build --release --bin darkscrape
 cargo build --profile dist-small -p node-exporter --bin darkscrape-node-exporter
-# Static glibc and a fixed load address (no PIE, as Debian's node_exporter binary: no
-# start-up relocations, see the crate docs for the trade-off), only for the target's own
-# code (with --target, build scripts and proc macros are built for the host without these
-# flags). Cargo joins them with the `[target.cfg(..)]` rustflags of .cargo/config.toml,
-# which RUSTFLAGS would replace.
-CARGO_TARGET_X86_64_UNKNOWN_LINUX_GNU_RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-    cargo build --profile dist-small --target x86_64-unknown-linux-gnu -p node-exporter --bin darkscrape-node-exporter
+# Static glibc, a fixed load address and the functions that run laid out together (needs
+# valgrind; see that script).
+crates/node-exporter/scripts/build-small.sh
 cargo run --release -p node-exporter --example bench_vs_node_exporter -- "$@"
