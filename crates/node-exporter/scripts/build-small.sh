@@ -68,13 +68,14 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-"$darkscrape" lab init "$work/lab" > /dev/null
+# (Its message names the default ports; the lab runs on the free ones written below.)
+"$darkscrape" lab init "$work/lab" > "$work/init.log" 2>&1 || { cat "$work/init.log" >&2; exit 1; }
 sed -i -e "s/127.0.0.1:1280/127.0.0.1:$(free_port)/" -e "s/127.0.0.1:3022/127.0.0.1:$(free_port)/" \
     "$work/lab/lab.toml"
 "$darkscrape" lab run "$work/lab" > "$work/lab.log" 2>&1 &
 pids+=($!)
-"$darkscrape" lab identity "$work/lab" reflectz --out "$work/host.json" > /dev/null
-"$darkscrape" lab identity "$work/lab" scraper --out "$work/scraper.json" > /dev/null
+"$darkscrape" lab identity "$work/lab" reflectz --out "$work/host.json" 2> /dev/null
+"$darkscrape" lab identity "$work/lab" scraper --out "$work/scraper.json" 2> /dev/null
 
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" --demangle=no \
     "$bin" --identity "$work/host.json" --service echo --bind-using-identity \
