@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The darkscrape test command (README "Run the tests"; CI runs exactly this).
 # On a fresh machine it first installs what the tests need, then runs the format check,
-# clippy with warnings as errors, and every test of the workspace.
+# clippy with warnings as errors, every test of the workspace, and the small node-exporter
+# build that the README documents.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,3 +21,5 @@ cargo build --bin darkscrape --example custom_exporter
 echo "== cargo test"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+echo "== the small node-exporter build (built, served dark under valgrind, relinked, run)"
+crates/node-exporter/scripts/build-small.sh --scrapes 1

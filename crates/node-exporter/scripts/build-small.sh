@@ -118,9 +118,18 @@ awk '/^c?fn=\([0-9]+\) / { sub(/^c?fn=\([0-9]+\) /, ""); print }' "$work/callgri
     | sort -u > "$work/ran"
 nm --defined-only "$bin" | awk '{ print $3 }' | sort -u > "$work/defined"
 comm -12 "$work/ran" "$work/defined" > "$order"
+if [ ! -s "$order" ]; then
+    echo "build-small.sh: callgrind recorded none of the binary's functions" >&2
+    exit 1
+fi
 echo "build-small.sh: $(wc -l < "$order") functions ran; linking them first"
 
 # The ordering file is not a cargo input: make cargo link again.
 touch crates/node-exporter/src/bin/darkscrape-node-exporter.rs
 build
+# The relinked binary runs: one scrape of one collector to stdout.
+"$bin" --once --collector.disable-defaults --collector.loadavg | grep '^node_load1 ' > /dev/null || {
+    echo "build-small.sh: the relinked $bin does not scrape" >&2
+    exit 1
+}
 echo "build-small.sh: $bin"
