@@ -18,7 +18,7 @@ use dark_listener::wire::edge::{
     StateClosed, StructuredError, UpdateBind,
 };
 use dark_listener::wire::frame::Frame;
-use router_lab::{identity_id, service_id, RawChannel, ReadEnd, TestLab, STEP};
+use router_lab::{identity_id, router_provided_id, service_id, RawChannel, ReadEnd, TestLab, STEP};
 use ziti_lab::router::RouterOptions;
 use ziti_lab::PolicyType;
 
@@ -44,31 +44,6 @@ fn string(f: &Frame, id: i32) -> Option<String> {
 
 fn structured(f: &Frame) -> StructuredError {
     serde_json::from_slice(f.headers.get_bytes(h::STRUCTURED_ERROR).expect("no 1033")).unwrap()
-}
-
-/// The conn id the router chose for a hosted connection (header 1012 of a Dial).
-fn router_provided_id(dial: &Frame) -> u32 {
-    dial.headers
-        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
-        .unwrap()
-        .expect("1012 in Dial")
-}
-
-/// Answers `dial` as the host of bind `bind_conn_id` with a DialSuccess (no key) for the conn
-/// id the router chose; returns that id.
-async fn accept_dial(host: &mut RawChannel, dial: &Frame, bind_conn_id: u32) -> u32 {
-    let id = router_provided_id(dial);
-    host.send_seq(
-        DialSuccess {
-            bind_conn_id,
-            new_conn_id: id,
-            public_key: None,
-        }
-        .to_frame(0)
-        .replying_to(dial.sequence),
-    )
-    .await;
-    id
 }
 
 const KEY_A: PublicKey = PublicKey([7; 32]);
@@ -513,7 +488,7 @@ async fn router_provided_ids_dial_data_fin_and_close_both_ways() {
         )
         .await;
     let dial = host.expect(ct::DIAL).await;
-    let id2 = accept_dial(&mut host, &dial, 11).await;
+    let id2 = host.accept_dial(&dial, 11).await;
     assert_ne!(id2, new_id);
     let connected = d.expect(ct::STATE_CONNECTED).await;
     assert_eq!(reply_for(&connected), seq2);
@@ -689,7 +664,7 @@ async fn dial_failed_and_dial_timeout_reach_the_dialer() {
         closed.body
     );
     // A late DialSuccess is answered with StateClosed for that conn.
-    let late_id = accept_dial(&mut host, &dial, 1).await;
+    let late_id = host.accept_dial(&dial, 1).await;
     let refused = host.expect(ct::STATE_CLOSED).await;
     assert_eq!(conn_id(&refused), late_id);
     d.expect_silence(Duration::from_millis(200)).await;
@@ -833,7 +808,7 @@ async fn encryption_required_needs_keys_on_both_sides() {
                     dial.headers.get_bytes(h::PUBLIC_KEY).unwrap().as_ref(),
                     KEY_A.0
                 );
-                accept_dial(&mut host, &dial, 2).await;
+                host.accept_dial(&dial, 2).await;
                 let ok = d.expect(ct::STATE_CONNECTED).await;
                 assert_eq!(reply_for(&ok), seq);
                 connected = Some(ok);

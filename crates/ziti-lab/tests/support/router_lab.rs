@@ -133,6 +133,14 @@ impl TestLab {
     }
 }
 
+/// The conn id the router chose for a hosted connection (header 1012 of a Dial).
+pub fn router_provided_id(dial: &Frame) -> u32 {
+    dial.headers
+        .get_u32(h::ROUTER_PROVIDED_CONN_ID)
+        .unwrap()
+        .expect("1012 in Dial")
+}
+
 pub fn service_id(name: &str) -> String {
     derive_id("service", name)
 }
@@ -264,11 +272,13 @@ impl RawChannel {
     /// (DialSuccess without a public key); returns the router-provided connection id.
     pub async fn answer_dial(&mut self, bind_conn_id: u32) -> u32 {
         let dial = self.expect(ct::DIAL).await;
-        let id = dial
-            .headers
-            .get_u32(h::ROUTER_PROVIDED_CONN_ID)
-            .unwrap()
-            .unwrap();
+        self.accept_dial(&dial, bind_conn_id).await
+    }
+
+    /// Answers `dial` (already read) as the host of bind `bind_conn_id` with a DialSuccess
+    /// (no key) for the conn id the router chose; returns that id.
+    pub async fn accept_dial(&mut self, dial: &Frame, bind_conn_id: u32) -> u32 {
+        let id = router_provided_id(dial);
         self.send_seq(
             DialSuccess {
                 bind_conn_id,
