@@ -56,10 +56,7 @@ impl Table {
             scratch.clear();
             // Writing to a String only fails if a Display impl does; keep what was written.
             let _ = scratch.write_fmt(args);
-            let mut set = match self.set.lock() {
-                Ok(s) => s,
-                Err(poisoned) => poisoned.into_inner(),
-            };
+            let mut set = crate::lock(&self.set);
             if let Some(&known) = set.get(scratch.as_str()) {
                 return Text::Borrowed(known);
             }

@@ -210,6 +210,16 @@ mod read;
 pub mod scrape;
 pub mod serve;
 
+/// Locks `m`, ignoring poisoning: a collector that panicked while holding a lock (its
+/// thread survives, see `pool`) must not wedge every later scrape; the guarded state is
+/// a cache or a queue that stays usable.
+pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    match m.lock() {
+        Ok(guard) => guard,
+        Err(poisoned) => poisoned.into_inner(),
+    }
+}
+
 pub use args::{CollectorToggles, ExporterArgs};
 pub use collectors::{Collector, CollectorInfo, CollectorOptions, DeviceFilter, COLLECTORS};
 pub use error::{CollectorError, ConfigError};

@@ -75,10 +75,7 @@ impl WorkerPool {
     /// Queues a job.
     pub(crate) fn execute(&self, job: impl FnOnce() + Send + 'static) {
         self.top_up();
-        let sender = match self.sender.lock() {
-            Ok(s) => s,
-            Err(p) => p.into_inner(),
-        };
+        let sender = crate::lock(&self.sender);
         if sender.send(Box::new(job)).is_err() {
             tracing::error!("collector pool queue closed");
         }
@@ -128,13 +125,7 @@ impl Drop for StuckTicket {
 
 fn worker_loop(shared: Arc<Shared>) {
     loop {
-        let job = {
-            let queue = match shared.queue.lock() {
-                Ok(q) => q,
-                Err(p) => p.into_inner(),
-            };
-            queue.recv()
-        };
+        let job = { crate::lock(&shared.queue).recv() };
         let Ok(job) = job else { break };
         job();
         // More threads than wanted: this one was a replacement, or a stuck one came back.

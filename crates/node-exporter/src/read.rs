@@ -42,20 +42,18 @@ fn read_text_with(
     buf.reserve(READ_CHUNK_BYTES);
     // procfs files are generated per read call (a seq_file walks its table again on
     // every call), so read in as few calls as possible.
-    let result = file.take(MAX_FILE_BYTES).read_to_end(buf);
-    let text = match std::str::from_utf8(buf) {
-        Ok(s) => s.to_owned(),
-        Err(_) => String::from_utf8_lossy(buf).into_owned(),
-    };
+    let text = file
+        .take(MAX_FILE_BYTES)
+        .read_to_end(buf)
+        .map(|_| String::from_utf8_lossy(buf).into_owned());
     // A buffer grown by one huge file is not kept.
     if buf.capacity() > 4 * READ_CHUNK_BYTES {
         *buf = Vec::new();
     }
-    result.map_err(|source| CollectorError::Read {
+    text.map_err(|source| CollectorError::Read {
         path: path.to_path_buf(),
         source,
-    })?;
-    Ok(text)
+    })
 }
 
 /// Reads a one-value sysfs attribute with a single bounded `read` (some drivers never

@@ -16,6 +16,7 @@ use dark_metrics::exposition::MetricFamily;
 use crate::collectors::{self, Collector, CollectorOptions};
 use crate::error::ConfigError;
 use crate::families::{label, Families};
+use crate::lock;
 use crate::pool::{StuckTicket, WorkerPool};
 
 /// Default per-collector deadline.
@@ -67,13 +68,6 @@ impl Round {
         if self.remaining.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.done.notify_one();
         }
-    }
-}
-
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
-    match m.lock() {
-        Ok(g) => g,
-        Err(p) => p.into_inner(),
     }
 }
 

@@ -72,10 +72,7 @@ impl CpuCollector {
 
     /// Merges a new reading into the cache and returns the values to export.
     fn monotonic(&self, cpus: &[(u32, [u64; 10])]) -> BTreeMap<u32, [f64; 10]> {
-        let mut last = match self.last.lock() {
-            Ok(g) => g,
-            Err(poisoned) => poisoned.into_inner(),
-        };
+        let mut last = crate::lock(&self.last);
         let mut next = BTreeMap::new();
         for (id, jiffies) in cpus {
             let new: [f64; 10] = jiffies.map(|j| j as f64 / USER_HZ);
@@ -103,10 +100,7 @@ impl CpuCollector {
         let cpu_dir = self.options.paths.sys("devices/system/cpu");
         let mut package: BTreeMap<u64, u64> = BTreeMap::new();
         let mut core: BTreeMap<(u64, u64), u64> = BTreeMap::new();
-        let mut cache = match self.topology.lock() {
-            Ok(c) => c,
-            Err(p) => p.into_inner(),
-        };
+        let mut cache = crate::lock(&self.topology);
         for (n, dir) in numbered_entries(&cpu_dir, "cpu")? {
             let topo = *cache.entry(n).or_insert_with(|| read_topology(&dir));
             let Some(t) = topo else { continue };

@@ -109,10 +109,7 @@ impl FilesystemCollector {
     }
 
     fn is_stuck(&self, mount_point: &str) -> bool {
-        match self.stuck.lock() {
-            Ok(s) => s.contains(mount_point),
-            Err(p) => p.into_inner().contains(mount_point),
-        }
+        crate::lock(&self.stuck).contains(mount_point)
     }
 
     /// `statfs` on a watched thread; `None` when it did not answer in time.
@@ -132,10 +129,7 @@ impl FilesystemCollector {
                 let result = statfs(&path);
                 // Under the lock: the scrape marks the mount stuck and drops the receiver
                 // under the same lock, so a failed send always follows the marking.
-                let mut s = match stuck.lock() {
-                    Ok(s) => s,
-                    Err(p) => p.into_inner(),
-                };
+                let mut s = crate::lock(&stuck);
                 if tx.send(result).is_err() {
                     s.remove(&key);
                     tracing::info!(mount_point = %key, "blocked statfs returned; mount is queried again");
@@ -147,10 +141,7 @@ impl FilesystemCollector {
         match rx.recv_timeout(self.options.filesystem_mount_timeout) {
             Ok(r) => Some(r),
             Err(_) => {
-                let mut s = match self.stuck.lock() {
-                    Ok(s) => s,
-                    Err(p) => p.into_inner(),
-                };
+                let mut s = crate::lock(&self.stuck);
                 // The answer may have arrived just after the timeout.
                 if let Ok(r) = rx.try_recv() {
                     return Some(r);

@@ -162,10 +162,7 @@ impl<T: Clone> FieldMemo<T> {
     /// The memo for one pass over a file's fields, in file order.
     pub(crate) fn pass(&self) -> FieldPass<'_, T> {
         FieldPass {
-            slots: match self.slots.lock() {
-                Ok(slots) => slots,
-                Err(poisoned) => poisoned.into_inner(),
-            },
+            slots: crate::lock(&self.slots),
             position: 0,
         }
     }
