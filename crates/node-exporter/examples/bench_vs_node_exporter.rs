@@ -30,10 +30,10 @@
 //! scrapes, then does N sequential scrapes of each, split into R rounds (`--rounds`, default
 //! 5) that visit the servers in a rotated order, so a change in the machine's speed during the
 //! run (a shared VM) falls on all of them alike; the per-round CPU ratios are printed too.
-//! CPU = utime + stime of the server process from `/proc/<pid>/stat` over those N scrapes; peak RSS = `VmHWM` from `/proc/<pid>/status` at the end, split
-//! into `RssAnon` and `RssFile` (file-backed: program text and shared libraries, which the
-//! kernel maps in 64 KiB fault-around blocks, so it grows with the binary's size even where
-//! code is never run). With `DARKSCRAPE_BENCH_SMAPS=<dir>` each server's
+//! CPU = utime + stime of the server process from `/proc/<pid>/stat` over those N scrapes;
+//! peak RSS = `VmHWM` from `/proc/<pid>/status` at the end, split into `RssAnon` and
+//! `RssFile` (file-backed: program text and shared libraries, which the kernel maps in
+//! 64 KiB fault-around blocks, so it follows where the code that runs lies in the binary). With `DARKSCRAPE_BENCH_SMAPS=<dir>` each server's
 //! `/proc/<pid>/smaps` is copied to that directory after its scrapes, to see which mappings
 //! the memory is in.
 

@@ -15,10 +15,7 @@ pub struct Families {
 /// A label list from literal label names and values read at run time (each value is
 /// copied).
 pub(crate) fn labels(pairs: &[(&'static str, &str)]) -> Vec<(Text, Text)> {
-    pairs
-        .iter()
-        .map(|&(k, v)| (Text::Borrowed(k), Text::Owned(v.to_owned())))
-        .collect()
+    pairs.iter().map(|&(k, v)| label(k, v.to_owned())).collect()
 }
 
 /// One label pair: a literal name and a value that is borrowed if it is a literal, moved
