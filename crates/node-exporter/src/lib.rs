@@ -207,6 +207,7 @@ mod intern;
 pub mod paths;
 mod pool;
 mod read;
+pub mod rtnetlink;
 pub mod scrape;
 pub mod serve;
 
