@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use clap::{Arg, ArgAction, ArgMatches, Command};
 
+use crate::collectors::netclass::NetclassSource;
 use crate::collectors::{
     CollectorOptions, DeviceFilter, COLLECTORS, COLLECTOR_FLAGS, DEFAULT_DISKSTATS_EXCLUDE,
     DEFAULT_FS_TYPES_EXCLUDE, DEFAULT_MOUNT_POINTS_EXCLUDE, DEFAULT_NETSTAT_FIELDS,
@@ -18,7 +19,7 @@ use crate::paths::HostPaths;
 use crate::scrape::NodeExporter;
 
 /// Boolean options that default to on and take a `--no-` form, like kingpin booleans.
-const NEGATABLE: [(&str, &str, &str, &str); 2] = [
+const NEGATABLE: [(&str, &str, &str, &str); 3] = [
     (
         "cpu.guest",
         "collector.cpu.guest",
@@ -30,6 +31,12 @@ const NEGATABLE: [(&str, &str, &str, &str); 2] = [
         "collector.netdev.netlink",
         "no-collector.netdev.netlink",
         "Export the statistics node_exporter reads over netlink, including receive_nohandler (default on); --no-collector.netdev.netlink reads /proc/net/dev only.",
+    ),
+    (
+        "netclass.netlink",
+        "collector.netclass.netlink",
+        "no-collector.netclass.netlink",
+        "Read interface properties with one rtnetlink dump instead of sysfs attribute files (default: when --path.sysfs is /sys, falling back to sysfs if netlink is refused); the values are those sysfs shows.",
     ),
 ];
 
@@ -43,6 +50,8 @@ pub struct CollectorToggles {
     pub cpu_guest: Option<bool>,
     /// `--[no-]collector.netdev.netlink`; `None` when not given.
     pub netdev_netlink: Option<bool>,
+    /// `--[no-]collector.netclass.netlink`; `None` when not given.
+    pub netclass_netlink: Option<bool>,
 }
 
 impl clap::FromArgMatches for CollectorToggles {
@@ -66,6 +75,7 @@ impl clap::FromArgMatches for CollectorToggles {
             explicit,
             cpu_guest: state(NEGATABLE[0].1, NEGATABLE[0].2),
             netdev_netlink: state(NEGATABLE[1].1, NEGATABLE[1].2),
+            netclass_netlink: state(NEGATABLE[2].1, NEGATABLE[2].2),
         })
     }
 
@@ -255,6 +265,11 @@ impl ExporterArgs {
             &self.netclass_ignored_devices,
         )?;
         o.netclass_ignore_invalid_speed = self.netclass_ignore_invalid_speed;
+        o.netclass_source = match self.toggles.netclass_netlink {
+            None => NetclassSource::auto(&o.paths),
+            Some(true) => NetclassSource::Netlink,
+            Some(false) => NetclassSource::Sysfs,
+        };
         o.netstat_fields = compile_regex("collector.netstat.fields", &self.netstat_fields)?;
         o.vmstat_fields = compile_regex("collector.vmstat.fields", &self.vmstat_fields)?;
         o.powersupply_ignored = compile_regex(
@@ -305,6 +320,10 @@ mod tests {
         assert_eq!(a.enabled_collectors().len(), COLLECTORS.len());
         assert_eq!(a.collector_timeout, Duration::from_secs(5));
         assert!(a.options().unwrap().netdev_netlink);
+        assert_eq!(a.options().unwrap().netclass_source, NetclassSource::Auto);
+        // Another sysfs is another host's (or namespace's): netlink would not describe it.
+        let a = parse(&["--path.sysfs", "/host/sys"]);
+        assert_eq!(a.options().unwrap().netclass_source, NetclassSource::Sysfs);
     }
 
     #[test]
@@ -326,6 +345,13 @@ mod tests {
             "the later flag wins"
         );
         assert!(!a.options().unwrap().netdev_netlink);
+        let a = parse(&["--no-collector.netclass.netlink"]);
+        assert_eq!(a.options().unwrap().netclass_source, NetclassSource::Sysfs);
+        let a = parse(&["--collector.netclass.netlink", "--path.sysfs", "/host/sys"]);
+        assert_eq!(
+            a.options().unwrap().netclass_source,
+            NetclassSource::Netlink
+        );
         let a = parse(&["--collector.cpu", "--no-collector.cpu"]);
         assert!(!a.enabled_collectors().contains(&"cpu"));
     }

@@ -27,6 +27,9 @@ pub enum CollectorError {
     /// the collector reports `node_scrape_collector_success 0` and logs only at debug level.
     #[error("no data on this host: {0}")]
     NoData(String),
+    /// The rtnetlink link dump failed.
+    #[error("{0} (--no-collector.netclass.netlink reads sysfs instead)")]
+    Netlink(#[source] crate::rtnetlink::DumpError),
     /// A system call failed.
     #[error("system call {call} failed: {source}")]
     Syscall {

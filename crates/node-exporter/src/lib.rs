@@ -69,8 +69,17 @@
 //!   the kernel derives both from the same counters with the same folding, so names and
 //!   values match. With `--collector.netdev.enable-detailed-metrics` the unfolded values
 //!   come from `/sys/class/net/<dev>/statistics/`.
-//! * **netclass** reads only the attributes it exports instead of every file of the
-//!   interface directory (faster; same metrics).
+//! * **netclass** takes most interface properties from one rtnetlink `RTM_GETLINK` dump
+//!   (sysfs only for `addr_assign_type`, `dev_id`, `name_assign_type`, and `speed` and
+//!   `duplex` of running interfaces): 1.5.0 reads every file of each interface directory,
+//!   most of them under the kernel's RTNL lock. The values are mapped to what sysfs shows,
+//!   so names and values match 1.5.0's (a test compares both sources in a namespace with a
+//!   bridge port, a promiscuous interface and a down one); this differs from newer
+//!   node_exporters' `--collector.netclass.netlink`, which exports netlink's flag word and
+//!   the link mode as `dormant`. Netlink describes this process's network namespace, so it
+//!   is the default only when `--path.sysfs` is `/sys`, falls back to sysfs (with a
+//!   warning) when the socket is refused, and `--no-collector.netclass.netlink` turns it
+//!   off. From sysfs, only the attributes exported are read.
 //! * **conntrack** finds statistic columns by the header of `/proc/net/stat/nf_conntrack`
 //!   instead of fixed positions (same values on kernels whose layout upstream expects).
 //! * **`--collector.diskstats.device-include`** alone replaces the default exclude pattern
@@ -84,7 +93,7 @@
 //! * **HELP texts** are our own wording (metric names, types, labels and units are
 //!   upstream's).
 //! * **Not implemented options:** `--collector.cpu.info` (and its flag/bug filters),
-//!   `--collector.netdev.address-info`, `--collector.netclass.netlink`, `collect[]` URL
+//!   `--collector.netdev.address-info`, `--collector.netclass_rtnl.with-stats`, `collect[]` URL
 //!   filtering (a serving concern).
 //!
 //! ## Performance (measured on the 2-vCPU development VM, node_exporter 1.5.0 alongside)

@@ -246,6 +246,8 @@ pub struct CollectorOptions {
     pub netclass_ignored_devices: Regex,
     /// netclass: leave out a negative (unknown) speed.
     pub netclass_ignore_invalid_speed: bool,
+    /// netclass: where interface properties are read.
+    pub netclass_source: netclass::NetclassSource,
     /// netstat: fields exported.
     pub netstat_fields: Regex,
     /// vmstat: fields exported.
@@ -259,6 +261,7 @@ pub struct CollectorOptions {
 impl CollectorOptions {
     /// node_exporter 1.5.0's defaults, reading below `paths`.
     pub fn defaults(paths: HostPaths) -> Result<Self, ConfigError> {
+        let netclass_source = netclass::NetclassSource::auto(&paths);
         Ok(CollectorOptions {
             paths,
             cpu_guest: true,
@@ -283,6 +286,7 @@ impl CollectorOptions {
             netdev_detailed: false,
             netclass_ignored_devices: compile_regex("collector.netclass.ignored-devices", "^$")?,
             netclass_ignore_invalid_speed: false,
+            netclass_source,
             netstat_fields: compile_regex("collector.netstat.fields", DEFAULT_NETSTAT_FIELDS)?,
             vmstat_fields: compile_regex("collector.vmstat.fields", DEFAULT_VMSTAT_FIELDS)?,
             powersupply_ignored: compile_regex("collector.powersupply.ignored-supplies", "^$")?,
