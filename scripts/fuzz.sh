@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Run every cargo-fuzz target in fuzz/fuzz_targets for SECONDS each (default 60) and print
-# the number of executions libFuzzer reports. Installs cargo-fuzz if it is missing.
+# Usage: scripts/fuzz.sh [SECONDS [TARGET...]]
+# Run every cargo-fuzz target in fuzz/fuzz_targets (or the TARGETs named) for SECONDS each
+# (default 60) and print the number of executions libFuzzer reports. Installs cargo-fuzz if it is missing.
 # The writable corpus is fuzz/corpus/<target> (not committed); fuzz/seeds/<target> holds
 # committed starting inputs, read only.
 # Works on the stable toolchain through RUSTC_BOOTSTRAP=1 (cargo-fuzz needs -Z flags).
@@ -20,6 +21,16 @@ export RUSTC_BOOTSTRAP=1
 status=0
 shopt -s nullglob
 targets=(fuzz/fuzz_targets/*.rs)
+if [ "$#" -gt 1 ]; then
+    targets=()
+    for name in "${@:2}"; do
+        if [ ! -f "fuzz/fuzz_targets/$name.rs" ]; then
+            echo "fuzz.sh: no target $name in fuzz/fuzz_targets" >&2
+            exit 1
+        fi
+        targets+=("fuzz/fuzz_targets/$name.rs")
+    done
+fi
 if [ "${#targets[@]}" -eq 0 ]; then
     echo "fuzz.sh: no targets in fuzz/fuzz_targets" >&2
     exit 1

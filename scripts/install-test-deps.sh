@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs what the darkscrape tests need, once per machine; safe to run again.
 #  - Debian packages: prometheus (server + promtool), prometheus-node-exporter, libsodium-dev,
-#    valgrind (crates/node-exporter/scripts/build-small.sh records the functions that run).
+#    valgrind (crates/node-exporter/scripts/build-small.sh records the functions that run),
+#    iproute2 (the netclass test builds a network namespace with `ip netns`; it needs root).
 #  - A Python venv at .venv-peers with the real OpenZiti C SDK (openziti==0.6.0, C SDK 0.29.3)
 #    and PyNaCl (libsodium), used as peers nobody here wrote.
 # Writes scripts/peers.env with the paths the tests read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(prometheus prometheus-node-exporter libsodium-dev valgrind)
+DEBS=(prometheus prometheus-node-exporter libsodium-dev valgrind iproute2)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

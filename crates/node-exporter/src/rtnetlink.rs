@@ -210,7 +210,7 @@ pub enum DumpError {
         /// What is wrong with it.
         detail: String,
     },
-    /// The kernel's answer did not end within [`MAX_DATAGRAMS`] datagrams.
+    /// The kernel's answer did not end within 4,096 datagrams.
     Unterminated,
 }
 
