@@ -469,7 +469,7 @@ fn decode_link(payload: &[u8]) -> Result<Link, String> {
 /// decoded lossily like the sysfs text the collector would otherwise read.
 fn c_string(value: &[u8]) -> String {
     let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
-    String::from_utf8_lossy(&value[..end]).into_owned()
+    crate::read::text_of(&value[..end]).into_owned()
 }
 
 /// Sequence numbers of this process's requests (each dump has its own socket, so this only

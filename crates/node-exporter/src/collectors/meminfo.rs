@@ -16,58 +16,94 @@ use crate::families::Families;
 use crate::intern::interned;
 use crate::read::read_text;
 
-/// Parses `/proc/meminfo` into (metric suffix, value) pairs.
-pub fn parse_meminfo(path: &Path, text: &str) -> Result<Vec<(String, f64)>, CollectorError> {
-    let mut out = Vec::new();
-    for line in text.lines() {
-        let parts: Vec<&str> = line.split_ascii_whitespace().collect();
-        if parts.is_empty() {
-            continue;
-        }
-        let (Some(key), Some(raw)) = (parts[0].strip_suffix(':'), parts.get(1)) else {
-            return Err(CollectorError::parse(
-                path,
-                format!("invalid line {line:?}"),
-            ));
+/// One line of `/proc/meminfo`, borrowed from the file's text.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct MeminfoField<'a> {
+    /// The name as the kernel prints it, without the colon (`Active(anon)`).
+    pub key: &'a str,
+    /// Whether the line is in kB (exported in bytes, with a `_bytes` suffix).
+    pub kilobytes: bool,
+    /// The value as exported: bytes for kB lines.
+    pub value: f64,
+}
+
+impl MeminfoField<'_> {
+    /// The metric name's suffix: `Active(anon)` becomes `Active_anon`, and kB lines get
+    /// `_bytes`.
+    pub fn suffix(&self) -> String {
+        let key = self.key;
+        let mut name = match (key.find('('), key.rfind(')')) {
+            (Some(open), Some(close)) if open < close => format!(
+                "{}_{}{}",
+                &key[..open],
+                &key[open + 1..close],
+                &key[close + 1..]
+            ),
+            _ => key.to_string(),
         };
+        if self.kilobytes {
+            name.push_str("_bytes");
+        }
+        name
+    }
+}
+
+/// Parses `/proc/meminfo` (`Key: value [kB]` lines) without copying the keys.
+pub fn parse_meminfo<'a>(
+    path: &Path,
+    text: &'a str,
+) -> Result<Vec<MeminfoField<'a>>, CollectorError> {
+    let mut out = Vec::with_capacity(64);
+    for line in text.lines() {
+        let mut parts = line.split_ascii_whitespace();
+        let Some(first) = parts.next() else {
+            continue;
+        };
+        let invalid = || CollectorError::parse(path, format!("invalid line {line:?}"));
+        let (Some(key), Some(raw)) = (first.strip_suffix(':'), parts.next()) else {
+            return Err(invalid());
+        };
+        let kilobytes = parts.next().is_some();
+        if parts.next().is_some() {
+            return Err(invalid());
+        }
         let mut value: f64 = raw
             .parse()
             .map_err(|e| CollectorError::parse(path, format!("bad value in {line:?}: {e}")))?;
-        // `Name(sub)` -> `Name_sub`.
-        let mut name = match (key.find('('), key.rfind(')')) {
-            (Some(open), Some(close)) if open < close => {
-                format!(
-                    "{}_{}{}",
-                    &key[..open],
-                    &key[open + 1..close],
-                    &key[close + 1..]
-                )
-            }
-            _ => key.to_string(),
-        };
-        match parts.len() {
-            2 => {}
-            3 => {
-                value *= 1024.0;
-                name.push_str("_bytes");
-            }
-            _ => {
-                return Err(CollectorError::parse(
-                    path,
-                    format!("invalid line {line:?}"),
-                ))
-            }
+        if kilobytes {
+            value *= 1024.0;
         }
-        out.push((name, value));
+        out.push(MeminfoField {
+            key,
+            kilobytes,
+            value,
+        });
     }
     Ok(out)
+}
+
+/// Name, help text and type of one field's family.
+fn family_of(field: &MeminfoField<'_>) -> (Text, Text, MetricType) {
+    let suffix = field.suffix();
+    let ty = if suffix.ends_with("_total") {
+        MetricType::Counter
+    } else {
+        MetricType::Gauge
+    };
+    (
+        interned(format_args!("node_memory_{suffix}")),
+        interned(format_args!(
+            "Memory information field {suffix} from /proc/meminfo."
+        )),
+        ty,
+    )
 }
 
 /// Exports `node_memory_*`.
 pub struct MeminfoCollector {
     options: Arc<CollectorOptions>,
-    /// Per field: the family name, help text and type.
-    names: FieldMemo<(Text, Text, MetricType)>,
+    /// Per field position: the raw key's unit, family name, help text and type.
+    names: FieldMemo<(bool, (Text, Text, MetricType))>,
 }
 
 impl MeminfoCollector {
@@ -83,23 +119,18 @@ impl MeminfoCollector {
 impl Collector for MeminfoCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("meminfo");
+        let text = read_text(&path)?;
         let mut names = self.names.pass();
-        for (field, value) in parse_meminfo(&path, &read_text(&path)?)? {
-            let (name, help, ty) = names.get_or(&field, || {
-                let ty = if field.ends_with("_total") {
-                    MetricType::Counter
-                } else {
-                    MetricType::Gauge
-                };
-                (
-                    interned(format_args!("node_memory_{field}")),
-                    interned(format_args!(
-                        "Memory information field {field} from /proc/meminfo."
-                    )),
-                    ty,
-                )
-            });
-            out.add(name, help, ty, vec![], value);
+        for field in parse_meminfo(&path, &text)? {
+            let (kilobytes, family) =
+                names.get_or(field.key, || (field.kilobytes, family_of(&field)));
+            // The memo is keyed by the raw name; a line whose unit changed is named afresh.
+            let (name, help, ty) = if kilobytes == field.kilobytes {
+                family
+            } else {
+                family_of(&field)
+            };
+            out.add(name, help, ty, vec![], field.value);
         }
         Ok(())
     }
@@ -140,14 +171,31 @@ mod tests {
             "MemTotal:  2 kB\nInactive(file): 1 kB\nHugePages_Free: 3\n",
         )
         .unwrap();
+        let named: Vec<(String, f64)> = v.iter().map(|f| (f.suffix(), f.value)).collect();
         assert_eq!(
-            v,
+            named,
             vec![
                 ("MemTotal_bytes".into(), 2048.0),
                 ("Inactive_file_bytes".into(), 1024.0),
                 ("HugePages_Free".into(), 3.0)
             ]
         );
+        assert_eq!(v[1].key, "Inactive(file)");
+    }
+
+    #[test]
+    fn a_field_whose_unit_changes_is_named_afresh() {
+        let dir = temp_dir("meminfo-unit");
+        std::fs::create_dir_all(dir.join("proc")).unwrap();
+        let o = Arc::new(CollectorOptions::defaults(crate::HostPaths::under(&dir)).unwrap());
+        let c = MeminfoCollector::new(o);
+        std::fs::write(dir.join("proc/meminfo"), "Odd(x): 2 kB\n").unwrap();
+        assert_eq!(value(&run(&c), "node_memory_Odd_x_bytes", &[]), 2048.0);
+        std::fs::write(dir.join("proc/meminfo"), "Odd(x): 2\n").unwrap();
+        let f = run(&c);
+        assert_eq!(value(&f, "node_memory_Odd_x", &[]), 2.0);
+        assert_eq!(count(&f, "node_memory_Odd_x_bytes"), 0);
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

@@ -116,9 +116,6 @@ impl Collector for NetstatCollector {
         let mut key = String::with_capacity(64);
         let mut fields = self.fields.pass();
         for ((proto, field, raw), path) in stats {
-            let value: f64 = raw.parse().map_err(|e| {
-                CollectorError::parse(path, format!("bad value {raw:?} for {proto} {field}: {e}"))
-            })?;
             key.clear();
             key.push_str(proto);
             key.push('_');
@@ -131,9 +128,14 @@ impl Collector for NetstatCollector {
                     )
                 })
             });
-            if let Some((name, help)) = names {
-                out.untyped(name, help, vec![], value);
-            }
+            // Only the fields exported are parsed (the default filter keeps ~30 of ~400).
+            let Some((name, help)) = names else {
+                continue;
+            };
+            let value: f64 = raw.parse().map_err(|e| {
+                CollectorError::parse(path, format!("bad value {raw:?} for {proto} {field}: {e}"))
+            })?;
+            out.untyped(name, help, vec![], value);
         }
         Ok(())
     }
@@ -215,5 +217,31 @@ mod tests {
         ] {
             assert!(parse_paired(Path::new("t"), bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn a_bad_value_fails_only_when_its_field_is_exported() {
+        let dir = temp_dir("netstat-values");
+        std::fs::create_dir_all(dir.join("proc/net")).unwrap();
+        let o = Arc::new(CollectorOptions::defaults(crate::HostPaths::under(&dir)).unwrap());
+        let c = NetstatCollector::new(o);
+        std::fs::write(dir.join("proc/net/snmp"), "Tcp: InSegs\nTcp: 7\n").unwrap();
+        // TcpExt_Unlisted is not exported by the default filter: not parsed.
+        std::fs::write(
+            dir.join("proc/net/netstat"),
+            "TcpExt: Unlisted ListenDrops\nTcpExt: x 3\n",
+        )
+        .unwrap();
+        let f = run(&c);
+        assert_eq!(value(&f, "node_netstat_TcpExt_ListenDrops", &[]), 3.0);
+        assert_eq!(value(&f, "node_netstat_Tcp_InSegs", &[]), 7.0);
+        std::fs::write(
+            dir.join("proc/net/netstat"),
+            "TcpExt: Unlisted ListenDrops\nTcpExt: 1 x\n",
+        )
+        .unwrap();
+        let err = c.update(&mut Families::new()).unwrap_err();
+        assert!(err.to_string().contains("TcpExt ListenDrops"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
