@@ -30,5 +30,8 @@ fuzz_target!(|data: &[u8]| {
         assert!(!link.name.is_empty(), "a link without a name was accepted");
         let _ = (link.sysfs_flags(), link.iflink(), link.operstate_name(), link.dormant());
         let _ = format_hardware_address(link.address.as_deref());
+        if let Some(stats) = link.stats {
+            assert!(stats.iter().count() >= 23, "short statistics were accepted");
+        }
     }
 });

@@ -65,10 +65,12 @@
 //!   a hung collector hangs the scrape. A collector that misses it reports success 0.
 //! * **`--collector.filesystem.mount-timeout` defaults to 2 s** (upstream: 5 s, hidden
 //!   flag) so it fires before the collector deadline and the other mounts are served.
-//! * **netdev** reads `/proc/net/dev` (+ `rx_nohandler` from sysfs) instead of netlink;
-//!   the kernel derives both from the same counters with the same folding, so names and
-//!   values match. With `--collector.netdev.enable-detailed-metrics` the unfolded values
-//!   come from `/sys/class/net/<dev>/statistics/`.
+//! * **netdev** takes its counters from one rtnetlink dump like 1.5.0 when procfs is
+//!   `/proc`; with another `--path.procfs`, or where netlink is refused, it reads
+//!   `/proc/net/dev` (+ `rx_nohandler` from sysfs), which the kernel folds from the same
+//!   counters the same way, so names and values match (a test checks the netlink read lies
+//!   between two file reads). With `--collector.netdev.enable-detailed-metrics` the unfolded
+//!   values come from the dump or from `/sys/class/net/<dev>/statistics/`.
 //! * **netclass** takes most interface properties from one rtnetlink `RTM_GETLINK` dump
 //!   (sysfs only for `addr_assign_type`, `dev_id`, `name_assign_type`, and `speed` and
 //!   `duplex` of running interfaces): 1.5.0 reads every file of each interface directory,

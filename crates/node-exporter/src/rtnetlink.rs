@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::io;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
 /// `NLMSG_NOOP`: a message to skip.
@@ -42,6 +42,7 @@ const IFLA_IFNAME: u16 = 3;
 const IFLA_MTU: u16 = 4;
 const IFLA_LINK: u16 = 5;
 const IFLA_TXQLEN: u16 = 13;
+const IFLA_STATS64: u16 = 23;
 const IFLA_OPERSTATE: u16 = 16;
 const IFLA_LINKMODE: u16 = 17;
 const IFLA_IFALIAS: u16 = 20;
@@ -74,6 +75,69 @@ const OPERSTATES: [&str; 7] = [
     "dormant",
     "up",
 ];
+
+/// Fields of `struct rtnl_link_stats64` read, in the kernel's order, by the names of the
+/// files in `/sys/class/net/<iface>/statistics/`. Linux 4.6 added the last one; later
+/// fields (`rx_otherhost_dropped`) are not read.
+pub const STATS64_FIELDS: [&str; 24] = [
+    "rx_packets",
+    "tx_packets",
+    "rx_bytes",
+    "tx_bytes",
+    "rx_errors",
+    "tx_errors",
+    "rx_dropped",
+    "tx_dropped",
+    "multicast",
+    "collisions",
+    "rx_length_errors",
+    "rx_over_errors",
+    "rx_crc_errors",
+    "rx_frame_errors",
+    "rx_fifo_errors",
+    "rx_missed_errors",
+    "tx_aborted_errors",
+    "tx_carrier_errors",
+    "tx_fifo_errors",
+    "tx_heartbeat_errors",
+    "tx_window_errors",
+    "rx_compressed",
+    "tx_compressed",
+    "rx_nohandler",
+];
+
+/// The fields every kernel with `IFLA_STATS64` sends (all but `rx_nohandler`).
+const STATS64_MIN_FIELDS: usize = 23;
+
+/// An interface's counters from `IFLA_STATS64`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct LinkStats {
+    values: [u64; 24],
+    present: usize,
+}
+
+impl LinkStats {
+    /// The counter called `name` (one of [`STATS64_FIELDS`]); `None` when this kernel does
+    /// not send it or the name is unknown.
+    pub fn get(&self, name: &str) -> Option<u64> {
+        let i = STATS64_FIELDS.iter().position(|f| *f == name)?;
+        self.nth(i)
+    }
+
+    /// The `i`-th counter of [`STATS64_FIELDS`], if the kernel sent it.
+    pub fn nth(&self, i: usize) -> Option<u64> {
+        (i < self.present).then(|| self.values[i])
+    }
+
+    /// The counters the kernel sent, with their names, in the kernel's order.
+    pub fn iter(&self) -> impl Iterator<Item = (&'static str, u64)> + '_ {
+        STATS64_FIELDS
+            .iter()
+            .copied()
+            .zip(self.values)
+            .take(self.present)
+    }
+}
 
 /// The largest datagram one `recv` takes; the kernel fills dump datagrams up to 32 KiB.
 const RECV_BUFFER: usize = 64 * 1024;
@@ -124,6 +188,8 @@ pub struct Link {
     pub promiscuity: Option<u32>,
     /// `IFLA_ALLMULTI`: how many users asked for all-multicast mode (Linux 6.6 and later).
     pub allmulti: Option<u32>,
+    /// `IFLA_STATS64`: the interface's counters.
+    pub stats: Option<LinkStats>,
 }
 
 impl Link {
@@ -243,7 +309,9 @@ impl std::error::Error for DumpError {
 }
 
 /// The dump request for sequence number `seq`: `nlmsghdr`, an all-zero `ifinfomsg` (every
-/// family, every interface) and `IFLA_EXT_MASK` asking the kernel to skip statistics.
+/// family, every interface) and `IFLA_EXT_MASK` with `RTEXT_FILTER_SKIP_STATS`, which
+/// leaves out the statistics of virtual functions (the interface's own counters,
+/// `IFLA_STATS64`, always come).
 pub fn link_dump_request(seq: u32) -> [u8; 40] {
     let mut req = [0u8; 40];
     req[0..4].copy_from_slice(&40u32.to_ne_bytes());
@@ -455,6 +523,9 @@ fn decode_link(payload: &[u8]) -> Result<Link, String> {
             IFLA_OPERSTATE => link.operstate = Some(u8_value()?),
             IFLA_LINKMODE => link.link_mode = Some(u8_value()?),
             IFLA_CARRIER => link.carrier = Some(u8_value()?),
+            IFLA_STATS64 => {
+                link.stats = Some(decode_stats(value).map_err(|e| format!("link {index}: {e}"))?)
+            }
             _ => {}
         }
         attrs = &attrs[align4(len).min(attrs.len())..];
@@ -465,11 +536,55 @@ fn decode_link(payload: &[u8]) -> Result<Link, String> {
     Ok(link)
 }
 
+/// Decodes `IFLA_STATS64`: native-endian `u64`s, at least the 23 fields older kernels send.
+fn decode_stats(value: &[u8]) -> Result<LinkStats, String> {
+    if value.len() % 8 != 0 || value.len() < STATS64_MIN_FIELDS * 8 {
+        return Err(format!(
+            "statistics attribute of {} bytes, expected a multiple of 8 of at least {}",
+            value.len(),
+            STATS64_MIN_FIELDS * 8
+        ));
+    }
+    let mut stats = LinkStats::default();
+    for (slot, chunk) in stats.values.iter_mut().zip(value.chunks_exact(8)) {
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(chunk);
+        *slot = u64::from_ne_bytes(bytes);
+        stats.present += 1;
+    }
+    Ok(stats)
+}
+
 /// A NUL-terminated attribute string (the terminator and anything after it dropped),
 /// decoded lossily like the sysfs text the collector would otherwise read.
 fn c_string(value: &[u8]) -> String {
     let end = value.iter().position(|&b| b == 0).unwrap_or(value.len());
     crate::read::text_of(&value[..end]).into_owned()
+}
+
+/// How long one `recv` of a collector's link dump may wait (the kernel answers in
+/// microseconds; this only keeps a wedged socket from holding a collector thread).
+pub const DUMP_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Logs a failed dump that a collector answers from files instead: at warning level the
+/// first time, at debug level after that.
+#[derive(Debug, Default)]
+pub(crate) struct FallbackLog(AtomicBool);
+
+impl FallbackLog {
+    /// Records that `collector` read `instead` because of `error`; `note` tells the
+    /// operator what follows or what to do.
+    pub(crate) fn record(&self, collector: &str, error: &DumpError, instead: &str, note: &str) {
+        if !self.0.swap(true, Ordering::Relaxed) {
+            tracing::warn!(
+                collector,
+                error = %error,
+                "reading {instead} instead of netlink ({note})"
+            );
+        } else {
+            tracing::debug!(collector, error = %error, "reading {instead} instead of netlink");
+        }
+    }
 }
 
 /// Sequence numbers of this process's requests (each dump has its own socket, so this only
@@ -619,6 +734,18 @@ mod tests {
 
         let veth0 = by_name(&links, "veth0");
         assert_eq!(veth0.sysfs_flags(), 0x1003);
+        // Counters (Linux 6.18 sends 25; the 24 named are read): what one end of the
+        // pair sent, the other received.
+        let (s0, s1) = (veth0.stats.unwrap(), port.stats.unwrap());
+        assert_eq!(s0.get("rx_packets"), Some(4));
+        assert_eq!(s0.get("rx_bytes"), Some(340));
+        assert_eq!(s0.get("tx_bytes"), Some(90));
+        assert_eq!(s1.get("tx_bytes"), Some(340));
+        assert_eq!(s1.get("rx_bytes"), Some(90));
+        assert_eq!(s0.get("rx_nohandler"), Some(0));
+        assert_eq!(s0.get("rx_otherhost_dropped"), None);
+        assert_eq!(s0.iter().count(), 24);
+        assert_eq!(ifb.stats.unwrap().get("rx_dropped"), Some(1));
         assert_eq!(veth0.iflink(), i64::from(port.index));
         assert_eq!(port.iflink(), i64::from(veth0.index));
 
@@ -718,6 +845,11 @@ mod tests {
         let mut overrun = link_payload(&[(IFLA_IFNAME, name)]);
         overrun.extend_from_slice(&[64, 0, 4, 0]);
         assert!(malformed(&message(RTM_NEWLINK, 0, 5, &overrun)).contains("has length 64"));
+        let short_stats = link_payload(&[(IFLA_IFNAME, name), (IFLA_STATS64, &[0; 100])]);
+        assert!(malformed(&message(RTM_NEWLINK, 0, 5, &short_stats))
+            .contains("statistics attribute of 100 bytes"));
+        let odd_stats = link_payload(&[(IFLA_IFNAME, name), (IFLA_STATS64, &[0; 196])]);
+        assert!(malformed(&message(RTM_NEWLINK, 0, 5, &odd_stats)).contains("196 bytes"));
         let mut stray = link_payload(&[(IFLA_IFNAME, name)]);
         stray.extend_from_slice(&[1, 2]);
         assert!(malformed(&message(RTM_NEWLINK, 0, 5, &stray)).contains("2 stray bytes"));
@@ -742,6 +874,23 @@ mod tests {
         assert_eq!((links[0].name.as_str(), links[0].mtu), ("eth9", Some(1500)));
         assert_eq!(links[0].operstate_name(), "unknown");
         assert_eq!(links[0].dormant(), None);
+    }
+
+    #[test]
+    fn statistics_of_older_kernels_lack_rx_nohandler() {
+        let mut old = Vec::new();
+        for i in 0..23u64 {
+            old.extend_from_slice(&(i + 1).to_ne_bytes());
+        }
+        let p = link_payload(&[(IFLA_IFNAME, b"eth9\0"), (IFLA_STATS64, &old)]);
+        let mut dgram = message(RTM_NEWLINK, 0, 5, &p);
+        dgram.extend(message(NLMSG_DONE, 0, 5, &0i32.to_ne_bytes()));
+        let stats = feed(&dgram).unwrap().into_links()[0].stats.unwrap();
+        assert_eq!(stats.get("rx_packets"), Some(1));
+        assert_eq!(stats.get("tx_compressed"), Some(23));
+        assert_eq!(stats.nth(22), Some(23));
+        assert_eq!(stats.get("rx_nohandler"), None);
+        assert_eq!(stats.iter().count(), 23);
     }
 
     #[test]
@@ -772,6 +921,10 @@ mod tests {
     #[test]
     fn dumps_this_namespace() {
         let links = dump_links(Duration::from_secs(5)).unwrap();
+        assert!(
+            links.iter().all(|l| l.stats.is_some()),
+            "every link has counters"
+        );
         let lo = links.iter().find(|l| l.name == "lo").expect("lo is listed");
         assert_eq!(lo.link_type, 772);
         // Same interfaces as sysfs lists (both show this process's namespace here).

@@ -12,9 +12,7 @@
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
 
 use dark_metrics::exposition::MetricType;
 
@@ -24,7 +22,7 @@ use crate::families::{labels, Families};
 use crate::intern::interned;
 use crate::paths::HostPaths;
 use crate::read::{list_dir, parse_i64_auto, SysDir};
-use crate::rtnetlink::{dump_links, format_hardware_address, Link};
+use crate::rtnetlink::{dump_links, format_hardware_address, FallbackLog, Link, DUMP_TIMEOUT};
 
 /// (sysfs file, metric suffix, type) of the numeric attributes.
 const NUMERIC: [(&str, &str, MetricType); 16] = [
@@ -104,10 +102,6 @@ impl NetclassSource {
         }
     }
 }
-
-/// How long one `recv` of the link dump may wait (the kernel answers in microseconds;
-/// this only keeps a wedged socket from holding a collector thread).
-const DUMP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// An interface's attributes by their sysfs names.
 trait Interface {
@@ -189,8 +183,8 @@ impl Interface for NetlinkInterface<'_> {
 /// Exports `node_network_up`, `node_network_info` and the numeric interface properties.
 pub struct NetclassCollector {
     options: Arc<CollectorOptions>,
-    /// Whether the fall-back to sysfs has been logged at warning level once.
-    fallback_logged: AtomicBool,
+    /// Logs falling back to sysfs.
+    fallback: FallbackLog,
 }
 
 impl NetclassCollector {
@@ -198,7 +192,7 @@ impl NetclassCollector {
     pub fn new(options: Arc<CollectorOptions>) -> Self {
         NetclassCollector {
             options,
-            fallback_logged: AtomicBool::new(false),
+            fallback: FallbackLog::default(),
         }
     }
 
@@ -328,14 +322,12 @@ impl Collector for NetclassCollector {
             NetclassSource::Auto => match dump_links(DUMP_TIMEOUT) {
                 Ok(links) => links,
                 Err(e) => {
-                    if !self.fallback_logged.swap(true, Ordering::Relaxed) {
-                        tracing::warn!(
-                            error = %e,
-                            "netclass: reading sysfs instead of netlink (--no-collector.netclass.netlink makes that the choice and silences this)"
-                        );
-                    } else {
-                        tracing::debug!(error = %e, "netclass: reading sysfs instead of netlink");
-                    }
+                    self.fallback.record(
+                        "netclass",
+                        &e,
+                        "sysfs",
+                        "--no-collector.netclass.netlink makes that the choice and silences this",
+                    );
                     return self.update_sysfs(out);
                 }
             },
