@@ -43,7 +43,7 @@ const PROC_KEYS: [&str; 16] = [
     "transmit_compressed",
 ];
 
-/// The `/proc/net/dev` columns ([`PROC_KEYS`]) as the kernel folds them from
+/// The sixteen `/proc/net/dev` columns, in its order, as the kernel folds them from
 /// `rtnl_link_stats64`: dropped includes missed, frame sums the length, overrun, CRC and
 /// frame errors, carrier sums the carrier, aborted, window and heartbeat errors. Counters
 /// wrap on overflow as the kernel's sums do.
