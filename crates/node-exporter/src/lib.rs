@@ -108,25 +108,32 @@
 //! per scrape and measure only the exporter process; all servers run at once and are
 //! measured in rounds that visit them in a rotated order, because the shared VM's speed
 //! drifts: node_exporter's own CPU per scrape measured 4.4–7.2 ms in different runs of
-//! one day). Run of 2026-11-23 08:52 UTC, 1,000 scrapes each in 5 rounds:
+//! one day). Run of 2026-11-23 11:49 UTC, 1,000 scrapes each in 5 rounds:
 //!
 //! | | CPU / scrape | VmHWM | RssAnon | RssFile | CPU ratio (rounds) | RSS ratio |
 //! | --- | --- | --- | --- | --- | --- | --- |
-//! | node_exporter 1.5.0, loopback HTTP | 5.33 ms | 21.38 MiB | 7.93 MiB | 13.30 MiB | 1 | 1 |
-//! | exporter alone, loopback HTTP (release example) | 1.52 ms | 7.02 MiB | 1.45 MiB | 5.57 MiB | 0.285 (0.231–0.404) | 0.328 |
-//! | `darkscrape node-exporter` on the overlay (release) | 1.74 ms | 11.45 MiB | 1.87 MiB | 9.59 MiB | 0.326 (0.291–0.400) | 0.536 |
-//! | `darkscrape-node-exporter` on the overlay (`dist-small`) | 1.68 ms | 7.08 MiB | 1.64 MiB | 5.45 MiB | 0.315 (0.256–0.360) | 0.331 |
-//! | the small build (`scripts/build-small.sh`) on the overlay | 1.78 ms | **4.93 MiB** | 1.47 MiB | 3.45 MiB | 0.334 (0.283–0.371) | **0.230** |
+//! | node_exporter 1.5.0, loopback HTTP | 5.43 ms | 21.17 MiB | 8.10 MiB | 13.07 MiB | 1 | 1 |
+//! | exporter alone, loopback HTTP (release example) | 1.43 ms | 7.14 MiB | 1.40 MiB | 5.73 MiB | 0.263 (0.221–0.289) | 0.337 |
+//! | `darkscrape node-exporter` on the overlay (release) | 1.68 ms | 11.49 MiB | 1.80 MiB | 9.62 MiB | 0.309 (0.267–0.351) | 0.543 |
+//! | `darkscrape-node-exporter` on the overlay (`dist-small`) | 1.66 ms | 7.08 MiB | 1.62 MiB | 5.46 MiB | 0.306 (0.244–0.333) | 0.335 |
+//! | the small build (`scripts/build-small.sh`) on the overlay | 1.52 ms | **4.96 MiB** | 1.42 MiB | 3.54 MiB | **0.280** (0.237–0.299) | **0.234** |
 //!
-//! **Against the targets:** peak RSS is under one quarter of node_exporter's with the small
-//! build: 0.230 here, 0.233–0.242 in four other runs (4.90–5.26 MiB; a binary just copied
-//! measured 0.3 MiB more than one read back from disk, the page cache's state shows in
-//! file-backed memory). The default dynamic `dist-small` build stays at 0.33. CPU per
-//! scrape is *at* the one-third target, not safely under it: 0.306–0.341 over six runs of
-//! the final code for the small build (0.334 in this one), 0.315–0.350 for the dynamic one;
-//! the exporter alone on loopback measures 0.27–0.31, and serving over the overlay with a
-//! fresh connection per scrape adds 0.1–0.3 ms. Before this work `darkscrape
-//! node-exporter` measured CPU 0.40–0.44 and peak RSS 0.67–0.68 of node_exporter's.
+//! **Against the targets:** both are met by the small build: CPU per scrape 0.280 here,
+//! 0.257 and 0.265 in two other runs (rounds 0.207–0.301), peak RSS 0.234, 0.237 and
+//! 0.234 (4.96–5.02 MiB;
+//! a binary just copied measured 0.3 MiB more than one read back from disk, the page
+//! cache's state shows in file-backed memory). The default dynamic `dist-small` build stays
+//! at RSS 0.33. Serving over the overlay with a fresh connection per scrape adds 0.1–0.3 ms
+//! to the exporter alone. Before the rtnetlink collectors the small build measured CPU
+//! 0.305–0.341 (seven runs the same day), with netclass alone over rtnetlink 0.306–0.307
+//! (two runs); before all the performance work `darkscrape node-exporter` measured CPU
+//! 0.40–0.44 and peak RSS 0.67–0.68 of node_exporter's.
+//!
+//! **Interfaces over rtnetlink.** netclass read about twenty sysfs attributes per
+//! interface, each an open, a read and a close (most under the kernel's RTNL lock), and
+//! netdev `/proc/net/dev` plus one sysfs file per interface; one `RTM_GETLINK` dump now
+//! gives both their data (`collector_costs`, same run: netclass 236–327 µs from sysfs,
+//! 86–89 µs with the dump and the five attributes netlink lacks; netdev 62 → 26 µs).
 //!
 //! **The small build's layout.** The kernel maps program text in 64 KiB blocks around each
 //! page fault, and the functions a process runs are spread over the whole text, so 98% of
@@ -148,11 +155,12 @@
 //! process (`intern.rs`, bounded) and remembered per field position (`FieldMemo`, which also
 //! remembers filter verdicts for netstat, vmstat, diskstats, netdev and filesystem),
 //! collector threads reuse one read buffer, and the time collector resolves the local zone
-//! once (as Go does): 1,684 allocations per scrape, identical output. Serving dark, the
+//! once (as Go does): 1,684 allocations per scrape, identical output. Kernel text is
+//! UTF-8-checked the fast way (the lossy conversion walks byte by byte), meminfo parses
+//! without copying its keys and netstat parses only the values it exports. Serving dark, the
 //! overlay stream takes vectored writes, so hyper no longer copies the body behind its
 //! header block. Earlier: collectors' families are merged once by a stable sort,
-//! udp_queues reads its tables in one call, netclass opens attributes relative to the
-//! interface directory, the CPU topology is cached, collectors run on one pooled thread (a
+//! udp_queues reads its tables in one call, the CPU topology is cached, collectors run on one pooled thread (a
 //! second one measured ~20% more CPU and 0.7 MiB more memory). What is left (`perf`, static
 //! binary served dark): two thirds of a scrape is the collector thread, 55–58% of that in
 //! the kernel generating procfs and sysfs text; on the serving thread the text rendering,
