@@ -177,9 +177,7 @@ impl NetdevCollector {
         });
         out.counter(name, help, labels(&[("device", dev)]), value as f64);
     }
-}
 
-impl NetdevCollector {
     /// One device's folded counters (and `receive_nohandler`, when known and wanted).
     fn export_folded(
         &self,
