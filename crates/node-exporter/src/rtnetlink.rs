@@ -1,7 +1,8 @@
 //! rtnetlink link dump: one `RTM_GETLINK` request returns every interface of the exporter's
-//! network namespace, with most of what `/sys/class/net/<iface>/` shows. The netclass
-//! collector uses it in place of about twenty sysfs attribute reads per interface (each an
-//! open, a read and a close, most of them under the kernel's RTNL lock).
+//! network namespace, with most of what `/sys/class/net/<iface>/` shows and its counters.
+//! The netclass collector uses it in place of about twenty sysfs attribute reads per
+//! interface (each an open, a read and a close, most of them under the kernel's RTNL lock),
+//! and netdev in place of `/proc/net/dev` and one sysfs file per interface.
 //!
 //! This module owns the request, the socket exchange and the decoder of the kernel's
 //! answer ([`LinkDecoder`]); it knows nothing about metrics. Layouts are those of
@@ -606,9 +607,17 @@ pub fn dump_links(timeout: Duration) -> Result<Vec<Link>, DumpError> {
         }
         tracing::debug!("rtnetlink link dump interrupted by a concurrent change; asking again");
     }
-    links.sort_by(|a, b| a.name.cmp(&b.name).then(a.index.cmp(&b.index)));
+    Ok(one_per_index_by_name(links))
+}
+
+/// One entry per interface index, the later one where the dump listed an index twice (an
+/// interrupted dump may, even under two names), ordered by name.
+fn one_per_index_by_name(mut links: Vec<Link>) -> Vec<Link> {
+    links.reverse();
+    links.sort_by_key(|l| l.index);
     links.dedup_by_key(|l| l.index);
-    Ok(links)
+    links.sort_by(|a, b| a.name.cmp(&b.name));
+    links
 }
 
 fn dump_once(timeout: Duration) -> Result<LinkDecoder, DumpError> {
@@ -891,6 +900,23 @@ mod tests {
         assert_eq!(stats.nth(22), Some(23));
         assert_eq!(stats.get("rx_nohandler"), None);
         assert_eq!(stats.iter().count(), 23);
+    }
+
+    #[test]
+    fn an_index_listed_twice_keeps_its_later_entry() {
+        let link = |index, name: &str| Link {
+            index,
+            name: name.into(),
+            ..Link::default()
+        };
+        let links = one_per_index_by_name(vec![
+            link(3, "eth0"),
+            link(1, "lo"),
+            link(2, "old"),
+            link(2, "new"),
+        ]);
+        let names: Vec<(i32, &str)> = links.iter().map(|l| (l.index, l.name.as_str())).collect();
+        assert_eq!(names, [(3, "eth0"), (1, "lo"), (2, "new")]);
     }
 
     #[test]
