@@ -19,10 +19,10 @@
 //! | [`stream`] | I/O | `DarkStream`: one overlay connection as tokio `AsyncRead + AsyncWrite` (e2ee, FIN, close) |
 //! | [`listener`] | I/O | hosting: Bind on routers, re-bind, Dial → accepted stream, Unbind |
 //! | [`context`] | API | `Context`: identity → TLS → controller session → channels; `bind`, `dial`, `shutdown` |
-//! | [`http`] | API | serving a hyper/tower HTTP service on a `ServiceListener` |
 //!
 //! Nothing in the protocol layer touches a socket or a clock: tests feed it bytes and read
-//! bytes back.
+//! bytes back. To serve HTTP on a listener, use `dark_metrics::serve::serve_connections`
+//! (the workspace's one HTTP accept loop; it takes any tower service).
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
@@ -31,7 +31,6 @@ pub mod context;
 pub mod controller;
 pub mod e2ee;
 pub mod enroll;
-pub mod http;
 pub mod identity;
 pub mod listener;
 #[cfg(test)]

@@ -57,6 +57,14 @@ pub enum LabError {
         /// The clashing name.
         name: String,
     },
+    /// No identity, service or policy with that name is declared.
+    #[error("{kind} {name:?} is not declared in lab.toml")]
+    Unknown {
+        /// "service policy", …
+        kind: &'static str,
+        /// The name asked for.
+        name: String,
+    },
     /// Creating keys or certificates failed.
     #[error("PKI error while {action}: {message}")]
     Pki {

@@ -44,7 +44,7 @@ pub use error::LabError;
 pub use pki::{CertFingerprint, LabPki};
 pub use state::{
     ApiSessionInfo, EdgeRouterInfo, IdentityInfo, LabState, RouterAuthError, ServiceInfo,
-    ServiceSessionInfo,
+    ServiceSessionInfo, TerminatorInfo,
 };
 
 /// A lab directory, opened: configuration, PKI and state, ready to [`start`](Lab::start).
@@ -219,6 +219,7 @@ impl ServingTask {
         let tls = state.pki().router_tls_config()?;
         let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
         let core = Arc::new(router::RouterCore::new(state.clone(), options));
+        state.attach_router(&core);
         let task = tokio::spawn(router::serve(listener, tls, core, shutdown_rx));
         Ok(ServingTask {
             name: "router",

@@ -19,7 +19,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard, Weak};
 
 use serde::{Deserialize, Serialize};
 
@@ -29,6 +29,7 @@ use crate::config::{
 use crate::error::LabError;
 use crate::jwt::{EnrollmentClaims, EnrollmentSigner};
 use crate::pki::{CertFingerprint, CsrError, IssuedCert, LabPki};
+use crate::router::RouterCore;
 use crate::timefmt::now_micros;
 
 /// Most live API sessions the lab keeps; further logins are refused until some expire.
@@ -64,6 +65,20 @@ pub struct ServiceInfo {
     pub encryption_required: bool,
     /// Config-type → config object.
     pub configs: BTreeMap<String, serde_json::Value>,
+}
+
+/// A terminator as the controller lists it (`terminatorClientDetail`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TerminatorInfo {
+    /// Terminator id.
+    pub id: String,
+    /// The service it hosts.
+    pub service_id: String,
+    /// The edge router holding it.
+    pub router_id: String,
+    /// Its instance id (`identity` in the API; the host's identity name when it binds with
+    /// `bindUsingEdgeIdentity`), empty when none was given.
+    pub instance_id: String,
 }
 
 /// A live API session.
@@ -279,6 +294,9 @@ pub struct LabState {
     signer: EnrollmentSigner,
     instance_id: String,
     inner: Mutex<Inner>,
+    /// The running edge router, whose terminators the controller lists
+    /// (`GET /services/{id}/terminators`); dangling while the router is stopped.
+    router: Mutex<Weak<RouterCore>>,
 }
 
 impl std::fmt::Debug for LabState {
@@ -356,6 +374,7 @@ impl LabState {
             signer,
             instance_id,
             inner: Mutex::new(inner),
+            router: Mutex::new(Weak::new()),
         };
         {
             let mut inner = state.lock();
@@ -606,6 +625,54 @@ impl LabState {
             c.service_policies.push(decl);
             Ok(())
         })
+    }
+
+    /// Deletes the service policy called `name` (persisted to `lab.toml`), as
+    /// `ziti edge delete service-policy` does: identities it alone granted lose the service
+    /// from their list at once, and new sessions are refused. Fails if no such policy exists.
+    pub fn remove_service_policy(&self, name: &str) -> Result<(), LabError> {
+        self.change_config(|c| {
+            let before = c.service_policies.len();
+            c.service_policies.retain(|p| p.name != name);
+            if c.service_policies.len() == before {
+                return Err(LabError::Unknown {
+                    kind: "service policy",
+                    name: name.to_string(),
+                });
+            }
+            Ok(())
+        })
+    }
+
+    // ---- terminators ----------------------------------------------------------------
+
+    /// Records `router` as the running edge router (its terminators are what
+    /// [`LabState::service_terminators`] lists).
+    pub fn attach_router(&self, router: &Arc<RouterCore>) {
+        *self.router.lock().unwrap_or_else(|p| p.into_inner()) = Arc::downgrade(router);
+    }
+
+    /// The terminators of the service with id `service_id` on the running router, ordered by
+    /// id; empty while the router is stopped (its terminators went with its channels).
+    pub fn service_terminators(&self, service_id: &str) -> Vec<TerminatorInfo> {
+        let router = self
+            .router
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .upgrade();
+        let Some(router) = router else {
+            return Vec::new();
+        };
+        let table = router.terminators();
+        table
+            .for_service(service_id)
+            .map(|t| TerminatorInfo {
+                id: t.id.clone(),
+                service_id: t.service_id.clone(),
+                router_id: router.router_id.clone(),
+                instance_id: t.instance_id.clone().unwrap_or_default(),
+            })
+            .collect()
     }
 
     // ---- enrollment ------------------------------------------------------------------

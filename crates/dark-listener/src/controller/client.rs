@@ -16,7 +16,7 @@ use serde::de::DeserializeOwned;
 use super::http::{HttpAnswer, HttpsTransport, TransportLimits};
 use super::model::{
     ApiSession, AuthenticateRequest, ControllerVersion, CreateSessionRequest, CurrentIdentity,
-    Envelope, Service, ServiceSession, ServiceUpdates, SessionType,
+    Envelope, Service, ServiceSession, ServiceTerminator, ServiceUpdates, SessionType,
 };
 use super::ControllerError;
 
@@ -310,25 +310,52 @@ impl ControllerClient {
         config_types: &[String],
         filter: Option<&str>,
     ) -> Result<Vec<Service>, ControllerError> {
+        let mut query = String::from("/services?");
+        for ct in config_types {
+            query.push_str("configTypes=");
+            query.extend(utf8_percent_encode(ct, QUERY_VALUE));
+            query.push('&');
+        }
+        if let Some(filter) = filter {
+            query.push_str("filter=");
+            query.extend(utf8_percent_encode(filter, QUERY_VALUE));
+            query.push('&');
+        }
+        self.list_pages(&query, "GET /services").await
+    }
+
+    /// `GET /services/{id}/terminators`, every page: where the service is hosted. A
+    /// terminator's `identity` is the instance id a host bound with (its identity name with
+    /// `bindUsingEdgeIdentity`), which a dial names in [`crate::context::DialOptions`].
+    pub async fn service_terminators(
+        &self,
+        service_id: &str,
+    ) -> Result<Vec<ServiceTerminator>, ControllerError> {
+        let query = format!(
+            "/services/{}/terminators?",
+            utf8_percent_encode(service_id, QUERY_VALUE)
+        );
+        self.list_pages(&query, "GET /services/{id}/terminators")
+            .await
+    }
+
+    /// Every page of a list: `query` is the path and any query parameters, ending in `?` or
+    /// `&`; `limit` and `offset` are appended until `meta.pagination.totalCount` is reached.
+    async fn list_pages<T: DeserializeOwned>(
+        &self,
+        query: &str,
+        operation: &'static str,
+    ) -> Result<Vec<T>, ControllerError> {
         let limit = u64::from(self.options.page_size.max(1));
         let mut all = Vec::new();
         let mut offset = 0u64;
         for _ in 0..self.options.max_pages.max(1) {
-            let mut query = format!("/services?limit={limit}&offset={offset}");
-            for ct in config_types {
-                query.push_str("&configTypes=");
-                query.extend(utf8_percent_encode(ct, QUERY_VALUE));
-            }
-            if let Some(filter) = filter {
-                query.push_str("&filter=");
-                query.extend(utf8_percent_encode(filter, QUERY_VALUE));
-            }
-            let url = self.url_for(&query);
+            let url = self.url_for(&format!("{query}limit={limit}&offset={offset}"));
             let answer = self
                 .transport
                 .send(Method::GET, &url, &self.headers(true, false), None)
                 .await?;
-            let envelope: Envelope<Vec<Service>> = decode_envelope("GET /services", &url, answer)?;
+            let envelope: Envelope<Vec<T>> = decode_envelope(operation, &url, answer)?;
             let page = envelope.data.unwrap_or_default();
             let page_len = page.len() as u64;
             all.extend(page);
@@ -343,7 +370,7 @@ impl ControllerClient {
             }
         }
         Err(ControllerError::Invalid {
-            operation: "GET /services",
+            operation,
             reason: format!(
                 "still paging after {} pages of {limit}; the controller's totalCount looks wrong",
                 self.options.max_pages

@@ -20,7 +20,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::model::{
     ApiSession, AuthenticateRequest, CurrentIdentity, EnvInfo, SdkInfo, Service, ServiceSession,
-    SessionType,
+    ServiceTerminator, SessionType,
 };
 use super::schedule::{refresh_delay, Backoff};
 use super::{error_chain, ControllerClient, ControllerError};
@@ -196,6 +196,20 @@ impl ControllerSession {
         found.ok_or_else(|| ControllerError::ServiceNotFound {
             name: name.to_string(),
         })
+    }
+
+    /// The terminators of the service called `name` (`GET /services/{id}/terminators`):
+    /// where it is hosted, and under which instance ids.
+    pub async fn service_terminators(
+        &self,
+        name: &str,
+    ) -> Result<Vec<ServiceTerminator>, ControllerError> {
+        let id = self.service(name).await?.id;
+        self.with_login(|client| {
+            let id = id.clone();
+            async move { client.service_terminators(&id).await }
+        })
+        .await
     }
 
     /// A Dial or Bind session for the service called `name` (`POST /sessions`).

@@ -25,7 +25,7 @@ pub use self::keeper::{ControllerSession, ControllerSessionOptions, SessionSnaps
 pub use self::model::{
     ApiSession, AuthenticateRequest, ControllerVersion, CurrentIdentity, EdgeRouter, EnvInfo,
     RouterAddress, RouterAddressError, SdkInfo, Service, ServicePermission, ServiceSession,
-    ServiceUpdates, SessionType,
+    ServiceTerminator, ServiceUpdates, SessionType,
 };
 
 /// What went wrong talking to the controller.

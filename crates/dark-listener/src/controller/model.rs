@@ -252,6 +252,10 @@ pub struct Service {
     /// Terminator strategy (e.g. `smartrouting`).
     #[serde(default)]
     pub terminator_strategy: Option<String>,
+    /// The service's role attributes (what `#role` selectors in policies match); `null` in
+    /// the JSON reads as none.
+    #[serde(default, deserialize_with = "null_as_default")]
+    pub role_attributes: Vec<String>,
 }
 
 impl Service {
@@ -263,6 +267,25 @@ impl Service {
         };
         self.permissions.contains(&wanted)
     }
+}
+
+/// Where a service is hosted (`GET /services/{id}/terminators` element,
+/// `terminatorClientDetail`).
+#[derive(Debug, Clone, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceTerminator {
+    /// Terminator id.
+    pub id: String,
+    /// The service hosted.
+    #[serde(default)]
+    pub service_id: String,
+    /// The edge router holding the terminator.
+    #[serde(default)]
+    pub router_id: String,
+    /// The instance id the host bound with (its identity name with
+    /// `bindUsingEdgeIdentity`); empty when it gave none.
+    #[serde(default)]
+    pub identity: String,
 }
 
 /// `GET /current-api-session/service-updates` data.
@@ -501,6 +524,15 @@ pub(crate) struct CreateSessionRequest<'a> {
     pub(crate) service_id: &'a str,
     #[serde(rename = "type")]
     pub(crate) kind: SessionType,
+}
+
+/// Reads `null` as the type's default (the Go controller writes `null` for empty lists).
+fn null_as_default<'de, D, T>(deserializer: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(deserializer)?.unwrap_or_default())
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::time::Duration;
 
+use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
@@ -16,7 +17,6 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-use super::http::MetricsHttpService;
 
 /// What one call of [`AcceptSource::accept`] produced.
 #[derive(Debug)]
@@ -182,17 +182,25 @@ impl<A: AcceptSource> LimitedAccept<A> {
     }
 }
 
-/// Serves `service` over HTTP/1.1 on every connection from `source` until `shutdown`
-/// resolves or the source closes, then lets open connections finish their current request
-/// (bounded by [`ConnectionLimits::drain_timeout`]).
-pub async fn serve_connections<A>(
+/// Serves `service` (any tower `Service` answering HTTP requests: the metrics service, the
+/// federate gateway, a caller's own) over HTTP/1.1 with keep-alive on every connection from
+/// `source` until `shutdown` resolves or the source closes, then lets open connections finish
+/// their current request (bounded by [`ConnectionLimits::drain_timeout`]). This is the one
+/// HTTP accept loop of the workspace.
+pub async fn serve_connections<A, S, B>(
     source: A,
-    service: MetricsHttpService<Incoming>,
+    service: S,
     limits: ConnectionLimits,
     shutdown: impl Future<Output = ()>,
 ) -> ServeSummary
 where
     A: AcceptSource,
+    S: tower::Service<Request<Incoming>, Response = Response<B>> + Clone + Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Future: Send + 'static,
+    B: hyper::body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let mut builder = hyper::server::conn::http1::Builder::new();
     // Half-close: a scraper may shut its write side right after the request (nc-style
@@ -205,18 +213,18 @@ where
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192));
     let graceful = GracefulShutdown::new();
-    let mut accept = LimitedAccept::new(source, limits.max_connections, "metrics");
+    let mut accept = LimitedAccept::new(source, limits.max_connections, "HTTP");
     let mut connections = 0u64;
     tokio::pin!(shutdown);
     while let Some((io, peer, slot)) = accept.next(shutdown.as_mut()).await {
         connections += 1;
-        tracing::debug!(%peer, "metrics connection accepted");
+        tracing::debug!(%peer, "HTTP connection accepted");
         let connection =
             builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service.clone()));
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "metrics connection ended with an error");
+                tracing::debug!(%peer, %error, "HTTP connection ended with an error");
             }
             drop(slot);
         });

@@ -4,7 +4,9 @@
 use serde_json::{json, Map, Value};
 
 use crate::config::PolicyType;
-use crate::state::{ApiSessionInfo, EdgeRouterInfo, IdentityInfo, ServiceInfo, ServiceSessionInfo};
+use crate::state::{
+    ApiSessionInfo, EdgeRouterInfo, IdentityInfo, ServiceInfo, ServiceSessionInfo, TerminatorInfo,
+};
 use crate::timefmt::format_micros;
 
 /// Version reported by `/version`. Below 1.0.0 on purpose: Go SDKs then stay on the
@@ -155,6 +157,22 @@ pub fn service(
         "updatedAt": ts,
         "tags": {},
         "_links": {"self": {"href": format!("./services/{}", s.id)}}
+    })
+}
+
+/// A terminator as listed to SDKs (`terminatorClientDetail`).
+pub fn terminator(t: &TerminatorInfo, changed_at: i64) -> Value {
+    let ts = format_micros(changed_at);
+    json!({
+        "id": t.id,
+        "serviceId": t.service_id,
+        "service": {"id": t.service_id, "_links": {}},
+        "routerId": t.router_id,
+        "identity": t.instance_id,
+        "createdAt": ts,
+        "updatedAt": ts,
+        "tags": {},
+        "_links": {"self": {"href": format!("./terminators/{}", t.id)}}
     })
 }
 

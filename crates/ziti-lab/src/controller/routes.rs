@@ -244,6 +244,24 @@ async fn authenticated(
                 json!({"edgeRouters": [model::edge_router(&state.edge_router(), changed)]}),
             ))
         }
+        (&Method::GET, ["services", id, "terminators"]) => {
+            // As the real controller: listed to identities that may use the service.
+            if !state
+                .services_for(&session.identity.id)
+                .iter()
+                .any(|(s, _)| s.id == *id)
+            {
+                return Err(ApiError::not_found());
+            }
+            let pairs = query_pairs(&req);
+            let (limit, offset) = paging(&pairs)?;
+            let all = state
+                .service_terminators(id)
+                .iter()
+                .map(|t| model::terminator(t, changed))
+                .collect();
+            Ok(paged(all, limit, offset))
+        }
         (&Method::POST, ["sessions"]) => create_session(state, session, req).await,
         (&Method::GET, ["sessions", id]) => {
             let s = state

@@ -1,8 +1,8 @@
-//! `serve_http` on a ServiceListener: HTTP/1.1 with keep-alive over the overlay, then a
-//! graceful shutdown that lets the open connection finish.
+//! `serve_connections` with a service of the caller's own (not the metrics service) on a
+//! dark listener: HTTP/1.1 with keep-alive over the overlay, then a graceful shutdown that
+//! closes the idle kept-alive connection.
 
-#[path = "sdk_support.rs"]
-mod support;
+mod serve_common;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -14,18 +14,18 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use dark_listener::context::DialOptions;
-use dark_listener::http::serve_http;
 use dark_listener::listener::BindOptions;
+use dark_metrics::serve::{serve_connections, ConnectionLimits};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use support::{start_lab, E2EE};
+use serve_common::lab::{start_lab, HOST, SCRAPER, SERVICE};
 
 /// Answers `<method> <path> #<n>` where n counts requests served.
 #[derive(Clone)]
 struct Counter(Arc<AtomicUsize>);
 
-impl tower_service::Service<http::Request<Incoming>> for Counter {
+impl tower::Service<http::Request<Incoming>> for Counter {
     type Response = http::Response<Full<Bytes>>;
     type Error = Infallible;
     type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Infallible>> + Send>>;
@@ -44,20 +44,21 @@ impl tower_service::Service<http::Request<Incoming>> for Counter {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn http_keep_alive_over_the_overlay_and_graceful_shutdown() {
+async fn any_tower_service_keeps_alive_over_the_overlay_and_drains() {
     let lab = start_lab().await;
-    let host = lab.context("host-a").await;
-    let listener = host.bind(E2EE, BindOptions::default()).await.unwrap();
+    let host = lab.context(HOST).await;
+    let listener = host.bind(SERVICE, BindOptions::default()).await.unwrap();
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(serve_http(
+    let server = tokio::spawn(serve_connections(
         listener,
         Counter(Arc::new(AtomicUsize::new(0))),
+        ConnectionLimits::default(),
         async move {
             let _ = stop_rx.await;
         },
     ));
-    let dialer = lab.context("dialer").await;
-    let stream = dialer.dial(E2EE, DialOptions::default()).await.unwrap();
+    let dialer = lab.context(SCRAPER).await;
+    let stream = dialer.dial(SERVICE, DialOptions::default()).await.unwrap();
     let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
         .await
         .unwrap();
@@ -65,7 +66,7 @@ async fn http_keep_alive_over_the_overlay_and_graceful_shutdown() {
     // Three requests on one connection: keep-alive works over a DarkStream.
     for (i, path) in ["/metrics", "/a", "/b"].iter().enumerate() {
         let req = http::Request::get(*path)
-            .header("host", "sdk-echo-e2ee")
+            .header("host", SERVICE)
             .body(Full::new(Bytes::new()))
             .unwrap();
         sender.ready().await.expect("connection not kept alive");
@@ -78,7 +79,7 @@ async fn http_keep_alive_over_the_overlay_and_graceful_shutdown() {
     stop_tx.send(()).unwrap();
     let summary = tokio::time::timeout(Duration::from_secs(15), server)
         .await
-        .expect("serve_http did not stop")
+        .expect("serve_connections did not stop")
         .unwrap();
     assert_eq!(summary.connections, 1);
     assert!(summary.drained);
