@@ -17,7 +17,6 @@ use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
-
 /// What one call of [`AcceptSource::accept`] produced.
 #[derive(Debug)]
 pub enum Accepted<Io> {
