@@ -33,6 +33,9 @@ enum Command {
     Dial(cmd::dial::DialArgs),
     /// Enroll with a one-time-token JWT and write the identity file.
     Enroll(cmd::enroll::EnrollArgs),
+    /// Gateway for an unmodified Prometheus: http_sd discovery of dark targets and a
+    /// proxy_url scrape proxy over the overlay.
+    Federate(cmd::federate::FederateArgs),
     /// Read an OpenZiti identity file and print what it holds (no network).
     Identity(cmd::identity::IdentityArgs),
     /// Embedded single-node OpenZiti overlay (controller and router) for demos and tests.
@@ -53,6 +56,7 @@ fn main() -> anyhow::Result<()> {
         Command::Demo(args) => cmd::demo::run(args),
         Command::Dial(args) => cmd::dial::run(args),
         Command::Enroll(args) => cmd::enroll::run(args),
+        Command::Federate(args) => cmd::federate::run(args),
         Command::Identity(args) => cmd::identity::run(args),
         Command::Lab(args) => cmd::lab::run(args),
         Command::NodeExporter(args) => cmd::node_exporter::run(*args),

@@ -3,6 +3,7 @@
 pub mod demo;
 pub mod dial;
 pub mod enroll;
+pub mod federate;
 pub mod identity;
 pub mod lab;
 pub mod node_exporter;

@@ -427,6 +427,15 @@ fn classify_client_error(error: &hyper_util::client::legacy::Error) -> ProxyFail
         if let Some(dial) = current.downcast_ref::<DialError>() {
             return ProxyFailure::of_dial(dial);
         }
+        if let Some(http) = current.downcast_ref::<hyper::Error>() {
+            if http.is_parse() || http.is_parse_status() {
+                return ProxyFailure::new(
+                    StatusCode::BAD_GATEWAY,
+                    "not_http",
+                    format!("the target's answer is not HTTP/1.1 ({http}); is this service an HTTP exporter?"),
+                );
+            }
+        }
         source = current.source();
     }
     ProxyFailure::new(

@@ -6,6 +6,8 @@
 //!   fallbacks, failing with a pointer to `scripts/install-test-deps.sh` when one is missing.
 //! * [`http`]: one bounded HTTP/1.1 request on any byte stream.
 //! * [`promtool`]: promtool's text linter and OpenMetrics parser run on a body.
+//! * [`prometheus`]: a real Prometheus server started with a given configuration and
+//!   queried over its HTTP API.
 //! * [`lab`]: in-process labs for tests: a cached RSA PKI shared by every test binary, lab
 //!   directories in temp dirs, ephemeral or fixed free loopback ports, identity files.
 //!
@@ -19,4 +21,5 @@
 pub mod http;
 pub mod lab;
 pub mod peers;
+pub mod prometheus;
 pub mod promtool;
