@@ -18,10 +18,15 @@ fn demo_echoes_and_scrapes_over_the_lab() {
             "127.0.0.1:0",
             "--step-timeout",
             "60",
+            "--gateway",
+            "127.0.0.1:0",
+            "--prometheus",
+            "127.0.0.1:0",
             "--dir",
         ])
         .arg(dir.path())
         .env("RUST_LOG", "warn")
+        .env("PATH", path_with_prometheus())
         .output()
         .expect("run darkscrape demo");
     let stdout = String::from_utf8_lossy(&output.stdout);
@@ -44,11 +49,29 @@ fn demo_echoes_and_scrapes_over_the_lab() {
     for name in ["client.json", "scraper.json", "reflectz.json", "lab.toml"] {
         assert!(dir.path().join(name).exists(), "{name} written");
     }
+    // The gateway, and the Prometheus the demo started, which scrapes reflectz through it.
+    assert!(
+        stdout.contains("federate gateway on http://127.0.0.1:")
+            && stdout.contains("discovers 'reflectz@reflect-metrics'"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("scrapes every dark target through the gateway: up == 1"),
+        "{stdout}"
+    );
+    assert!(dir.path().join("prometheus/prometheus.yml").exists());
     assert!(started.elapsed() < Duration::from_secs(300));
 
     // A second run reuses the lab directory (identities re-issued, same model).
     let again = Command::new(env!("CARGO_BIN_EXE_darkscrape"))
-        .args(["demo", "--once", "--dir"])
+        .args([
+            "demo",
+            "--once",
+            "--gateway",
+            "127.0.0.1:0",
+            "--no-prometheus",
+            "--dir",
+        ])
         .arg(dir.path())
         .env("RUST_LOG", "warn")
         .output()
@@ -60,4 +83,20 @@ fn demo_echoes_and_scrapes_over_the_lab() {
         String::from_utf8_lossy(&again.stderr)
     );
     assert!(stdout.contains("you sent me:"), "{stdout}");
+    // Without Prometheus the demo prints the scrape configuration to paste.
+    assert!(
+        stdout.contains("scrape configuration:") && stdout.contains("proxy_url: http://127.0.0.1:"),
+        "{stdout}"
+    );
+}
+
+/// PATH with the directory of the Prometheus the tests use first, so the demo finds it.
+fn path_with_prometheus() -> std::ffi::OsString {
+    let prometheus = testbed::peers::prometheus();
+    let dir = prometheus.parent().expect("prometheus has a directory");
+    let mut dirs = vec![dir.to_path_buf()];
+    dirs.extend(std::env::split_paths(
+        &std::env::var_os("PATH").unwrap_or_default(),
+    ));
+    std::env::join_paths(dirs).expect("PATH")
 }

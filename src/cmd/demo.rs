@@ -7,7 +7,9 @@
 //!    (addressable by the identity's name), with no listening socket.
 //! 3. Dials the echo service as `client` and prints the answer.
 //! 4. Scrapes reflectz's metrics over the overlay as `scraper` and prints a summary.
-//! 5. Keeps running (unless `--once`) and prints the commands to try from another terminal.
+//! 5. Runs the federate gateway with the `scraper` identity and, when `prometheus` is on
+//!    PATH, a Prometheus scraping every dark target through it (see [`super::demo_gateway`]).
+//! 6. Keeps running (unless `--once`) and prints the commands to try from another terminal.
 
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ use ziti_lab::config::{ControllerConfig, RouterConfig};
 use ziti_lab::{IdentityDecl, Lab, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
 
 /// Name of the identity hosting reflectz.
-const HOST_IDENTITY: &str = "reflectz";
+pub(crate) const HOST_IDENTITY: &str = "reflectz";
 /// Name of the identity that dials the echo service.
 const CLIENT_IDENTITY: &str = "client";
 /// Name of the identity that scrapes the metrics.
@@ -31,7 +33,7 @@ const SCRAPER_IDENTITY: &str = "scraper";
 /// The echo service.
 const ECHO_SERVICE: &str = "reflect";
 /// The metrics service (terminator identity = the host identity's name).
-const METRICS_SERVICE: &str = "reflect-metrics";
+pub(crate) const METRICS_SERVICE: &str = "reflect-metrics";
 
 /// Arguments of `darkscrape demo`.
 #[derive(Debug, clap::Args)]
@@ -52,6 +54,16 @@ pub struct DemoArgs {
     /// Seconds to wait for each step (binding, dialing, scraping).
     #[arg(long, default_value_t = 30)]
     pub step_timeout: u64,
+    /// Loopback bridge of the federate gateway (port 0 = any free port).
+    #[arg(long, default_value = "127.0.0.1:9099")]
+    pub gateway: SocketAddr,
+    /// Address of the Prometheus the demo starts when `prometheus` is on PATH (port 0 = any
+    /// free port).
+    #[arg(long, default_value = "127.0.0.1:9090")]
+    pub prometheus: SocketAddr,
+    /// Do not start Prometheus even if it is on PATH; print the scrape configuration instead.
+    #[arg(long)]
+    pub no_prometheus: bool,
 }
 
 /// Runs `darkscrape demo`.
@@ -123,13 +135,21 @@ async fn demo(args: DemoArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot use identity {}", files.scraper.display()))?;
     let families = scrape_metrics(&scraper, step).await?;
     print_summary(&families);
+    let prometheus = (!args.no_prometheus).then_some(args.prometheus);
+    let gateway = super::demo_gateway::run(&scraper, &dir, args.gateway, prometheus, step).await?;
 
     let exit = if args.once {
         Ok(())
     } else {
-        print_next_steps(&dir, &files, args.dir.is_none());
+        print_next_steps(
+            &dir,
+            &files,
+            args.dir.is_none(),
+            gateway.gateway.local_addr(),
+        );
         wait_for_stop(&reflectz_task).await
     };
+    gateway.stop().await;
 
     let _ = stop_tx.send(true);
     match tokio::time::timeout(Duration::from_secs(10), reflectz_task).await {
@@ -384,7 +404,12 @@ fn print_summary(families: &[MetricFamily]) {
     }
 }
 
-fn print_next_steps(dir: &Path, files: &IdentityFiles, temporary: bool) {
+fn print_next_steps(
+    dir: &Path,
+    files: &IdentityFiles,
+    temporary: bool,
+    gateway: Option<SocketAddr>,
+) {
     let exe = std::env::current_exe()
         .map(|p| p.display().to_string())
         .unwrap_or_else(|_| "darkscrape".to_string());
@@ -403,6 +428,15 @@ fn print_next_steps(dir: &Path, files: &IdentityFiles, temporary: bool) {
         files.scraper.display()
     );
     println!();
+    if let Some(gateway) = gateway {
+        println!("  # the gateway for Prometheus: discovery, a proxied scrape, its status page");
+        println!("  curl http://{gateway}/sd");
+        println!(
+            "  curl -x http://{gateway} 'http://{METRICS_SERVICE}/metrics?ziti_terminator={HOST_IDENTITY}'"
+        );
+        println!("  open http://{gateway}/ in a browser");
+        println!();
+    }
     println!("  # check that reflectz listens on nothing but the lab does");
     println!("  ss -ltnp");
     println!();
@@ -439,6 +473,6 @@ async fn wait_for_stop(
 }
 
 /// Prints one demo step on stdout.
-fn say(text: &str) {
+pub(crate) fn say(text: &str) {
     println!("demo: {text}");
 }

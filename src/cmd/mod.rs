@@ -1,6 +1,7 @@
 //! One module per `darkscrape` subcommand.
 
 pub mod demo;
+pub mod demo_gateway;
 pub mod dial;
 pub mod enroll;
 pub mod federate;
