@@ -1,0 +1,358 @@
+//! Gateway benchmark: Debian's Prometheus scrapes N dark exporters through the federate
+//! gateway, and the same N exporters directly over loopback HTTP, in one run.
+//!
+//! Run it with `cargo bench -p federate --bench gateway` (needs `prometheus`, installed by
+//! `scripts/install-test-deps.sh`). Everything but Prometheus runs in this process, each
+//! part on its own tokio runtime whose threads carry its name, so the on-CPU time of each
+//! part is read per thread (`/proc/self/task/*/schedstat`):
+//!
+//! * `lab`: the lab's controller and edge router;
+//! * `exporters`: N `MetricsServer`s of 1,000 series each, every one serving a loopback TCP
+//!   listener *and* a dark service (one host identity binds the N services);
+//! * `gateway`: the gateway, with its own scraper identity, on a loopback bridge.
+//!
+//! Two phases of the same length, each with its own Prometheus: **direct** (a job of N
+//! loopback targets) and **dark** (the README's job: `http_sd_configs` + `proxy_url`). Per
+//! phase: the scrapes Prometheus made (its `scrape_duration_seconds` samples), their
+//! latency p50/p99 as Prometheus measured it, and the CPU of each part per scrape. The
+//! targets: added latency p50 (dark − direct) ≤ 0.5 ms with kept-alive streams, and gateway
+//! CPU per proxied scrape ≤ 1.5 × the exporter's CPU per direct scrape (its own HTTP serving
+//! of that scrape). The process's VmRSS before and after the gateway phase is printed too.
+//!
+//! Started by `cargo test --all-targets` (no `--bench` argument) it runs a small smoke
+//! configuration and checks only that every target was scraped up in both phases.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use dark_listener::listener::BindOptions;
+use dark_metrics::serve::MetricsServer;
+use federate::{start_gateway, wait_for_targets, GatewayConfig};
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::registry::Registry;
+use testbed::lab::{ephemeral_config, TestLab};
+use testbed::prometheus::TestPrometheus;
+use tokio::runtime::Runtime;
+use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
+
+/// Sizes of one run.
+#[derive(Debug, Clone, Copy)]
+struct Plan {
+    exporters: usize,
+    series: usize,
+    scrape_interval: Duration,
+    phase: Duration,
+}
+
+const FULL: Plan = Plan {
+    exporters: 200,
+    series: 1000,
+    scrape_interval: Duration::from_secs(5),
+    phase: Duration::from_secs(60),
+};
+
+const SMOKE: Plan = Plan {
+    exporters: 3,
+    series: 50,
+    scrape_interval: Duration::from_secs(1),
+    phase: Duration::from_secs(4),
+};
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct SeriesLabels {
+    series: String,
+    shard: &'static str,
+}
+
+fn service_name(i: usize) -> String {
+    format!("bench-exporter-{i:03}")
+}
+
+fn lab_config(plan: Plan) -> LabConfig {
+    let mut config = ephemeral_config();
+    config.identities = vec![
+        IdentityDecl {
+            name: "exporters".into(),
+            roles: vec!["exporters".into()],
+        },
+        IdentityDecl {
+            name: "gateway".into(),
+            roles: vec!["scrapers".into()],
+        },
+    ];
+    config.services = (0..plan.exporters)
+        .map(|i| ServiceDecl {
+            name: service_name(i),
+            roles: vec!["bench".into()],
+            encryption_required: false,
+            configs: Default::default(),
+        })
+        .collect();
+    config.service_policies = vec![
+        ServicePolicyDecl {
+            name: "exporters-bind".into(),
+            policy_type: PolicyType::Bind,
+            identities: vec!["#exporters".into()],
+            services: vec!["#bench".into()],
+        },
+        ServicePolicyDecl {
+            name: "gateway-dial".into(),
+            policy_type: PolicyType::Dial,
+            identities: vec!["#scrapers".into()],
+            services: vec!["#bench".into()],
+        },
+    ];
+    config
+}
+
+fn runtime(name: &str) -> Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name(name)
+        .enable_all()
+        .build()
+        .expect("tokio runtime")
+}
+
+/// On-CPU nanoseconds of this process's threads, summed by thread name.
+fn cpu_by_thread_name() -> BTreeMap<String, u64> {
+    let mut sums = BTreeMap::new();
+    for task in std::fs::read_dir("/proc/self/task")
+        .into_iter()
+        .flatten()
+        .flatten()
+    {
+        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
+        let on_cpu: u64 = std::fs::read_to_string(task.path().join("schedstat"))
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse().ok())
+            .unwrap_or(0);
+        *sums.entry(name.trim().to_string()).or_insert(0) += on_cpu;
+    }
+    sums
+}
+
+fn rss_kib(field: &str) -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find(|l| l.starts_with(field))?
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+fn percentile(sorted: &[f64], q: f64) -> f64 {
+    if sorted.is_empty() {
+        return f64::NAN;
+    }
+    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
+    sorted[rank]
+}
+
+/// What one phase measured.
+struct PhaseResult {
+    scrapes: usize,
+    up: usize,
+    p50: f64,
+    p99: f64,
+    cpu_ns: BTreeMap<String, u64>,
+}
+
+/// Runs Prometheus with `config` for the phase and reads back every scrape duration of
+/// `job` in the phase's window.
+async fn phase(plan: Plan, config: &str, job: &str, expected: usize) -> PhaseResult {
+    let prometheus = TestPrometheus::start(config).await;
+    // Warm-up: every target up once (connections dialed, pools filled).
+    prometheus
+        .wait_for(
+            &format!("up{{job=\"{job}\"}} == 1"),
+            Duration::from_secs(120),
+            |result| result.len() == expected,
+            String::new,
+        )
+        .await;
+    tokio::time::sleep(plan.scrape_interval * 2).await;
+    let before = cpu_by_thread_name();
+    tokio::time::sleep(plan.phase).await;
+    let after = cpu_by_thread_name();
+    let window = plan.phase.as_secs();
+    let samples = prometheus
+        .query(&format!(
+            "scrape_duration_seconds{{job=\"{job}\"}}[{window}s]"
+        ))
+        .await;
+    let up = prometheus
+        .query(&format!("up{{job=\"{job}\"}} == 1"))
+        .await
+        .len();
+    let mut durations: Vec<f64> = samples
+        .iter()
+        .flat_map(|series| series["values"].as_array().cloned().unwrap_or_default())
+        .filter_map(|pair| pair[1].as_str()?.parse::<f64>().ok())
+        .collect();
+    durations.sort_by(f64::total_cmp);
+    prometheus.stop().await;
+    let cpu_ns = after
+        .iter()
+        .map(|(name, ns)| (name.clone(), ns - before.get(name).copied().unwrap_or(0)))
+        .collect();
+    PhaseResult {
+        scrapes: durations.len(),
+        up,
+        p50: percentile(&durations, 0.5),
+        p99: percentile(&durations, 0.99),
+        cpu_ns,
+    }
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let plan = if bench { FULL } else { SMOKE };
+    println!(
+        "gateway benchmark ({} plan, {} build): {} exporters x {} series, scrape interval {:?}, {:?} per phase",
+        if bench { "full" } else { "smoke" },
+        if cfg!(debug_assertions) { "debug" } else { "release" },
+        plan.exporters,
+        plan.series,
+        plan.scrape_interval,
+        plan.phase,
+    );
+    let lab_rt = runtime("lab");
+    let exporters_rt = runtime("exporters");
+    let gateway_rt = runtime("gateway");
+    let main_rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("main runtime");
+
+    let lab = lab_rt.block_on(TestLab::start_with(lab_config(plan)));
+    let exporter_identity = lab.identity_file("exporters");
+    let gateway_identity = lab.identity_file("gateway");
+
+    // The exporters: one registry of `series` gauges each, served on TCP and dark.
+    let (direct, _exporters_ctx): (Vec<SocketAddr>, _) = exporters_rt.block_on(async {
+        let identity = dark_listener::identity::Identity::from_file(&exporter_identity).unwrap();
+        let ctx = dark_listener::context::Context::from_identity(identity).unwrap();
+        let mut addrs = Vec::new();
+        for i in 0..plan.exporters {
+            let mut registry = Registry::default();
+            let family = Family::<SeriesLabels, Gauge>::default();
+            for s in 0..plan.series {
+                family
+                    .get_or_create(&SeriesLabels {
+                        series: format!("s{s:04}"),
+                        shard: "bench",
+                    })
+                    .set((s * i) as i64);
+            }
+            registry.register("bench_values", "Benchmark series.", family);
+            let server = MetricsServer::builder().registry(registry).build().unwrap();
+            let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            addrs.push(tcp.local_addr().unwrap());
+            let listener = ctx
+                .bind(&service_name(i), BindOptions::default())
+                .await
+                .expect("bind an exporter's service");
+            let dark = server.clone();
+            tokio::spawn(async move { dark.serve_dark(listener, std::future::pending()).await });
+            tokio::spawn(async move { server.serve(tcp, std::future::pending()).await });
+        }
+        (addrs, ctx)
+    });
+
+    let rss_before_gateway = rss_kib("VmRSS:");
+    let (gateway, _gateway_ctx) = gateway_rt.block_on(async {
+        let identity = dark_listener::identity::Identity::from_file(&gateway_identity).unwrap();
+        let ctx = dark_listener::context::Context::from_identity(identity).unwrap();
+        let gateway = start_gateway(
+            &ctx,
+            GatewayConfig {
+                listen: Some("127.0.0.1:0".parse().unwrap()),
+                ..GatewayConfig::default()
+            },
+        )
+        .await
+        .expect("gateway starts");
+        let mut targets = gateway.subscribe_targets();
+        wait_for_targets(&mut targets, Duration::from_secs(60), |list| {
+            list.targets.len() == plan.exporters
+        })
+        .await
+        .expect("every exporter discovered");
+        (gateway, ctx)
+    });
+    let bridge = gateway.local_addr().expect("bridge address");
+
+    let interval = format!(
+        "global:\n  scrape_interval: {}s\n  scrape_timeout: {}s\n",
+        plan.scrape_interval.as_secs(),
+        plan.scrape_interval.as_secs()
+    );
+    let targets: Vec<String> = direct.iter().map(|a| format!("'{a}'")).collect();
+    let direct_config = format!(
+        "{interval}scrape_configs:\n  - job_name: direct\n    static_configs:\n      - targets: [{}]\n",
+        targets.join(", ")
+    );
+    let dark_config = format!(
+        "{interval}scrape_configs:\n  - job_name: dark\n    http_sd_configs:\n      - url: http://{bridge}/sd\n    proxy_url: http://{bridge}/\n"
+    );
+    let direct_result = main_rt.block_on(phase(plan, &direct_config, "direct", plan.exporters));
+    let dark_result = main_rt.block_on(phase(plan, &dark_config, "dark", plan.exporters));
+    let rss_after = rss_kib("VmRSS:");
+
+    let per_scrape = |result: &PhaseResult, part: &str| {
+        result.cpu_ns.get(part).copied().unwrap_or(0) as f64 / result.scrapes.max(1) as f64 / 1e3
+    };
+    println!();
+    println!("| phase | scrapes | up | p50 ms | p99 ms | exporters µs/scrape | lab µs/scrape | gateway µs/scrape |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for (name, r) in [("direct", &direct_result), ("dark", &dark_result)] {
+        println!(
+            "| {name} | {} | {} | {:.3} | {:.3} | {:.1} | {:.1} | {:.1} |",
+            r.scrapes,
+            r.up,
+            r.p50 * 1e3,
+            r.p99 * 1e3,
+            per_scrape(r, "exporters"),
+            per_scrape(r, "lab"),
+            per_scrape(r, "gateway"),
+        );
+    }
+    let exporter_direct = per_scrape(&direct_result, "exporters");
+    let gateway_dark = per_scrape(&dark_result, "gateway");
+    println!();
+    println!(
+        "added latency: p50 {:.3} ms (target <= 0.5), p99 {:.3} ms",
+        (dark_result.p50 - direct_result.p50) * 1e3,
+        (dark_result.p99 - direct_result.p99) * 1e3
+    );
+    println!(
+        "gateway CPU per proxied scrape / exporter CPU per direct scrape: {:.2} (target <= 1.5)",
+        gateway_dark / exporter_direct
+    );
+    println!(
+        "process VmRSS: {} KiB before the gateway, {} KiB after the dark phase (+{} KiB); VmHWM {} KiB",
+        rss_before_gateway,
+        rss_after,
+        rss_after.saturating_sub(rss_before_gateway),
+        rss_kib("VmHWM:")
+    );
+    assert_eq!(direct_result.up, plan.exporters, "every direct target up");
+    assert_eq!(dark_result.up, plan.exporters, "every dark target up");
+    assert!(dark_result.scrapes > 0 && direct_result.scrapes > 0);
+    // Shut the runtimes down without waiting for the servers that run forever.
+    drop(gateway);
+    main_rt.shutdown_background();
+    gateway_rt.shutdown_background();
+    exporters_rt.shutdown_background();
+    lab_rt.block_on(lab.stop());
+    lab_rt.shutdown_background();
+}
