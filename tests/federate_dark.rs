@@ -206,6 +206,33 @@ async fn gateway_served_only_on_the_overlay_follows_the_controller() {
     .await;
     assert_eq!(status, 200, "{body}");
     assert!(body.contains("dark_app_events_total 7"), "{body}");
+    // Kept alive: more scrapes of the target reuse the gateway's overlay connection to it.
+    for _ in 0..3 {
+        let (status, _) = get(
+            &mut sender,
+            &format!("http://{APP}/metrics?ziti_terminator=host"),
+        )
+        .await;
+        assert_eq!(status, 200);
+    }
+    let (_, own) = get(&mut sender, "/metrics").await;
+    assert!(
+        own.lines()
+            .any(|l| l == "darkscrape_federate_dial_duration_seconds_count 1"),
+        "four scrapes of one target must dial it once:\n{own}"
+    );
+    assert!(
+        own.contains(
+            "darkscrape_federate_proxied_scrapes_total{outcome=\"success\",reason=\"\"} 4"
+        ),
+        "{own}"
+    );
+    // Not an open proxy: no TLS tunnels, no other scheme, no other method.
+    let (status, body) = get(&mut sender, "https://example.com/metrics").await;
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("scheme \"https\" is not proxied"), "{body}");
+    let (status, body) = get(&mut sender, "/no-such-endpoint").await;
+    assert_eq!(status, 404, "{body}");
 
     // A Dial policy granted while the gateway runs brings the service in ...
     let state = lab.lab.state();
@@ -238,6 +265,12 @@ async fn gateway_served_only_on_the_overlay_follows_the_controller() {
     )
     .await;
     assert!(state.remove_service_policy("gateway-dials-late").is_err());
+    let connect = http::Request::connect("example.com:443")
+        .body(Empty::new())
+        .unwrap();
+    sender.ready().await.unwrap();
+    let response = sender.send_request(connect).await.unwrap();
+    assert_eq!(response.status(), 405);
 
     drop(sender);
     driver.abort();
