@@ -151,6 +151,8 @@ async fn gateway_served_only_on_the_overlay_follows_the_controller() {
         .arg("--identity")
         .arg(lab.identity_file("gateway"))
         .args(["--service", GATEWAY_SERVICE, "--refresh-interval", "1"])
+        // Proxy only: the scrape loop would dial the targets too.
+        .args(["--scrape-interval", "0"])
         .env("RUST_LOG", "info")
         .env_remove("FEDERATE_LISTEN")
         .stdin(Stdio::null())
@@ -223,7 +225,7 @@ async fn gateway_served_only_on_the_overlay_follows_the_controller() {
     );
     assert!(
         own.contains(
-            "darkscrape_federate_proxied_scrapes_total{outcome=\"success\",reason=\"\"} 4"
+            "darkscrape_federate_scrapes_total{via=\"proxy\",outcome=\"success\",reason=\"\"} 4"
         ),
         "{own}"
     );

@@ -410,7 +410,7 @@ async fn stock_prometheus_scrapes_every_dark_target_through_the_gateway() {
     assert_eq!(status, 200);
     for family in [
         "darkscrape_federate_targets",
-        "darkscrape_federate_proxied_scrapes_total",
+        "darkscrape_federate_scrapes_total",
         "darkscrape_federate_dial_duration_seconds_bucket",
         "darkscrape_federate_scrape_duration_seconds_bucket",
         "darkscrape_federate_scraped_bytes_total",

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use anyhow::{bail, Context as _};
 use dark_listener::context::Context;
+use federate::scrape_loop::ScrapeLoopOptions;
 use federate::{start_gateway, wait_for_targets, GatewayConfig, RunningGateway, TargetAddress};
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
@@ -96,6 +97,7 @@ pub async fn run(
         scraper,
         GatewayConfig {
             listen: Some(gateway_addr),
+            scrape_loop: Some(ScrapeLoopOptions::default()),
             ..GatewayConfig::default()
         },
     )

@@ -1,6 +1,7 @@
 //! `darkscrape federate`: the gateway that lets an unmodified Prometheus scrape dark
-//! targets — http_sd discovery at `/sd`, the scrape proxy for `proxy_url`, its own metrics at
-//! `/metrics` and a status page at `/` (see the `federate` crate).
+//! targets — http_sd discovery at `/sd`, the scrape proxy for `proxy_url`, `/federate` fed by
+//! its own scrape loop, its own metrics at `/metrics` and a status page at `/` (see the
+//! `federate` crate).
 //!
 //! It serves on the loopback bridge `--listen` (default `127.0.0.1:9099`), on the dark
 //! service `--service`, or both; with `--service` and no `--listen` it opens no IP listener
@@ -15,6 +16,8 @@ use clap::Args;
 use dark_listener::context::{Context, ContextOptions};
 use dark_listener::identity::Identity;
 use dark_metrics::serve::shutdown_signal;
+use federate::federation::FederationLabels;
+use federate::scrape_loop::{ScrapeLimits, ScrapeLoopOptions};
 use federate::{start_gateway, DiscoveryFilter, DiscoveryOptions, GatewayConfig, ProxyLimits};
 
 /// The bridge address when neither `--listen` nor `--service` is given.
@@ -65,6 +68,39 @@ pub struct FederateArgs {
     /// Scrapes proxied at once; more are answered 503.
     #[arg(long, default_value_t = 256)]
     pub max_concurrent_scrapes: usize,
+    /// Seconds between the gateway's own scrapes of every target, which feed /federate;
+    /// 0 turns the scrape loop and /federate off (a proxy-only gateway).
+    #[arg(long, env = "FEDERATE_SCRAPE_INTERVAL", default_value_t = 15)]
+    pub scrape_interval: u64,
+    /// Deadline of one scrape of the loop, in seconds.
+    #[arg(long, default_value_t = 10)]
+    pub scrape_timeout: u64,
+    /// Targets the loop scrapes at once.
+    #[arg(long, default_value_t = 32)]
+    pub scrape_concurrency: usize,
+    /// HTTP path the loop scrapes on every target.
+    #[arg(long, default_value = "/metrics")]
+    pub metrics_path: String,
+    /// Most samples kept from one target; a target over it fails alone (0 = no limit).
+    #[arg(long, default_value_t = 200_000)]
+    pub sample_limit: usize,
+    /// Most labels on one series; a target over it fails alone (0 = no limit).
+    #[arg(long, default_value_t = 64)]
+    pub label_limit: usize,
+    /// The `job` label of the gateway's targets in /federate.
+    #[arg(long, env = "FEDERATE_JOB", default_value = "dark")]
+    pub job: String,
+    /// A label added to every /federate series that lacks it, as NAME=VALUE (repeatable),
+    /// like Prometheus's external labels, e.g. cluster=eu-1.
+    #[arg(
+        long = "external-label",
+        env = "FEDERATE_EXTERNAL_LABELS",
+        value_delimiter = ','
+    )]
+    pub external_labels: Vec<String>,
+    /// Serve everything on /federate when no match[] is given (otherwise that is an error).
+    #[arg(long)]
+    pub federate_allow_all: bool,
 }
 
 /// Runs `darkscrape federate …`.
@@ -91,6 +127,35 @@ pub fn gateway_config(args: &FederateArgs) -> anyhow::Result<GatewayConfig> {
         ..ProxyLimits::default()
     };
     proxy.deadline.default_timeout = Duration::from_secs(args.default_scrape_timeout.max(1));
+    let mut external = Vec::new();
+    for pair in &args.external_labels {
+        let Some((name, value)) = pair.split_once('=') else {
+            anyhow::bail!("--external-label {pair:?}: expected NAME=VALUE, e.g. cluster=eu-1");
+        };
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+            && !name.starts_with("__");
+        if !valid {
+            anyhow::bail!("--external-label {pair:?}: {name:?} is not a valid label name ([a-zA-Z_][a-zA-Z0-9_]*, not starting with __)");
+        }
+        external.push((name.to_string(), value.to_string()));
+    }
+    if !args.metrics_path.starts_with('/') {
+        anyhow::bail!("--metrics-path {:?} must start with /", args.metrics_path);
+    }
+    let scrape_loop = (args.scrape_interval > 0).then(|| ScrapeLoopOptions {
+        interval: Duration::from_secs(args.scrape_interval),
+        timeout: Duration::from_secs(args.scrape_timeout.max(1)),
+        concurrency: args.scrape_concurrency.max(1),
+        path: args.metrics_path.clone(),
+        limits: ScrapeLimits {
+            samples: args.sample_limit,
+            labels: args.label_limit,
+        },
+    });
     Ok(GatewayConfig {
         listen,
         service: args.service.clone(),
@@ -101,6 +166,12 @@ pub fn gateway_config(args: &FederateArgs) -> anyhow::Result<GatewayConfig> {
             ..DiscoveryOptions::default()
         },
         proxy,
+        scrape_loop,
+        federation: FederationLabels {
+            job: args.job.clone(),
+            external,
+        },
+        federate_allow_all: args.federate_allow_all,
         ..GatewayConfig::default()
     })
 }

@@ -5,6 +5,7 @@
 //! | --- | --- |
 //! | absolute URI (`GET http://…`, what `proxy_url` makes Prometheus send) | the scrape proxy ([`crate::proxy`]) |
 //! | `GET /sd` | http_sd JSON of the discovered targets ([`crate::discovery`]) |
+//! | `GET /federate?match[]=…` | the scrape loop's latest series ([`crate::federation`]) |
 //! | `GET /metrics` | the gateway's own metrics, served by dark-metrics |
 //! | `GET /` | a status page: the endpoints and every target with its last outcome |
 //! | `CONNECT`, anything else | 4xx with a one-line reason: the gateway is not an open proxy |
@@ -31,7 +32,9 @@ use tower::ServiceExt;
 
 use crate::address::{ProxiedRequest, SERVICE_PARAM, TERMINATOR_PARAM};
 use crate::discovery::{http_sd_json, TargetList};
+use crate::federation::{stream_federation, FederateQuery, FederationLabels, TEXT_CONTENT_TYPE};
 use crate::proxy::{ProxyFailure, ScrapeProxy};
+use crate::scrape_loop::SampleStore;
 use crate::telemetry::GatewayMetrics;
 
 /// Header naming the reason label of a failed answer.
@@ -53,6 +56,18 @@ struct Shared {
     targets: watch::Receiver<Arc<TargetList>>,
     metrics: Arc<GatewayMetrics>,
     info: GatewayInfo,
+    federation: Option<FederationSource>,
+}
+
+/// What `/federate` serves from: the scrape loop's store, and how to label and select.
+#[derive(Debug, Clone)]
+pub struct FederationSource {
+    /// The scrape loop's latest samples.
+    pub store: Arc<SampleStore>,
+    /// Labels added to every series.
+    pub labels: FederationLabels,
+    /// Whether a request without `match[]` gets everything.
+    pub allow_all: bool,
 }
 
 /// The gateway's tower service (see the module docs). Cheap to clone.
@@ -79,6 +94,7 @@ impl GatewayService {
         metrics: Arc<GatewayMetrics>,
         own_metrics: MetricsHttpService<Incoming>,
         info: GatewayInfo,
+        federation: Option<FederationSource>,
     ) -> Self {
         GatewayService {
             shared: Arc::new(Shared {
@@ -86,6 +102,7 @@ impl GatewayService {
                 targets,
                 metrics,
                 info,
+                federation,
             }),
             own_metrics,
         }
@@ -132,12 +149,13 @@ impl GatewayService {
                 let body = http_sd_json(&list).to_string();
                 with_type(StatusCode::OK, "application/json", body)
             }
+            "/federate" if is_read => federate(shared, &request),
             "/" if is_read => with_type(
                 StatusCode::OK,
                 "text/html; charset=utf-8",
                 status_page(shared),
             ),
-            "/" | "/sd" => plain(
+            "/" | "/sd" | "/federate" => plain(
                 StatusCode::METHOD_NOT_ALLOWED,
                 "bad_request",
                 &format!("{} is not served here: use GET", request.method()),
@@ -146,7 +164,7 @@ impl GatewayService {
                 StatusCode::NOT_FOUND,
                 "bad_request",
                 &format!(
-                    "{other:?} is not a gateway endpoint: GET /sd (http_sd), /metrics, / (status), or an absolute http:// URI (proxy_url)"
+                    "{other:?} is not a gateway endpoint: GET /sd (http_sd), /federate, /metrics, / (status), or an absolute http:// URI (proxy_url)"
                 ),
             ),
         }
@@ -166,6 +184,58 @@ impl tower::Service<Request<Incoming>> for GatewayService {
         let this = self.clone();
         Box::pin(async move { Ok(this.answer(request).await) })
     }
+}
+
+/// `GET /federate` (see [`crate::federation`]).
+fn federate(shared: &Shared, request: &Request<Incoming>) -> Response<MetricsBody> {
+    let Some(source) = &shared.federation else {
+        return plain(
+            StatusCode::NOT_FOUND,
+            "bad_request",
+            "/federate is off: the gateway runs no scrape loop (--scrape-interval 0)",
+        );
+    };
+    let query = match FederateQuery::parse(request.uri().query(), source.allow_all) {
+        Ok(query) => query,
+        Err(error) => return plain(StatusCode::BAD_REQUEST, "bad_request", &error.to_string()),
+    };
+    let gzip = request
+        .headers()
+        .get_all(header::ACCEPT_ENCODING)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|coding| {
+            let mut parts = coding.split(';');
+            parts
+                .next()
+                .is_some_and(|c| c.trim().eq_ignore_ascii_case("gzip"))
+                && !parts.any(|p| p.trim().replace(' ', "") == "q=0")
+        });
+    let mut response = if request.method() == Method::HEAD {
+        Response::new(
+            Full::new(Bytes::new())
+                .map_err(|never| match never {})
+                .boxed_unsync(),
+        )
+    } else {
+        let body = stream_federation(
+            source.store.snapshot(),
+            query,
+            source.labels.clone(),
+            gzip.then_some(1),
+        );
+        Response::new(body.map_err(|never| match never {}).boxed_unsync())
+    };
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(TEXT_CONTENT_TYPE),
+    );
+    if gzip {
+        headers.insert(header::CONTENT_ENCODING, HeaderValue::from_static("gzip"));
+    }
+    response
 }
 
 fn with_type(

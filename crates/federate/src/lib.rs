@@ -13,6 +13,8 @@
 //! | [`discovery`] | the target list from the controller, its filter, and its http_sd form |
 //! | [`proxy`] | dialing targets over the overlay with kept-alive connections, forwarding, failure reasons |
 //! | [`body`] | reading an answer under a size limit, and the cheap exposition check |
+//! | [`scrape_loop`] | the gateway's own scrapes of every target, the latest sample set of each |
+//! | [`federation`] | `/federate`: PromQL selectors, labels, streamed text output |
 //! | [`telemetry`] | the gateway's metrics and the last outcome of every target |
 //! | [`gateway`] | the one tower service every listener serves: routing and the status page |
 //! | [`run`] | starting and stopping a gateway on its listeners |
@@ -41,9 +43,11 @@
 pub mod address;
 pub mod body;
 pub mod discovery;
+pub mod federation;
 pub mod gateway;
 pub mod proxy;
 pub mod run;
+pub mod scrape_loop;
 pub mod telemetry;
 
 pub use address::{ProxiedRequest, TargetAddress};

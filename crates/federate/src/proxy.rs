@@ -303,11 +303,12 @@ impl ScrapeProxy {
                 let failure = (!response.status().is_success()).then_some("target_status");
                 let detail = format!("HTTP {}, {bytes} bytes", response.status().as_u16());
                 self.metrics
-                    .record_scrape(&target, failure, detail, elapsed, bytes);
+                    .record_scrape("proxy", &target, failure, detail, elapsed, bytes);
             }
             Err(failure) => {
                 tracing::debug!(%target, reason = failure.reason, message = %failure.message, "proxied scrape failed");
                 self.metrics.record_scrape(
+                    "proxy",
                     &target,
                     Some(failure.reason),
                     failure.message.clone(),
@@ -346,6 +347,46 @@ impl ScrapeProxy {
             .get(SCRAPE_TIMEOUT_HEADER)
             .and_then(|v| v.to_str().ok());
         let budget = collect_budget(timeout_header, &self.limits.deadline);
+        let (parts, bytes) = self
+            .fetch(method, end_to_end(headers), &proxied, budget)
+            .await
+            .map_err(|mut failure| {
+                if failure.reason == "timeout" {
+                    failure.message.push_str(&format!(
+                        " (from {SCRAPE_TIMEOUT_HEADER}: {})",
+                        timeout_header.unwrap_or("absent")
+                    ));
+                }
+                failure
+            })?;
+        if parts.status.is_success() && method == Method::GET {
+            let header_text = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
+            check_exposition(
+                &bytes,
+                header_text(header::CONTENT_TYPE),
+                header_text(header::CONTENT_ENCODING),
+            )
+            .map_err(|message| {
+                ProxyFailure::new(StatusCode::BAD_GATEWAY, "invalid_exposition", message)
+            })?;
+        }
+        let mut response = Response::new(Full::new(bytes));
+        *response.status_mut() = parts.status;
+        *response.headers_mut() = end_to_end(&parts.headers);
+        response.headers_mut().remove(header::CONTENT_LENGTH);
+        Ok(response)
+    }
+
+    /// Sends one request to `proxied`'s target over a kept-alive overlay connection and reads
+    /// the answer whole under the body limit, all within `budget`. No exposition check, no
+    /// outcome recorded: callers do both.
+    pub async fn fetch(
+        &self,
+        method: &Method,
+        headers: HeaderMap,
+        proxied: &ProxiedRequest,
+        budget: Duration,
+    ) -> Result<(http::response::Parts, Bytes), ProxyFailure> {
         let target = &proxied.target;
         let uri: Uri = format!(
             "http://{}{}",
@@ -359,7 +400,7 @@ impl ScrapeProxy {
             .uri(uri)
             .body(Empty::<Bytes>::new())
             .map_err(|e| ProxyFailure::bad_request(format!("cannot build the request: {e}")))?;
-        *request.headers_mut() = end_to_end(headers);
+        *request.headers_mut() = headers;
         let work = async {
             let response = self
                 .client
@@ -384,35 +425,16 @@ impl ScrapeProxy {
                 })?;
             Ok::<_, ProxyFailure>((parts, bytes))
         };
-        let (parts, bytes) = match tokio::time::timeout(budget, work).await {
-            Ok(result) => result?,
-            Err(_) => {
-                return Err(ProxyFailure::new(
-                    StatusCode::GATEWAY_TIMEOUT,
-                    "timeout",
-                    format!(
-                        "the target did not answer whole within the scrape's deadline ({budget:?}, from {SCRAPE_TIMEOUT_HEADER}: {})",
-                        timeout_header.unwrap_or("absent")
-                    ),
-                ))
-            }
-        };
-        if parts.status.is_success() && method == Method::GET {
-            let header_text = |name| parts.headers.get(name).and_then(|v| v.to_str().ok());
-            check_exposition(
-                &bytes,
-                header_text(header::CONTENT_TYPE),
-                header_text(header::CONTENT_ENCODING),
-            )
-            .map_err(|message| {
-                ProxyFailure::new(StatusCode::BAD_GATEWAY, "invalid_exposition", message)
-            })?;
+        match tokio::time::timeout(budget, work).await {
+            Ok(result) => result,
+            Err(_) => Err(ProxyFailure::new(
+                StatusCode::GATEWAY_TIMEOUT,
+                "timeout",
+                format!(
+                    "the target did not answer whole within the scrape's deadline ({budget:?})"
+                ),
+            )),
         }
-        let mut response = Response::new(Full::new(bytes));
-        *response.status_mut() = parts.status;
-        *response.headers_mut() = end_to_end(&parts.headers);
-        response.headers_mut().remove(header::CONTENT_LENGTH);
-        Ok(response)
     }
 }
 

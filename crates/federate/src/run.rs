@@ -18,8 +18,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::discovery::{spawn_discovery, DiscoveryOptions, TargetList};
-use crate::gateway::{GatewayInfo, GatewayService};
+use crate::federation::FederationLabels;
+use crate::gateway::{FederationSource, GatewayInfo, GatewayService};
 use crate::proxy::{ProxyLimits, ScrapeProxy};
+use crate::scrape_loop::{spawn_scrape_loop, ScrapeLoopOptions};
 use crate::telemetry::GatewayMetrics;
 
 /// Where and how a gateway serves.
@@ -35,6 +37,12 @@ pub struct GatewayConfig {
     pub proxy: ProxyLimits,
     /// Limits of the accept loops.
     pub connections: ConnectionLimits,
+    /// The scrape loop behind `/federate`; `None` turns both off.
+    pub scrape_loop: Option<ScrapeLoopOptions>,
+    /// Labels `/federate` adds to every series.
+    pub federation: FederationLabels,
+    /// Whether `/federate` without `match[]` serves everything.
+    pub federate_allow_all: bool,
 }
 
 /// Why a gateway could not start.
@@ -169,12 +177,24 @@ pub async fn start_gateway(
         service: config.service.clone(),
         identity: ctx.identity().name().to_string(),
     };
+    let federation = config.scrape_loop.clone().map(|options| FederationSource {
+        store: spawn_scrape_loop(
+            proxy.clone(),
+            targets.clone(),
+            options,
+            metrics.clone(),
+            stop.clone(),
+        ),
+        labels: config.federation.clone(),
+        allow_all: config.federate_allow_all,
+    });
     let service = GatewayService::new(
         proxy,
         targets.clone(),
         metrics.clone(),
         own_metrics.service(),
         info,
+        federation,
     );
     let mut serving = Vec::new();
     if let Some(listener) = local_listener {

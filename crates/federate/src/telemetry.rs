@@ -1,7 +1,7 @@
 //! The gateway's own metrics and the last outcome of every target.
 //!
 //! [`GatewayMetrics`] holds the `prometheus-client` metrics (targets discovered, proxied
-//! scrapes by outcome and reason, dial and scrape latency, bytes) and the table of last
+//! scrapes by path, outcome and reason, dial and scrape latency, bytes) and the table of last
 //! outcomes per target. The table feeds two things: the reason series
 //! `darkscrape_federate_last_scrape_error{instance,ziti_service,ziti_terminator,reason} 1`
 //! (one per target whose last proxied scrape failed, so the cause behind Prometheus's
@@ -30,9 +30,10 @@ pub const OUTCOME_RETENTION: Duration = Duration::from_secs(600);
 /// Most targets whose outcome is kept (hand-addressed ones included).
 pub const MAX_OUTCOMES: usize = 10_000;
 
-/// Labels of `darkscrape_federate_proxied_scrapes_total`.
+/// Labels of `darkscrape_federate_scrapes_total`.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct OutcomeLabels {
+    via: &'static str,
     outcome: &'static str,
     reason: &'static str,
 }
@@ -90,8 +91,8 @@ impl GatewayMetrics {
             metrics.discovery_errors.clone(),
         );
         prefix.register(
-            "proxied_scrapes",
-            "Scrapes proxied to dark targets, by outcome and failure reason.",
+            "scrapes",
+            "Scrapes of dark targets, via the proxy (for Prometheus) or the scrape loop (for /federate), by outcome and failure reason.",
             metrics.proxied.clone(),
         );
         prefix.register_with_unit(
@@ -124,10 +125,11 @@ impl GatewayMetrics {
         self.dial_duration.observe(elapsed.as_secs_f64());
     }
 
-    /// Records a proxied scrape of `target`: `failure` is `None` on success, else the reason
-    /// label; `bytes` is the body relayed.
+    /// Records a scrape of `target` made `via` the proxy (`"proxy"`) or the scrape loop
+    /// (`"loop"`): `failure` is `None` on success, else the reason label; `bytes` is the body.
     pub fn record_scrape(
         &self,
+        via: &'static str,
         target: &TargetAddress,
         failure: Option<&'static str>,
         detail: String,
@@ -136,6 +138,7 @@ impl GatewayMetrics {
     ) {
         self.proxied
             .get_or_create(&OutcomeLabels {
+                via,
                 outcome: if failure.is_some() {
                     "failure"
                 } else {
@@ -257,8 +260,15 @@ mod tests {
         let metrics = GatewayMetrics::new(&mut registry);
         let a = TargetAddress::hosted_by("svc", "host-a");
         let b = TargetAddress::service("other");
-        metrics.record_scrape(&a, Some("timeout"), "late".into(), Duration::ZERO, 0);
-        metrics.record_scrape(&b, None, "200".into(), Duration::ZERO, 10);
+        metrics.record_scrape(
+            "proxy",
+            &a,
+            Some("timeout"),
+            "late".into(),
+            Duration::ZERO,
+            0,
+        );
+        metrics.record_scrape("proxy", &b, None, "200".into(), Duration::ZERO, 10);
         let families = metrics.reason_families();
         assert_eq!(families[0].samples.len(), 1);
         let labels = &families[0].samples[0].labels;
@@ -266,7 +276,7 @@ mod tests {
         assert!(labels.contains(&("reason".into(), "timeout".into())));
         assert!(labels.contains(&(TERMINATOR_LABEL.into(), "host-a".into())));
         // Success clears the series.
-        metrics.record_scrape(&a, None, "200".into(), Duration::ZERO, 5);
+        metrics.record_scrape("proxy", &a, None, "200".into(), Duration::ZERO, 5);
         assert!(metrics.reason_families()[0].samples.is_empty());
         // A discovered list keeps its targets' outcomes; recent ones stay too.
         metrics.set_discovered(&Arc::new(TargetList {

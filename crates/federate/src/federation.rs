@@ -1,0 +1,572 @@
+//! `GET /federate?match[]=…`: the scrape loop's latest samples, selected with PromQL
+//! selectors, as Prometheus's own `/federate` serves them, streamed.
+//!
+//! * **Selectors** ([`FederateQuery::parse`]): each `match[]` is an instant-vector selector,
+//!   parsed by the `promql-parser` crate (the parser of GreptimeDB; its regexes are anchored
+//!   and a selector whose matchers all match the empty string is refused, as Prometheus's).
+//!   The result is the union. With no `match[]` the answer is an error that says why, unless
+//!   the gateway allows everything (`--federate-allow-all`).
+//! * **Series**: every scraped series with its exported labels (a clash with a target label
+//!   renames the exported one `exported_<name>`, as Prometheus does without `honor_labels`),
+//!   the target labels (`job`, `instance`, `ziti_*`) and the external labels where missing; per
+//!   target also `up`, `scrape_duration_seconds`, `scrape_samples_scraped` and the reason
+//!   series. Samples carry their scrape's timestamp (or their own).
+//! * **Families** are sorted by name, one family per name, and keep HELP and TYPE (Prometheus
+//!   drops them). When a selector takes only part of a histogram or summary, the samples taken
+//!   are served as `untyped` families per sample name, so the output stays valid.
+//! * **Output**: text 0.0.4, gzip-compressed when `Accept-Encoding` allows it, written family
+//!   by family on a blocking thread into a bounded channel: memory holds one family and a
+//!   few 64 KiB chunks, not the answer.
+
+use std::collections::BTreeSet;
+use std::convert::Infallible;
+use std::io::Write as _;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context as TaskContext, Poll};
+
+use bytes::Bytes;
+use dark_metrics::exposition::write::write_text;
+use dark_metrics::exposition::{MetricFamily, MetricType, Sample, Text, WriteOptions};
+use hyper::body::Frame;
+use promql_parser::label::Matcher;
+use promql_parser::parser::{Expr, VectorSelector};
+use tokio::sync::mpsc;
+
+use crate::discovery::{ATTRIBUTES_LABEL, SERVICE_LABEL, TERMINATOR_LABEL};
+use crate::scrape_loop::ScrapedTarget;
+
+/// Content type of the answer.
+pub const TEXT_CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+/// Size of the chunks the answer is sent in.
+const CHUNK: usize = 64 * 1024;
+
+/// Why a `/federate` request is refused (answered 400 with this message).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum QueryError {
+    /// No `match[]` and the gateway does not allow everything.
+    #[error("no match[] given: name the series to federate, e.g. match[]={{job=\"dark\"}}, or start the gateway with --federate-allow-all to serve everything without one")]
+    NoMatch,
+    /// A `match[]` that does not parse.
+    #[error("match[]={selector:?}: {message}")]
+    Parse {
+        /// The selector as given.
+        selector: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A `match[]` that parses but is not a plain instant-vector selector.
+    #[error("match[]={0:?} is not an instant-vector selector (no functions, operators, ranges, offset or @)")]
+    NotASelector(String),
+}
+
+/// The series a request selects.
+#[derive(Debug, Clone)]
+pub struct FederateQuery {
+    /// `None`: everything (allowed by the gateway's flag).
+    selectors: Option<Vec<VectorSelector>>,
+}
+
+impl FederateQuery {
+    /// Reads the `match[]` parameters of a query string.
+    pub fn parse(query: Option<&str>, allow_all: bool) -> Result<Self, QueryError> {
+        let mut selectors = Vec::new();
+        for (key, value) in form_urlencoded::parse(query.unwrap_or("").as_bytes()) {
+            if key != "match[]" {
+                continue;
+            }
+            let expr =
+                promql_parser::parser::parse(&value).map_err(|message| QueryError::Parse {
+                    selector: value.to_string(),
+                    message: message.trim().to_string(),
+                })?;
+            match expr {
+                Expr::VectorSelector(selector)
+                    if selector.offset.is_none() && selector.at.is_none() =>
+                {
+                    selectors.push(selector)
+                }
+                _ => return Err(QueryError::NotASelector(value.to_string())),
+            }
+        }
+        if selectors.is_empty() {
+            return if allow_all {
+                Ok(FederateQuery { selectors: None })
+            } else {
+                Err(QueryError::NoMatch)
+            };
+        }
+        Ok(FederateQuery {
+            selectors: Some(selectors),
+        })
+    }
+
+    /// Whether a series with this name and these labels (absent labels read as empty) is
+    /// selected.
+    pub fn selects(&self, name: &str, labels: &[(Text, Text)]) -> bool {
+        let Some(selectors) = &self.selectors else {
+            return true;
+        };
+        let value_of = |label: &str| -> &str {
+            if label == "__name__" {
+                return name;
+            }
+            labels
+                .iter()
+                .find(|(k, _)| k == label)
+                .map_or("", |(_, v)| v.as_ref())
+        };
+        let all = |matchers: &[Matcher]| matchers.iter().all(|m| m.is_match(value_of(&m.name)));
+        selectors.iter().any(|selector| {
+            selector.name.as_deref().is_none_or(|n| n == name)
+                && (all(&selector.matchers.matchers)
+                    && (selector.matchers.or_matchers.is_empty()
+                        || selector.matchers.or_matchers.iter().any(|group| all(group))))
+        })
+    }
+}
+
+/// What `/federate` adds to every series.
+#[derive(Debug, Clone, Default)]
+pub struct FederationLabels {
+    /// The `job` label of the gateway's targets.
+    pub job: String,
+    /// External labels, added where a series lacks them.
+    pub external: Vec<(String, String)>,
+}
+
+/// The target labels of one scraped target, sorted by name.
+fn target_labels(target: &ScrapedTarget, labels: &FederationLabels) -> Vec<(Text, Text)> {
+    let address = &target.target.address;
+    let mut out: Vec<(Text, Text)> = vec![
+        ("instance".into(), address.instance().into()),
+        ("job".into(), labels.job.clone().into()),
+        (SERVICE_LABEL.into(), address.service.clone().into()),
+    ];
+    if let Some(terminator) = &address.terminator {
+        out.push((TERMINATOR_LABEL.into(), terminator.clone().into()));
+    }
+    if !target.target.attributes.is_empty() {
+        out.push((
+            ATTRIBUTES_LABEL.into(),
+            format!(",{},", target.target.attributes.join(",")).into(),
+        ));
+    }
+    out.sort();
+    out
+}
+
+/// The exported labels, renamed where they clash with a target label, then the target and
+/// external labels.
+fn series_labels(
+    exported: &[(Text, Text)],
+    target: &[(Text, Text)],
+    external: &[(String, String)],
+) -> Vec<(Text, Text)> {
+    let mut out: Vec<(Text, Text)> =
+        Vec::with_capacity(exported.len() + target.len() + external.len());
+    for (name, value) in exported {
+        if target.iter().any(|(t, _)| t == name) {
+            out.push((format!("exported_{name}").into(), value.clone()));
+        } else {
+            out.push((name.clone(), value.clone()));
+        }
+    }
+    out.extend(target.iter().cloned());
+    for (name, value) in external {
+        if !out.iter().any(|(k, _)| k == name) {
+            out.push((name.clone().into(), value.clone().into()));
+        }
+    }
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+/// The per-target series Prometheus records for a target, and the reason series.
+fn target_families(targets: &[Arc<ScrapedTarget>], labels: &FederationLabels) -> Vec<MetricFamily> {
+    let mut up = MetricFamily::new(
+        "up",
+        "1 if the target's last scrape by the gateway succeeded.",
+        MetricType::Gauge,
+    );
+    let mut duration = MetricFamily::new(
+        "scrape_duration_seconds",
+        "Duration of the target's last scrape by the gateway.",
+        MetricType::Gauge,
+    );
+    let mut samples = MetricFamily::new(
+        "scrape_samples_scraped",
+        "Samples the target's last scrape by the gateway returned.",
+        MetricType::Gauge,
+    );
+    let mut errors = MetricFamily::new(
+        "darkscrape_federate_last_scrape_error",
+        "1 for each target whose last scrape failed, with the reason.",
+        MetricType::Gauge,
+    );
+    for target in targets {
+        let base = target_labels(target, labels);
+        let with = |family: &mut MetricFamily, value: f64, extra: Option<(Text, Text)>| {
+            let mut exported = Vec::new();
+            exported.extend(extra);
+            family.samples.push(Sample {
+                suffix: "",
+                labels: series_labels(&exported, &base, &labels.external),
+                value,
+                timestamp_ms: Some(target.timestamp_ms),
+            });
+        };
+        with(
+            &mut up,
+            if target.failure.is_none() { 1.0 } else { 0.0 },
+            None,
+        );
+        with(&mut duration, target.duration.as_secs_f64(), None);
+        with(&mut samples, target.samples as f64, None);
+        if let Some((reason, _)) = &target.failure {
+            with(&mut errors, 1.0, Some(("reason".into(), (*reason).into())));
+        }
+    }
+    vec![up, duration, samples, errors]
+}
+
+/// One family of one target, or of the per-target series (`target: None`, labels complete).
+struct FamilyRef<'a> {
+    family: &'a MetricFamily,
+    target: Option<(&'a ScrapedTarget, Vec<(Text, Text)>)>,
+}
+
+/// Writes the selected series of `targets` in text 0.0.4 to `sink`, family by family.
+pub fn write_federation(
+    targets: &[Arc<ScrapedTarget>],
+    query: &FederateQuery,
+    labels: &FederationLabels,
+    sink: &mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+) -> std::io::Result<()> {
+    let meta = target_families(targets, labels);
+    let mut refs: Vec<FamilyRef<'_>> = Vec::new();
+    for target in targets {
+        let base = target_labels(target, labels);
+        for family in &target.families {
+            refs.push(FamilyRef {
+                family,
+                target: Some((target, base.clone())),
+            });
+        }
+    }
+    for family in &meta {
+        refs.push(FamilyRef {
+            family,
+            target: None,
+        });
+    }
+    refs.sort_by(|a, b| a.family.name.cmp(&b.family.name));
+    let options = WriteOptions::default();
+    let mut buffer = Vec::with_capacity(CHUNK + 4096);
+    let mut start = 0;
+    while start < refs.len() {
+        let name = &refs[start].family.name;
+        let end = start
+            + refs[start..]
+                .iter()
+                .take_while(|r| &r.family.name == name)
+                .count();
+        write_group(&refs[start..end], query, labels, &options, &mut buffer);
+        if buffer.len() >= CHUNK {
+            sink(&buffer)?;
+            buffer.clear();
+        }
+        start = end;
+    }
+    if !buffer.is_empty() {
+        sink(&buffer)?;
+    }
+    Ok(())
+}
+
+/// Writes the selected samples of one name's families (from every target).
+fn write_group(
+    group: &[FamilyRef<'_>],
+    query: &FederateQuery,
+    labels: &FederationLabels,
+    options: &WriteOptions,
+    out: &mut Vec<u8>,
+) {
+    let first = group[0].family;
+    let same_type = group
+        .iter()
+        .all(|r| r.family.metric_type == first.metric_type);
+    let mut total = 0usize;
+    let mut selected: Vec<Sample> = Vec::new();
+    for r in group {
+        total += r.family.samples.len();
+        for sample in &r.family.samples {
+            let sample_name = format!("{}{}", r.family.name, sample.suffix);
+            let (labels_out, timestamp_ms) = match &r.target {
+                Some((target, base)) => (
+                    series_labels(&sample.labels, base, &labels.external),
+                    sample.timestamp_ms.or(Some(target.timestamp_ms)),
+                ),
+                None => (sample.labels.clone(), sample.timestamp_ms),
+            };
+            if query.selects(&sample_name, &labels_out) {
+                selected.push(Sample {
+                    suffix: sample.suffix,
+                    labels: labels_out,
+                    value: sample.value,
+                    timestamp_ms,
+                });
+            }
+        }
+    }
+    if selected.is_empty() {
+        return;
+    }
+    let suffixes: BTreeSet<&str> = selected.iter().map(|s| s.suffix).collect();
+    if same_type && (selected.len() == total || (suffixes.len() == 1 && suffixes.contains(""))) {
+        let family = MetricFamily {
+            name: first.name.clone(),
+            help: first.help.clone(),
+            unit: first.unit.clone(),
+            metric_type: first.metric_type,
+            samples: selected,
+        };
+        write_text(out, std::slice::from_ref(&family), options);
+        return;
+    }
+    // Part of a composite family, or types that disagree: untyped, one family per sample name.
+    for suffix in suffixes {
+        let family = MetricFamily {
+            name: format!("{}{suffix}", first.name).into(),
+            help: first.help.clone(),
+            unit: Text::Borrowed(""),
+            metric_type: MetricType::Unknown,
+            samples: selected
+                .iter()
+                .filter(|s| s.suffix == suffix)
+                .map(|s| Sample {
+                    suffix: "",
+                    ..s.clone()
+                })
+                .collect(),
+        };
+        write_text(out, std::slice::from_ref(&family), options);
+    }
+}
+
+/// A response body fed by a channel of chunks.
+#[derive(Debug)]
+pub struct ChannelBody(mpsc::Receiver<Bytes>);
+
+impl hyper::body::Body for ChannelBody {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, Infallible>>> {
+        self.0
+            .poll_recv(cx)
+            .map(|chunk| chunk.map(|c| Ok(Frame::data(c))))
+    }
+}
+
+/// Starts writing the answer on a blocking thread and returns its body: plain, or gzip at
+/// `gzip_level`.
+pub fn stream_federation(
+    targets: Vec<Arc<ScrapedTarget>>,
+    query: FederateQuery,
+    labels: FederationLabels,
+    gzip_level: Option<u32>,
+) -> ChannelBody {
+    let (tx, rx) = mpsc::channel::<Bytes>(4);
+    tokio::task::spawn_blocking(move || {
+        let send = |bytes: &[u8]| {
+            tx.blocking_send(Bytes::copy_from_slice(bytes))
+                .map_err(|_| {
+                    std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client went away")
+                })
+        };
+        let result = match gzip_level {
+            None => write_federation(&targets, &query, &labels, &mut |chunk| send(chunk)),
+            Some(level) => {
+                let mut encoder = flate2::write::GzEncoder::new(
+                    Vec::with_capacity(CHUNK),
+                    flate2::Compression::new(level),
+                );
+                let written = write_federation(&targets, &query, &labels, &mut |chunk| {
+                    encoder.write_all(chunk)?;
+                    if encoder.get_ref().len() >= CHUNK {
+                        send(encoder.get_ref())?;
+                        encoder.get_mut().clear();
+                    }
+                    Ok(())
+                });
+                written
+                    .and_then(|()| encoder.finish())
+                    .and_then(|rest| send(&rest))
+            }
+        };
+        if let Err(error) = result {
+            tracing::debug!(%error, "/federate answer not finished");
+        }
+    });
+    ChannelBody(rx)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::address::TargetAddress;
+    use crate::discovery::DiscoveredTarget;
+    use dark_metrics::exposition::parse::parse_text;
+    use std::time::Duration;
+
+    fn query(selectors: &[&str]) -> Result<FederateQuery, QueryError> {
+        let mut text = form_urlencoded::Serializer::new(String::new());
+        for s in selectors {
+            text.append_pair("match[]", s);
+        }
+        FederateQuery::parse(Some(&text.finish()), false)
+    }
+
+    fn target(address: TargetAddress, exposition: &str, timestamp_ms: i64) -> Arc<ScrapedTarget> {
+        Arc::new(ScrapedTarget {
+            target: DiscoveredTarget {
+                address,
+                attributes: vec![],
+            },
+            families: parse_text(exposition).unwrap(),
+            timestamp_ms,
+            duration: Duration::from_millis(5),
+            failure: None,
+            samples: 0,
+        })
+    }
+
+    fn render(
+        targets: &[Arc<ScrapedTarget>],
+        q: &FederateQuery,
+        labels: &FederationLabels,
+    ) -> String {
+        let mut out = Vec::new();
+        write_federation(targets, q, labels, &mut |chunk| {
+            out.extend_from_slice(chunk);
+            Ok(())
+        })
+        .unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn selectors_follow_promql_rules() {
+        let q = query(&["up", "{job=\"api\"}"]).unwrap();
+        assert!(q.selects("up", &[]));
+        assert!(q.selects("other", &[("job".into(), "api".into())]));
+        assert!(!q.selects("other", &[("job".into(), "api-2".into())]));
+        // Regexes are anchored.
+        let q = query(&["{__name__=~\"job:.*\"}"]).unwrap();
+        assert!(q.selects("job:rate5m", &[]));
+        assert!(!q.selects("xjob:rate5m", &[]));
+        // Absent labels read as empty.
+        let q = query(&["foo{bar=\"\"}"]).unwrap();
+        assert!(q.selects("foo", &[]));
+        assert!(!q.selects("foo", &[("bar".into(), "x".into())]));
+        // Every matcher matching the empty string is refused; `.+` is fine.
+        assert!(matches!(
+            query(&["{__name__=~\".*\"}"]),
+            Err(QueryError::Parse { .. })
+        ));
+        assert!(query(&["{__name__=~\".+\"}"]).is_ok());
+        // Parser messages are passed on; expressions that are no selectors are refused.
+        let err = query(&["up{"]).unwrap_err();
+        assert!(matches!(err, QueryError::Parse { .. }), "{err}");
+        assert!(matches!(
+            query(&["rate(up[5m])"]),
+            Err(QueryError::NotASelector(_))
+        ));
+        assert!(matches!(
+            query(&["up offset 5m"]),
+            Err(QueryError::NotASelector(_))
+        ));
+        // No match[]: an error that says why, unless everything is allowed.
+        assert_eq!(query(&[]).unwrap_err(), QueryError::NoMatch);
+        assert!(QueryError::NoMatch
+            .to_string()
+            .contains("--federate-allow-all"));
+        assert!(FederateQuery::parse(Some("other=1"), true)
+            .unwrap()
+            .selects("x", &[]));
+    }
+
+    /// The external-label vector of Prometheus's `web/federate_test.go` as the reference
+    /// notes give it (external labels `foo=baz,zone=ie`): a series keeps its own `foo` and
+    /// gains `zone`; the sample keeps its timestamp. (Prometheus appends the external labels
+    /// after the sorted series labels; here all labels are sorted, which it ingests alike.)
+    #[test]
+    fn external_labels_are_added_where_missing() {
+        let labels = FederationLabels {
+            job: "dark".into(),
+            external: vec![("foo".into(), "baz".into()), ("zone".into(), "ie".into())],
+        };
+        let t = target(
+            TargetAddress::service("svc"),
+            "# TYPE test_metric1 untyped\ntest_metric1{foo=\"bar\"} 10000 6000000\n",
+            7_000_000,
+        );
+        let text = render(&[t], &query(&["test_metric1"]).unwrap(), &labels);
+        assert_eq!(
+            text,
+            "# TYPE test_metric1 untyped\n\
+             test_metric1{foo=\"bar\",instance=\"svc\",job=\"dark\",ziti_service=\"svc\",zone=\"ie\"} 10000 6000000\n"
+        );
+    }
+
+    #[test]
+    fn families_merge_by_name_keep_help_and_type_and_carry_scrape_timestamps() {
+        let labels = FederationLabels {
+            job: "dark".into(),
+            external: vec![],
+        };
+        let a = target(
+            TargetAddress::hosted_by("m", "a"),
+            "# HELP req_total Requests.\n# TYPE req_total counter\nreq_total{instance=\"x\"} 1\n\
+             # HELP lat Latency.\n# TYPE lat histogram\nlat_bucket{le=\"1\"} 1\nlat_bucket{le=\"+Inf\"} 2\nlat_sum 3\nlat_count 2\n",
+            1000,
+        );
+        let b = target(
+            TargetAddress::hosted_by("m", "b"),
+            "# HELP req_total Requests.\n# TYPE req_total counter\nreq_total 5\n",
+            2000,
+        );
+        let everything = FederateQuery::parse(None, true).unwrap();
+        let text = render(&[a.clone(), b.clone()], &everything, &labels);
+        // One family per name, sorted; exported `instance` renamed; scrape timestamps.
+        assert!(text.contains(
+            "# HELP req_total Requests.\n# TYPE req_total counter\n\
+             req_total{exported_instance=\"x\",instance=\"a@m\",job=\"dark\",ziti_service=\"m\",ziti_terminator=\"a\"} 1 1000\n\
+             req_total{instance=\"b@m\",job=\"dark\",ziti_service=\"m\",ziti_terminator=\"b\"} 5 2000\n"
+        ), "{text}");
+        assert!(text.contains("# TYPE lat histogram\n"), "{text}");
+        assert!(text.contains("up{instance=\"a@m\",job=\"dark\",ziti_service=\"m\",ziti_terminator=\"a\"} 1 1000\n"), "{text}");
+        let names: Vec<&str> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap())
+            .collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        assert_eq!(names, sorted);
+        // Part of a histogram is served untyped, per sample name.
+        let text = render(&[a], &query(&["lat_count"]).unwrap(), &labels);
+        assert_eq!(
+            text,
+            "# HELP lat_count Latency.\n# TYPE lat_count untyped\n\
+             lat_count{instance=\"a@m\",job=\"dark\",ziti_service=\"m\",ziti_terminator=\"a\"} 2 1000\n"
+        );
+        // The output parses back.
+        let text = render(&[b], &everything, &labels);
+        parse_text(&text).unwrap();
+    }
+}
