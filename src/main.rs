@@ -36,6 +36,8 @@ enum Command {
     /// Gateway for an unmodified Prometheus: http_sd discovery of dark targets and a
     /// proxy_url scrape proxy over the overlay.
     Federate(cmd::federate::FederateArgs),
+    /// Host an existing loopback TCP service (an exporter, a Prometheus) on the overlay.
+    Host(cmd::host::HostArgs),
     /// Read an OpenZiti identity file and print what it holds (no network).
     Identity(cmd::identity::IdentityArgs),
     /// Embedded single-node OpenZiti overlay (controller and router) for demos and tests.
@@ -57,6 +59,7 @@ fn main() -> anyhow::Result<()> {
         Command::Dial(args) => cmd::dial::run(args),
         Command::Enroll(args) => cmd::enroll::run(args),
         Command::Federate(args) => cmd::federate::run(args),
+        Command::Host(args) => cmd::host::run(args),
         Command::Identity(args) => cmd::identity::run(args),
         Command::Lab(args) => cmd::lab::run(args),
         Command::NodeExporter(args) => cmd::node_exporter::run(*args),

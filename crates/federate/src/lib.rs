@@ -15,6 +15,7 @@
 //! | [`body`] | reading an answer under a size limit, and the cheap exposition check |
 //! | [`scrape_loop`] | the gateway's own scrapes of every target, the latest sample set of each |
 //! | [`federation`] | `/federate`: PromQL selectors, labels, streamed text output |
+//! | [`forward`] | `darkscrape host`: an existing loopback TCP service hosted dark, byte for byte |
 //! | [`telemetry`] | the gateway's metrics and the last outcome of every target |
 //! | [`gateway`] | the one tower service every listener serves: routing and the status page |
 //! | [`run`] | starting and stopping a gateway on its listeners |
@@ -44,6 +45,7 @@ pub mod address;
 pub mod body;
 pub mod discovery;
 pub mod federation;
+pub mod forward;
 pub mod gateway;
 pub mod proxy;
 pub mod run;
