@@ -118,6 +118,22 @@ fn logs(dir: &Path) -> String {
     out
 }
 
+/// The yaml block of the README between `<!-- marker -->` and `<!-- /marker -->`.
+fn readme_block(marker: &str) -> String {
+    let readme = std::fs::read_to_string(testbed::peers::workspace_root().join("README.md"))
+        .expect("README.md");
+    let start = readme
+        .find(&format!("<!-- {marker} -->"))
+        .unwrap_or_else(|| panic!("README marks {marker}"));
+    let end = readme
+        .find(&format!("<!-- /{marker} -->"))
+        .unwrap_or_else(|| panic!("README closes {marker}"));
+    let block = &readme[start..end];
+    let yaml = block.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
+    let close = block[yaml..].find("```").expect("the block ends") + yaml;
+    block[yaml..close].to_string()
+}
+
 /// GET through the central gateway's proxy: (status, body).
 async fn via_central(central: SocketAddr, uri: &str) -> (u16, String) {
     let tcp = tokio::net::TcpStream::connect(central)
@@ -319,21 +335,13 @@ async fn central_prometheus_federates_two_dark_clusters() {
     );
 
     // The central Prometheus federates both clusters through the central gateway.
+    // The README's central configuration, at this test's address, plus a job scraping
+    // cluster B's node_exporter through the central gateway by hand.
     let config = format!(
-        "global:\n  scrape_interval: 1s\n\
-         scrape_configs:\n\
-         \x20 - job_name: federate-clusters\n\
-         \x20   honor_labels: true\n\
-         \x20   metrics_path: /federate\n\
-         \x20   params:\n\
-         \x20     'match[]': ['{{job=~\".+\"}}']\n\
-         \x20   http_sd_configs:\n\
-         \x20     - url: http://{central}/sd\n\
-         \x20   proxy_url: http://{central}/\n\
-         \x20 - job_name: b-node\n\
-         \x20   proxy_url: http://{central}/\n\
-         \x20   static_configs:\n\
-         \x20     - targets: [b-node]\n"
+        "global:\n  scrape_interval: 1s\n{}\
+         \x20 - job_name: b-node\n    proxy_url: http://{central}/\n    static_configs:\n\
+         \x20     - targets: [b-node]\n",
+        readme_block("federate-central-config").replace("127.0.0.1:9099", &central.to_string())
     );
     let prometheus = TestPrometheus::start(&config).await;
     let context = || logs(&dir);
