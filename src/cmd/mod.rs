@@ -6,4 +6,5 @@ pub mod enroll;
 pub mod identity;
 pub mod lab;
 pub mod node_exporter;
+pub mod probe;
 pub mod reflectz;
