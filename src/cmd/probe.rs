@@ -22,8 +22,9 @@ pub struct ProbeArgs {
     pub max_age: u64,
 }
 
-/// Runs `darkscrape probe …`: one line on stdout and `Ok` when the file is fresh; an error
-/// of one line (printed by `main` as `Error: unhealthy: …`, exit code 1) otherwise.
+/// Runs `darkscrape probe …`: one line on stdout and `Ok` when the file is fresh;
+/// otherwise one line on stderr and exit code 1 (not an error for `main` to print: that
+/// would add a backtrace when RUST_BACKTRACE is set).
 pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
     match check_health_file(&args.health_file, Duration::from_secs(args.max_age)) {
         Ok(age) => {
@@ -34,7 +35,9 @@ pub fn run(args: ProbeArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        // A message, not a source chain: anyhow prints it on one line.
-        Err(error) => Err(anyhow::anyhow!("unhealthy: {error}")),
+        Err(error) => {
+            eprintln!("unhealthy: {error}");
+            std::process::exit(1)
+        }
     }
 }
