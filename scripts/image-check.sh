@@ -21,7 +21,8 @@
 #       on its health file in the root, and after SIGTERM the file is gone and the probe
 #       fails;
 #     - `darkscrape-node-exporter` serves dark with --health-file: scraped over the overlay,
-#       probe passes.
+#       probe passes; once the lab is gone the file is no longer refreshed and the probe
+#       fails.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -153,7 +154,8 @@ roles = ["demo"]
 encryption_required = false
 TOML
 "$darkscrape" lab run "$work/lab" > "$work/lab.log" 2>&1 &
-pids+=($!)
+lab=$!
+pids+=("$lab")
 "$darkscrape" lab identity "$work/lab" reflectz --out "$work/secret/identity.json" 2> "$work/id.log" ||
     { cat "$work/id.log" >&2; fail "lab identity failed"; }
 "$darkscrape" lab identity "$work/lab" client --out "$work/client.json" 2> /dev/null
@@ -210,6 +212,21 @@ printf 'GET /metrics HTTP/1.0\r\n\r\n' | timeout 30 "$darkscrape" dial --identit
     { cat "$work/dial.log" "$work/node.log" >&2; fail "scraping the node exporter failed"; }
 grep -q '^node_scrape_collector_success{collector="cpu"} 1' "$work/node.txt" ||
     fail "the node exporter's dark scrape has no successful cpu collector: $(head -c 400 "$work/node.txt")"
+# The overlay goes away: the service is bound nowhere, the file is no longer refreshed
+# (every 5 s while bound) and the probe fails once it is older than --max-age.
+kill "$lab"
+wait "$lab" 2> /dev/null || true
+stale=""
+for _ in $(seq 40); do
+    if ! ( in_image /usr/local/bin/darkscrape probe --health-file /run/darkscrape/health --max-age 7 ) > "$work/probe.log" 2>&1; then
+        stale="$(cat "$work/probe.log")"
+        break
+    fi
+    sleep 0.5
+done
+[ -n "$stale" ] || { cat "$work/node.log" >&2; fail "the probe still passed 20 s after the overlay went away"; }
+grep -q "unhealthy: the health file is no longer refreshed" "$work/node.log" ||
+    fail "the node exporter did not log why its health file is no longer refreshed"
 stop "$node" "$work/node.log"
-echo "== image-check: darkscrape-node-exporter in the image root: served dark, scraped, probe passed"
+echo "== image-check: darkscrape-node-exporter in the image root: served dark, scraped, probe passed; without the overlay: $stale"
 echo "== image-check: passed"

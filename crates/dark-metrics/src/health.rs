@@ -210,10 +210,10 @@ pub enum HealthCheckError {
     },
     /// The file is older than allowed: the process stopped refreshing it.
     #[error(
-        "health file {} is {}s old (max {}s): the process stopped refreshing it (a hosted \
-         service lost its binds, or the process hung; see its log)",
+        "health file {} is {:.1}s old (max {}s): the process stopped refreshing it (a \
+         hosted service lost its binds, or the process hung; see its log)",
         path.display(),
-        age.as_secs(),
+        age.as_secs_f64(),
         max_age.as_secs()
     )]
     Stale {
