@@ -37,3 +37,26 @@ export DARKSCRAPE_PROMTOOL="$(command -v promtool)"
 export DARKSCRAPE_PROMETHEUS="$(command -v prometheus)"
 export DARKSCRAPE_NODE_EXPORTER="$(command -v prometheus-node-exporter)"
 ENV
+
+# ---- The image and manifest checks (scripts/image-check.sh, scripts/deploy-check.sh) ----
+# binutils (strip, readelf) and util-linux (unshare) for the image; Go for deploy-check,
+# whose modules (kustomize, k8s.io API, schema and Pod Security code) go to Go's module
+# cache once.
+IMAGE_DEBS=(binutils util-linux)
+missing=()
+for p in "${IMAGE_DEBS[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  echo "== installing Debian packages: ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+GO="$(command -v go || echo /usr/local/go/bin/go)"
+if [ ! -x "$GO" ]; then
+  echo "install-test-deps.sh: Go not found (expected /usr/local/go/bin/go); scripts/deploy-check.sh needs it" >&2
+  exit 1
+fi
+(cd scripts/deploy-check && GOTOOLCHAIN=local "$GO" mod download)

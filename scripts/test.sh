@@ -23,3 +23,9 @@ cargo test --workspace --all-targets
 cargo test --workspace --doc
 echo "== the small node-exporter build (built, served dark under valgrind, relinked, run)"
 crates/node-exporter/scripts/build-small.sh --scrapes 1
+
+# ---- The container image and the Kubernetes manifests (Dockerfile, deploy/) ----
+echo "== the image's runtime contents, run in an empty root (needs root: unshare, chroot)"
+scripts/image-check.sh
+echo "== the Kubernetes manifests: rendered, schema-validated, security rules"
+scripts/deploy-check.sh

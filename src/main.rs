@@ -44,6 +44,8 @@ enum Command {
     Lab(cmd::lab::LabArgs),
     /// Node-style host exporter with node_exporter's metric names and flags.
     NodeExporter(Box<cmd::node_exporter::NodeExporterArgs>),
+    /// Exec probe: exit 0 when a --health-file was refreshed within --max-age seconds.
+    Probe(cmd::probe::ProbeArgs),
     /// The reflectz demo workload: line echo service and its metrics, hosted on the overlay.
     Reflectz(cmd::reflectz::ReflectzArgs),
 }
@@ -63,6 +65,7 @@ fn main() -> anyhow::Result<()> {
         Command::Identity(args) => cmd::identity::run(args),
         Command::Lab(args) => cmd::lab::run(args),
         Command::NodeExporter(args) => cmd::node_exporter::run(*args),
+        Command::Probe(args) => cmd::probe::run(args),
         Command::Reflectz(args) => cmd::reflectz::run(args),
     }
 }

@@ -9,4 +9,5 @@ pub mod host;
 pub mod identity;
 pub mod lab;
 pub mod node_exporter;
+pub mod probe;
 pub mod reflectz;

@@ -5,7 +5,9 @@
 //! Flags and environment follow the original Go reflect server: `--identity`
 //! (`IDENTITY_FILE`), `--service` (`SERVICE_NAME`; the original's `--serviceName` is
 //! accepted too) and `--metrics-service` (`PROMETHEUS_SERVICE_NAME`; also
-//! `-p`/`--prometheusServiceName`).
+//! `-p`/`--prometheusServiceName`). With `--health-file F` (`HEALTH_FILE`), `F` is
+//! rewritten every 5 s while both services are bound on at least one edge router, for an
+//! exec probe (`darkscrape probe`).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -47,6 +49,11 @@ pub struct ReflectzArgs {
     /// Echo connections served at once.
     #[arg(long, default_value_t = 1024)]
     pub max_connections: usize,
+    /// Rewrite this file every 5 s while both services are bound on at least one edge
+    /// router, for an exec probe (`darkscrape probe --health-file F --max-age S`); its
+    /// directory must be writable.
+    #[arg(long, env = "HEALTH_FILE")]
+    pub health_file: Option<PathBuf>,
 }
 
 /// Runs `darkscrape reflectz …`.
@@ -60,6 +67,7 @@ async fn serve(args: ReflectzArgs) -> anyhow::Result<()> {
         .with_context(|| format!("cannot use identity {}", args.identity.display()))?;
     let mut config = ReflectzConfig::new(&args.service, args.metrics_service.clone());
     config.metrics.path = args.metrics_path.clone();
+    config.health_file = args.health_file.clone();
     config.echo = EchoLimits {
         max_line_bytes: args.max_line_bytes,
         idle_timeout: Duration::from_secs(args.idle_timeout),

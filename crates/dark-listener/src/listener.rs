@@ -205,8 +205,46 @@ impl ServiceListener {
         self.status.borrow().last_error.clone()
     }
 
+    /// A handle that keeps reporting this listener's bind state after the listener itself
+    /// moved into a server (for a health check).
+    pub fn bind_state(&self) -> BindState {
+        BindState {
+            service: self.service.clone(),
+            status: self.status.clone(),
+        }
+    }
+
     /// Stops hosting: Unbind is sent on every router (in the background).
     pub fn close(self) {}
+}
+
+/// The live bind state of one [`ServiceListener`], readable from anywhere (cheap to clone).
+#[derive(Debug, Clone)]
+pub struct BindState {
+    service: String,
+    status: watch::Receiver<ListenerStatus>,
+}
+
+impl BindState {
+    /// The service name.
+    pub fn service(&self) -> &str {
+        &self.service
+    }
+
+    /// How many routers hold a live bind now: 0 while every router is being rebound, and
+    /// once the listener's bind tasks are gone (the listener was dropped or the context
+    /// shut down).
+    pub fn bound_routers(&self) -> usize {
+        if self.status.has_changed().is_err() {
+            return 0;
+        }
+        self.status.borrow().bound
+    }
+
+    /// The last bind error seen, for diagnostics.
+    pub fn last_error(&self) -> Option<String> {
+        self.status.borrow().last_error.clone()
+    }
 }
 
 fn random_listener_id() -> String {

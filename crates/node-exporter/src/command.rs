@@ -6,6 +6,9 @@
 //!   enrolled identity `F` — no listening socket — until SIGINT or SIGTERM (open scrapes
 //!   are drained). Dialers address this host by `--terminator-identity X`, or by the
 //!   identity's name with `--bind-using-identity`.
+//!   With `--health-file F` (env `HEALTH_FILE`), `F` is rewritten every 5 s while the
+//!   service is bound on at least one edge router (`dark_metrics::health`), for an exec
+//!   probe.
 //! * `--once`: runs one scrape, prints it in text format 0.0.4 and exits, with no network.
 //!
 //! Serving follows node_exporter's conventions: text format 0.0.4 unless the scraper asks
@@ -26,8 +29,9 @@ use std::time::Duration;
 
 use dark_listener::context::{Context, ContextError};
 use dark_listener::listener::{BindError, BindOptions};
+use dark_metrics::health::{self, spawn_health_file, HealthFileError};
 use dark_metrics::serve::{
-    shutdown_signal, MetricsServer, ProcessCollector, ServerConfig, ServerConfigError,
+    shutdown_signal, MetricsServer, ProcessCollector, ServeSummary, ServerConfig, ServerConfigError,
 };
 
 use crate::args::ExporterArgs;
@@ -78,6 +82,12 @@ pub struct CommandArgs {
     #[arg(long = "web.disable-exporter-metrics")]
     pub disable_exporter_metrics: bool,
 
+    /// Rewrite this file every 5 s while the service is bound on at least one edge router,
+    /// for an exec probe (`darkscrape probe --health-file F --max-age S`); its directory
+    /// must be writable.
+    #[arg(long, env = "HEALTH_FILE", conflicts_with = "once")]
+    pub health_file: Option<PathBuf>,
+
     /// Collector selection and options, as node_exporter names them.
     #[command(flatten)]
     pub exporter: ExporterArgs,
@@ -109,6 +119,9 @@ pub enum CommandError {
         /// What is wrong with it.
         source: Box<ContextError>,
     },
+    /// The `--health-file` writer could not start.
+    #[error("cannot keep the health file: {0}")]
+    Health(#[from] HealthFileError),
     /// Hosting the service failed (no Bind policy, controller or router unreachable, …).
     #[error("cannot host service {service:?} on the overlay: {source}")]
     Host {
@@ -178,20 +191,43 @@ async fn serve_dark(args: CommandArgs, server: MetricsServer) -> Result<(), Comm
         bind_using_edge_identity: args.bind_using_identity,
         ..BindOptions::default()
     };
-    let result = server
-        .host(&ctx, &service, options, shutdown_signal())
-        .await;
+    let result = host(&ctx, &server, &service, options, args.health_file).await;
     ctx.shutdown(CONTEXT_SHUTDOWN).await;
-    let summary = result.map_err(|source| CommandError::Host {
-        service,
-        source: Box::new(source),
-    })?;
+    let summary = result?;
     tracing::info!(
         connections = summary.connections,
         drained = summary.drained,
         "node-exporter stopped"
     );
     Ok(())
+}
+
+/// Binds `service` and serves on it until SIGINT or SIGTERM, keeping `health_file` fresh
+/// while the service is bound on at least one router.
+async fn host(
+    ctx: &Context,
+    server: &MetricsServer,
+    service: &str,
+    options: BindOptions,
+    health_file: Option<PathBuf>,
+) -> Result<ServeSummary, CommandError> {
+    let listener = ctx
+        .bind(service, options)
+        .await
+        .map_err(|source| CommandError::Host {
+            service: service.to_string(),
+            source: Box::new(source),
+        })?;
+    let _health = match health_file {
+        Some(path) => Some(spawn_health_file(
+            path,
+            health::DEFAULT_INTERVAL,
+            health::all_bound(vec![listener.bind_state()]),
+        )?),
+        None => None,
+    };
+    tracing::info!(service, path = %server.config().path, "serving metrics on the overlay");
+    Ok(server.serve_dark(listener, shutdown_signal()).await)
 }
 
 #[cfg(test)]

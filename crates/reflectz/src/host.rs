@@ -1,12 +1,15 @@
 //! Hosting reflectz on the overlay: binds the echo service (any terminator, as the original
 //! did) and, when configured, the metrics service (terminator identity = this identity's
-//! name, like Go's `BindUsingEdgeIdentity`), and serves both until shutdown.
+//! name, like Go's `BindUsingEdgeIdentity`), and serves both until shutdown, keeping a
+//! health file fresh while both are bound when one is configured.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use dark_listener::context::Context;
 use dark_listener::listener::{BindError, BindOptions};
+use dark_metrics::health::{self, spawn_health_file, HealthFileError};
 use dark_metrics::serve::{ServeSummary, ServerConfig, ServerConfigError};
 use tokio::sync::watch;
 
@@ -24,6 +27,9 @@ pub struct ReflectzConfig {
     pub echo: EchoLimits,
     /// Metrics server settings (path, limits).
     pub metrics: ServerConfig,
+    /// A health file rewritten every [`health::DEFAULT_INTERVAL`] while every hosted
+    /// service is bound on at least one edge router (see `dark_metrics::health`).
+    pub health_file: Option<PathBuf>,
 }
 
 impl ReflectzConfig {
@@ -37,6 +43,7 @@ impl ReflectzConfig {
                 title: "reflectz".to_string(),
                 ..ServerConfig::default()
             },
+            health_file: None,
         }
     }
 }
@@ -57,6 +64,9 @@ pub enum ReflectzError {
     /// The metrics server settings are invalid.
     #[error("invalid metrics server settings: {0}")]
     MetricsConfig(#[from] ServerConfigError),
+    /// The health file writer could not start (its directory is not writable).
+    #[error("cannot keep the health file: {0}")]
+    Health(#[from] HealthFileError),
 }
 
 /// How a run ended.
@@ -109,6 +119,18 @@ pub async fn run(
                 "metrics service hosted"
             );
             Some(listener)
+        }
+        None => None,
+    };
+    let _health = match &config.health_file {
+        Some(path) => {
+            let mut bound = vec![echo_listener.bind_state()];
+            bound.extend(metrics_listener.as_ref().map(|l| l.bind_state()));
+            Some(spawn_health_file(
+                path,
+                health::DEFAULT_INTERVAL,
+                health::all_bound(bound),
+            )?)
         }
         None => None,
     };
