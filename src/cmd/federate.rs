@@ -15,6 +15,7 @@ use anyhow::Context as _;
 use clap::Args;
 use dark_listener::context::{Context, ContextOptions};
 use dark_listener::identity::Identity;
+use dark_metrics::health::{self, spawn_health_file};
 use dark_metrics::serve::shutdown_signal;
 use federate::federation::FederationLabels;
 use federate::scrape_loop::{ScrapeLimits, ScrapeLoopOptions};
@@ -101,6 +102,10 @@ pub struct FederateArgs {
     /// Serve everything on /federate when no match[] is given (otherwise that is an error).
     #[arg(long)]
     pub federate_allow_all: bool,
+    /// Rewrite this file every 5 s while healthy (with --service: while the service is bound
+    /// on a router), for an exec probe (`darkscrape probe --health-file F --max-age S`).
+    #[arg(long, env = "HEALTH_FILE")]
+    pub health_file: Option<PathBuf>,
 }
 
 /// Runs `darkscrape federate …`.
@@ -186,6 +191,14 @@ async fn serve(args: FederateArgs) -> anyhow::Result<()> {
     let ctx = Context::with_options(identity, options)
         .with_context(|| format!("cannot use identity {}", args.identity.display()))?;
     let gateway = start_gateway(&ctx, config).await?;
+    let _health = match &args.health_file {
+        Some(path) => Some(spawn_health_file(
+            path,
+            health::DEFAULT_INTERVAL,
+            gateway.health_check(),
+        )?),
+        None => None,
+    };
     let stop = gateway.stop_token();
     tokio::spawn(async move {
         shutdown_signal().await;

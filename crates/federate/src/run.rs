@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use dark_listener::context::Context;
-use dark_listener::listener::{BindError, BindOptions};
+use dark_listener::listener::{BindError, BindOptions, BindState};
 use dark_metrics::serve::{
     serve_connections, ConnectionLimits, MetricsServer, ProcessCollector, ServeSummary,
     ServerConfig,
@@ -85,9 +85,17 @@ pub struct RunningGateway {
     serving: Vec<JoinHandle<ServeSummary>>,
     targets: watch::Receiver<Arc<TargetList>>,
     metrics: Arc<GatewayMetrics>,
+    bound: Vec<BindState>,
 }
 
 impl RunningGateway {
+    /// The health check for `--health-file`: with a dark service, healthy while it is bound
+    /// on at least one edge router; on the loopback bridge alone, healthy while the process
+    /// runs (a controller outage does not stop it from serving what it knows).
+    pub fn health_check(&self) -> impl Fn() -> Result<(), String> + Send + 'static {
+        dark_metrics::health::all_bound(self.bound.clone())
+    }
+
     /// The bound bridge address (the real port when `listen` had port 0).
     pub fn local_addr(&self) -> Option<SocketAddr> {
         self.local_addr
@@ -212,6 +220,7 @@ pub async fn start_gateway(
             async move { stop.cancelled().await },
         )));
     }
+    let mut bound = Vec::new();
     if let Some(name) = &config.service {
         let listener = ctx
             .bind(name, BindOptions::default())
@@ -221,6 +230,7 @@ pub async fn start_gateway(
                 source,
             })?;
         tracing::info!(service = %name, "gateway hosted on the overlay");
+        bound.push(listener.bind_state());
         let stop = stop.clone();
         serving.push(tokio::spawn(serve_connections(
             listener,
@@ -235,6 +245,7 @@ pub async fn start_gateway(
         serving,
         targets,
         metrics,
+        bound,
     })
 }
 
