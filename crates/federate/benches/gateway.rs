@@ -22,21 +22,18 @@
 //! Started by `cargo test --all-targets` (no `--bench` argument) it runs a small smoke
 //! configuration and checks only that every target was scraped up in both phases.
 
+mod support;
+
 use std::collections::BTreeMap;
-use std::net::SocketAddr;
 use std::time::Duration;
 
-use dark_listener::listener::BindOptions;
-use dark_metrics::serve::MetricsServer;
-use federate::{start_gateway, wait_for_targets, GatewayConfig};
-use prometheus_client::encoding::EncodeLabelSet;
-use prometheus_client::metrics::family::Family;
-use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::registry::Registry;
-use testbed::lab::{ephemeral_config, TestLab};
+use federate::GatewayConfig;
+use support::{
+    cpu_by_thread_name, lab_config, percentile, runtime, start_bench_gateway, start_exporters,
+    status_kib,
+};
+use testbed::lab::TestLab;
 use testbed::prometheus::TestPrometheus;
-use tokio::runtime::Runtime;
-use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
 
 /// Sizes of one run.
 #[derive(Debug, Clone, Copy)]
@@ -60,102 +57,6 @@ const SMOKE: Plan = Plan {
     scrape_interval: Duration::from_secs(1),
     phase: Duration::from_secs(4),
 };
-
-#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
-struct SeriesLabels {
-    series: String,
-    shard: &'static str,
-}
-
-fn service_name(i: usize) -> String {
-    format!("bench-exporter-{i:03}")
-}
-
-fn lab_config(plan: Plan) -> LabConfig {
-    let mut config = ephemeral_config();
-    config.identities = vec![
-        IdentityDecl {
-            name: "exporters".into(),
-            roles: vec!["exporters".into()],
-        },
-        IdentityDecl {
-            name: "gateway".into(),
-            roles: vec!["scrapers".into()],
-        },
-    ];
-    config.services = (0..plan.exporters)
-        .map(|i| ServiceDecl {
-            name: service_name(i),
-            roles: vec!["bench".into()],
-            encryption_required: false,
-            configs: Default::default(),
-        })
-        .collect();
-    config.service_policies = vec![
-        ServicePolicyDecl {
-            name: "exporters-bind".into(),
-            policy_type: PolicyType::Bind,
-            identities: vec!["#exporters".into()],
-            services: vec!["#bench".into()],
-        },
-        ServicePolicyDecl {
-            name: "gateway-dial".into(),
-            policy_type: PolicyType::Dial,
-            identities: vec!["#scrapers".into()],
-            services: vec!["#bench".into()],
-        },
-    ];
-    config
-}
-
-fn runtime(name: &str) -> Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name(name)
-        .enable_all()
-        .build()
-        .expect("tokio runtime")
-}
-
-/// On-CPU nanoseconds of this process's threads, summed by thread name.
-fn cpu_by_thread_name() -> BTreeMap<String, u64> {
-    let mut sums = BTreeMap::new();
-    for task in std::fs::read_dir("/proc/self/task")
-        .into_iter()
-        .flatten()
-        .flatten()
-    {
-        let name = std::fs::read_to_string(task.path().join("comm")).unwrap_or_default();
-        let on_cpu: u64 = std::fs::read_to_string(task.path().join("schedstat"))
-            .ok()
-            .and_then(|s| s.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0);
-        *sums.entry(name.trim().to_string()).or_insert(0) += on_cpu;
-    }
-    sums
-}
-
-fn rss_kib(field: &str) -> u64 {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with(field))?
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
-}
-
-fn percentile(sorted: &[f64], q: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    let rank = ((sorted.len() - 1) as f64 * q).round() as usize;
-    sorted[rank]
-}
 
 /// What one phase measured.
 struct PhaseResult {
@@ -233,62 +134,22 @@ fn main() {
         .build()
         .expect("main runtime");
 
-    let lab = lab_rt.block_on(TestLab::start_with(lab_config(plan)));
+    let lab = lab_rt.block_on(TestLab::start_with(lab_config(plan.exporters)));
     let exporter_identity = lab.identity_file("exporters");
     let gateway_identity = lab.identity_file("gateway");
 
     // The exporters: one registry of `series` gauges each, served on TCP and dark.
-    let (direct, _exporters_ctx): (Vec<SocketAddr>, _) = exporters_rt.block_on(async {
-        let identity = dark_listener::identity::Identity::from_file(&exporter_identity).unwrap();
-        let ctx = dark_listener::context::Context::from_identity(identity).unwrap();
-        let mut addrs = Vec::new();
-        for i in 0..plan.exporters {
-            let mut registry = Registry::default();
-            let family = Family::<SeriesLabels, Gauge>::default();
-            for s in 0..plan.series {
-                family
-                    .get_or_create(&SeriesLabels {
-                        series: format!("s{s:04}"),
-                        shard: "bench",
-                    })
-                    .set((s * i) as i64);
-            }
-            registry.register("bench_values", "Benchmark series.", family);
-            let server = MetricsServer::builder().registry(registry).build().unwrap();
-            let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            addrs.push(tcp.local_addr().unwrap());
-            let listener = ctx
-                .bind(&service_name(i), BindOptions::default())
-                .await
-                .expect("bind an exporter's service");
-            let dark = server.clone();
-            tokio::spawn(async move { dark.serve_dark(listener, std::future::pending()).await });
-            tokio::spawn(async move { server.serve(tcp, std::future::pending()).await });
-        }
-        (addrs, ctx)
-    });
-
-    let rss_before_gateway = rss_kib("VmRSS:");
-    let (gateway, _gateway_ctx) = gateway_rt.block_on(async {
-        let identity = dark_listener::identity::Identity::from_file(&gateway_identity).unwrap();
-        let ctx = dark_listener::context::Context::from_identity(identity).unwrap();
-        let gateway = start_gateway(
-            &ctx,
-            GatewayConfig {
-                listen: Some("127.0.0.1:0".parse().unwrap()),
-                ..GatewayConfig::default()
-            },
-        )
-        .await
-        .expect("gateway starts");
-        let mut targets = gateway.subscribe_targets();
-        wait_for_targets(&mut targets, Duration::from_secs(60), |list| {
-            list.targets.len() == plan.exporters
-        })
-        .await
-        .expect("every exporter discovered");
-        (gateway, ctx)
-    });
+    let (direct, _exporters_ctx) = exporters_rt.block_on(start_exporters(
+        &exporter_identity,
+        plan.exporters,
+        plan.series,
+    ));
+    let rss_before_gateway = status_kib(0, "VmRSS:");
+    let (gateway, _gateway_ctx) = gateway_rt.block_on(start_bench_gateway(
+        &gateway_identity,
+        GatewayConfig::default(),
+        plan.exporters,
+    ));
     let bridge = gateway.local_addr().expect("bridge address");
 
     let interval = format!(
@@ -306,7 +167,7 @@ fn main() {
     );
     let direct_result = main_rt.block_on(phase(plan, &direct_config, "direct", plan.exporters));
     let dark_result = main_rt.block_on(phase(plan, &dark_config, "dark", plan.exporters));
-    let rss_after = rss_kib("VmRSS:");
+    let rss_after = status_kib(0, "VmRSS:");
 
     let per_scrape = |result: &PhaseResult, part: &str| {
         result.cpu_ns.get(part).copied().unwrap_or(0) as f64 / result.scrapes.max(1) as f64 / 1e3
@@ -343,7 +204,7 @@ fn main() {
         rss_before_gateway,
         rss_after,
         rss_after.saturating_sub(rss_before_gateway),
-        rss_kib("VmHWM:")
+        status_kib(0, "VmHWM:")
     );
     assert_eq!(direct_result.up, plan.exporters, "every direct target up");
     assert_eq!(dark_result.up, plan.exporters, "every dark target up");

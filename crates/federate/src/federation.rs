@@ -127,12 +127,21 @@ impl FederateQuery {
 }
 
 /// What `/federate` adds to every series.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct FederationLabels {
-    /// The `job` label of the gateway's targets.
+    /// The `job` label of the gateway's targets (default `dark`).
     pub job: String,
     /// External labels, added where a series lacks them.
     pub external: Vec<(String, String)>,
+}
+
+impl Default for FederationLabels {
+    fn default() -> Self {
+        FederationLabels {
+            job: "dark".to_string(),
+            external: Vec::new(),
+        }
+    }
 }
 
 /// The target labels of one scraped target, sorted by name.

@@ -71,6 +71,11 @@ impl TestPrometheus {
         panic!("Prometheus not ready within 60 s:\n{}", prometheus.log());
     }
 
+    /// Its process id (for CPU and memory readings).
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Its HTTP address.
     pub fn addr(&self) -> SocketAddr {
         self.addr
