@@ -43,7 +43,12 @@ impl AcceptSource for tokio::net::TcpListener {
 
     async fn accept(&mut self) -> Accepted<Self::Io> {
         match tokio::net::TcpListener::accept(self).await {
-            Ok((stream, peer)) => Accepted::Connection(stream, peer.to_string()),
+            Ok((stream, peer)) => {
+                // An answer written in two parts (head, then a body that was still being
+                // produced) must not wait for the peer's delayed ACK.
+                let _ = stream.set_nodelay(true);
+                Accepted::Connection(stream, peer.to_string())
+            }
             Err(error) => Accepted::Failed(format!("TCP accept failed: {error}")),
         }
     }
