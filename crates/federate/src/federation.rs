@@ -26,7 +26,7 @@ use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use bytes::Bytes;
-use dark_metrics::exposition::write::write_text;
+use dark_metrics::exposition::{write_text_metadata, write_text_samples};
 use dark_metrics::exposition::{MetricFamily, MetricType, Sample, Text, WriteOptions};
 use hyper::body::Frame;
 use promql_parser::label::Matcher;
@@ -104,19 +104,27 @@ impl FederateQuery {
     /// Whether a series with this name and these labels (absent labels read as empty) is
     /// selected.
     pub fn selects(&self, name: &str, labels: &[(Text, Text)]) -> bool {
-        let Some(selectors) = &self.selectors else {
-            return true;
-        };
-        let value_of = |label: &str| -> &str {
-            if label == "__name__" {
-                return name;
-            }
+        self.selects_with(name, |label| {
             labels
                 .iter()
                 .find(|(k, _)| k == label)
                 .map_or("", |(_, v)| v.as_ref())
+        })
+    }
+
+    /// [`FederateQuery::selects`] with the labels read through `value_of` (absent: `""`).
+    fn selects_with<'a>(&self, name: &'a str, value_of: impl Fn(&str) -> &'a str) -> bool {
+        let Some(selectors) = &self.selectors else {
+            return true;
         };
-        let all = |matchers: &[Matcher]| matchers.iter().all(|m| m.is_match(value_of(&m.name)));
+        let value = |label: &str| -> &str {
+            if label == "__name__" {
+                name
+            } else {
+                value_of(label)
+            }
+        };
+        let all = |matchers: &[Matcher]| matchers.iter().all(|m| m.is_match(value(&m.name)));
         selectors.iter().any(|selector| {
             selector.name.as_deref().is_none_or(|n| n == name)
                 && (all(&selector.matchers.matchers)
@@ -191,6 +199,36 @@ fn series_labels(
     out
 }
 
+/// The value `label` has in [`series_labels`]`(exported, target, external)`, without
+/// building the set (`""` when absent).
+fn merged_value<'a>(
+    exported: &'a [(Text, Text)],
+    target: &'a [(Text, Text)],
+    external: &'a [(String, String)],
+    label: &str,
+) -> &'a str {
+    let find = |set: &'a [(Text, Text)], name: &str| {
+        set.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_ref())
+    };
+    if let Some(value) = find(target, label) {
+        return value;
+    }
+    if let Some(renamed) = label.strip_prefix("exported_") {
+        if find(target, renamed).is_some() {
+            if let Some(value) = find(exported, renamed) {
+                return value;
+            }
+        }
+    }
+    if let Some(value) = find(exported, label) {
+        return value;
+    }
+    external
+        .iter()
+        .find(|(k, _)| k == label)
+        .map_or("", |(_, v)| v.as_str())
+}
+
 /// The per-target series Prometheus records for a target, and the reason series.
 fn target_families(targets: &[Arc<ScrapedTarget>], labels: &FederationLabels) -> Vec<MetricFamily> {
     let mut up = MetricFamily::new(
@@ -245,7 +283,34 @@ struct FamilyRef<'a> {
     target: Option<(&'a ScrapedTarget, Vec<(Text, Text)>)>,
 }
 
-/// Writes the selected series of `targets` in text 0.0.4 to `sink`, family by family.
+/// Samples written per batch inside one family.
+const BATCH: usize = 1024;
+
+/// The answer being written: a buffer handed to the sink whenever it passes [`CHUNK`].
+struct ChunkWriter<'s> {
+    buffer: Vec<u8>,
+    sink: &'s mut dyn FnMut(&[u8]) -> std::io::Result<()>,
+}
+
+impl ChunkWriter<'_> {
+    fn flush_if_full(&mut self) -> std::io::Result<()> {
+        if self.buffer.len() >= CHUNK {
+            (self.sink)(&self.buffer)?;
+            self.buffer.clear();
+        }
+        Ok(())
+    }
+
+    fn finish(self) -> std::io::Result<()> {
+        if !self.buffer.is_empty() {
+            (self.sink)(&self.buffer)?;
+        }
+        Ok(())
+    }
+}
+
+/// Writes the selected series of `targets` in text 0.0.4 to `sink` in chunks of about
+/// [`CHUNK`] bytes; memory holds one batch of samples, never a whole family.
 pub fn write_federation(
     targets: &[Arc<ScrapedTarget>],
     query: &FederateQuery,
@@ -270,8 +335,10 @@ pub fn write_federation(
         });
     }
     refs.sort_by(|a, b| a.family.name.cmp(&b.family.name));
-    let options = WriteOptions::default();
-    let mut buffer = Vec::with_capacity(CHUNK + 4096);
+    let mut writer = ChunkWriter {
+        buffer: Vec::with_capacity(CHUNK + 4096),
+        sink,
+    };
     let mut start = 0;
     while start < refs.len() {
         let name = &refs[start].family.name;
@@ -280,87 +347,124 @@ pub fn write_federation(
                 .iter()
                 .take_while(|r| &r.family.name == name)
                 .count();
-        write_group(&refs[start..end], query, labels, &options, &mut buffer);
-        if buffer.len() >= CHUNK {
-            sink(&buffer)?;
-            buffer.clear();
-        }
+        write_group(&refs[start..end], query, labels, &mut writer)?;
         start = end;
     }
-    if !buffer.is_empty() {
-        sink(&buffer)?;
-    }
-    Ok(())
+    writer.finish()
 }
 
-/// Writes the selected samples of one name's families (from every target).
+/// Whether `sample` of `r` is selected.
+fn is_selected(
+    r: &FamilyRef<'_>,
+    sample: &Sample,
+    query: &FederateQuery,
+    labels: &FederationLabels,
+) -> bool {
+    let sample_name: std::borrow::Cow<'_, str> = if sample.suffix.is_empty() {
+        std::borrow::Cow::Borrowed(&r.family.name)
+    } else {
+        std::borrow::Cow::Owned(format!("{}{}", r.family.name, sample.suffix))
+    };
+    match &r.target {
+        Some((_, base)) => query.selects_with(&sample_name, |label| {
+            merged_value(&sample.labels, base, &labels.external, label)
+        }),
+        None => query.selects(&sample_name, &sample.labels),
+    }
+}
+
+/// Writes the selected samples of one name's families (from every target): a first pass
+/// counts what is selected (without building labels), a second writes it in batches.
 fn write_group(
     group: &[FamilyRef<'_>],
     query: &FederateQuery,
     labels: &FederationLabels,
-    options: &WriteOptions,
-    out: &mut Vec<u8>,
-) {
+    writer: &mut ChunkWriter<'_>,
+) -> std::io::Result<()> {
     let first = group[0].family;
     let same_type = group
         .iter()
         .all(|r| r.family.metric_type == first.metric_type);
     let mut total = 0usize;
-    let mut selected: Vec<Sample> = Vec::new();
+    let mut selected = 0usize;
+    let mut suffixes: BTreeSet<&'static str> = BTreeSet::new();
     for r in group {
         total += r.family.samples.len();
         for sample in &r.family.samples {
-            let sample_name = format!("{}{}", r.family.name, sample.suffix);
-            let (labels_out, timestamp_ms) = match &r.target {
-                Some((target, base)) => (
-                    series_labels(&sample.labels, base, &labels.external),
-                    sample.timestamp_ms.or(Some(target.timestamp_ms)),
-                ),
-                None => (sample.labels.clone(), sample.timestamp_ms),
-            };
-            if query.selects(&sample_name, &labels_out) {
-                selected.push(Sample {
-                    suffix: sample.suffix,
+            if is_selected(r, sample, query, labels) {
+                selected += 1;
+                suffixes.insert(sample.suffix);
+            }
+        }
+    }
+    if selected == 0 {
+        return Ok(());
+    }
+    let typed = same_type && (selected == total || (suffixes.len() == 1 && suffixes.contains("")));
+    let options = WriteOptions::default();
+    // Typed: one family, every suffix. Otherwise untyped, one family per sample name.
+    let parts: Vec<(MetricFamily, Option<&'static str>)> = if typed {
+        vec![(
+            MetricFamily {
+                name: first.name.clone(),
+                help: first.help.clone(),
+                unit: first.unit.clone(),
+                metric_type: first.metric_type,
+                samples: Vec::new(),
+            },
+            None,
+        )]
+    } else {
+        suffixes
+            .iter()
+            .map(|suffix| {
+                (
+                    MetricFamily {
+                        name: format!("{}{suffix}", first.name).into(),
+                        help: first.help.clone(),
+                        unit: Text::Borrowed(""),
+                        metric_type: MetricType::Unknown,
+                        samples: Vec::new(),
+                    },
+                    Some(*suffix),
+                )
+            })
+            .collect()
+    };
+    for (family, only) in &parts {
+        write_text_metadata(&mut writer.buffer, family, &options);
+        let mut batch: Vec<Sample> = Vec::with_capacity(BATCH.min(selected));
+        for r in group {
+            for sample in &r.family.samples {
+                if only.is_some_and(|suffix| suffix != sample.suffix)
+                    || !is_selected(r, sample, query, labels)
+                {
+                    continue;
+                }
+                let (labels_out, timestamp_ms) = match &r.target {
+                    Some((target, base)) => (
+                        series_labels(&sample.labels, base, &labels.external),
+                        sample.timestamp_ms.or(Some(target.timestamp_ms)),
+                    ),
+                    None => (sample.labels.clone(), sample.timestamp_ms),
+                };
+                batch.push(Sample {
+                    suffix: if only.is_some() { "" } else { sample.suffix },
                     labels: labels_out,
                     value: sample.value,
                     timestamp_ms,
                 });
+                if batch.len() == BATCH {
+                    write_text_samples(&mut writer.buffer, family, &batch, &options);
+                    batch.clear();
+                    writer.flush_if_full()?;
+                }
             }
         }
+        write_text_samples(&mut writer.buffer, family, &batch, &options);
+        writer.flush_if_full()?;
     }
-    if selected.is_empty() {
-        return;
-    }
-    let suffixes: BTreeSet<&str> = selected.iter().map(|s| s.suffix).collect();
-    if same_type && (selected.len() == total || (suffixes.len() == 1 && suffixes.contains(""))) {
-        let family = MetricFamily {
-            name: first.name.clone(),
-            help: first.help.clone(),
-            unit: first.unit.clone(),
-            metric_type: first.metric_type,
-            samples: selected,
-        };
-        write_text(out, std::slice::from_ref(&family), options);
-        return;
-    }
-    // Part of a composite family, or types that disagree: untyped, one family per sample name.
-    for suffix in suffixes {
-        let family = MetricFamily {
-            name: format!("{}{suffix}", first.name).into(),
-            help: first.help.clone(),
-            unit: Text::Borrowed(""),
-            metric_type: MetricType::Unknown,
-            samples: selected
-                .iter()
-                .filter(|s| s.suffix == suffix)
-                .map(|s| Sample {
-                    suffix: "",
-                    ..s.clone()
-                })
-                .collect(),
-        };
-        write_text(out, std::slice::from_ref(&family), options);
-    }
+    Ok(())
 }
 
 /// A response body fed by a channel of chunks.
@@ -577,5 +681,35 @@ mod tests {
         // The output parses back.
         let text = render(&[b], &everything, &labels);
         parse_text(&text).unwrap();
+    }
+
+    #[test]
+    fn one_large_family_is_written_in_chunks() {
+        let mut exposition = String::from("# TYPE big gauge\n");
+        for i in 0..20_000 {
+            exposition.push_str(&format!(
+                "big{{series=\"s{i:05}\",pad=\"{}\"}} {i}\n",
+                "x".repeat(20)
+            ));
+        }
+        let t = target(TargetAddress::service("svc"), &exposition, 1);
+        let labels = FederationLabels::default();
+        let mut chunks = Vec::new();
+        let mut text = Vec::new();
+        write_federation(&[t], &query(&["big"]).unwrap(), &labels, &mut |chunk| {
+            chunks.push(chunk.len());
+            text.extend_from_slice(chunk);
+            Ok(())
+        })
+        .unwrap();
+        assert!(chunks.len() > 10, "{chunks:?}");
+        // At most one chunk plus one batch of samples is ever held.
+        assert!(
+            chunks.iter().all(|&n| n < CHUNK + BATCH * 200),
+            "{chunks:?}"
+        );
+        let families = parse_text(std::str::from_utf8(&text).unwrap()).unwrap();
+        assert_eq!(families.len(), 1);
+        assert_eq!(families[0].samples.len(), 20_000);
     }
 }

@@ -42,4 +42,7 @@ pub use parse::{
     parse, parse_openmetrics, parse_text, ParseError, ParseErrorKind, ParseLimits, Parser,
 };
 pub use registry::{families_from_registry, RegistryBridgeError};
-pub use write::{write_format, write_format_to, write_openmetrics, write_text, WriteOptions};
+pub use write::{
+    write_format, write_format_to, write_openmetrics, write_text, write_text_metadata,
+    write_text_samples, WriteOptions,
+};

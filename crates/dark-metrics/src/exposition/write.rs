@@ -152,6 +152,13 @@ fn write_text_family(out: &mut Vec<u8>, family: &MetricFamily, options: &WriteOp
     {
         return;
     }
+    write_text_metadata(out, family, options);
+    write_text_samples(out, family, &family.samples, options);
+}
+
+/// Appends the `# HELP` and `# TYPE` lines of `family` in text format 0.0.4 (its samples
+/// are not looked at). With [`write_text_samples`] a large family is written in parts.
+pub fn write_text_metadata(out: &mut Vec<u8>, family: &MetricFamily, options: &WriteOptions) {
     let (stem, suffix) = text_metadata_name(family);
     if !family.help.is_empty() {
         out.extend_from_slice(b"# HELP ");
@@ -169,10 +176,20 @@ fn write_text_family(out: &mut Vec<u8>, family: &MetricFamily, options: &WriteOp
         MetricType::Summary => b" summary\n",
         MetricType::Unknown => b" untyped\n",
     });
+}
+
+/// Appends `samples` as sample lines of `family` (its name and type; its own samples are
+/// not looked at) in text format 0.0.4, after [`write_text_metadata`].
+pub fn write_text_samples(
+    out: &mut Vec<u8>,
+    family: &MetricFamily,
+    samples: &[Sample],
+    options: &WriteOptions,
+) {
     // Every sample name is a prefix of the family name plus an ASCII suffix, so one check
     // covers them all.
     let legacy = is_legacy_metric_name(&[&family.name]);
-    for sample in &family.samples {
+    for sample in samples {
         let Some((stem, suffix)) = text_sample_name(family, sample) else {
             continue;
         };
