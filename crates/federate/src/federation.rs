@@ -310,7 +310,7 @@ impl ChunkWriter<'_> {
 }
 
 /// Writes the selected series of `targets` in text 0.0.4 to `sink` in chunks of about
-/// [`CHUNK`] bytes; memory holds one batch of samples, never a whole family.
+/// 64 KiB; memory holds one batch of samples, never a whole family.
 pub fn write_federation(
     targets: &[Arc<ScrapedTarget>],
     query: &FederateQuery,

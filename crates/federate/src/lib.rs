@@ -38,6 +38,40 @@
 //! unknown service, 502 dial refused / closed mid-body / body too large / invalid exposition,
 //! 503 no terminator or overloaded, 504 deadline) and its reason shows in
 //! `darkscrape_federate_last_scrape_error{instance,reason,…} 1`.
+//!
+//! ## Performance
+//!
+//! **Proxy** (`cargo bench -p federate --bench gateway`): Debian's Prometheus 2.42 scrapes 200
+//! exporters of 1,000 series each directly over loopback HTTP, then through the gateway
+//! (http_sd + proxy_url), 60 s per phase at a 5 s interval, everything but Prometheus in one
+//! process on the lab, CPU read per runtime. Run of 01:00 UTC on the 2-core build machine:
+//!
+//! | phase | scrapes | p50 | p99 | exporters CPU/scrape | lab router CPU/scrape | gateway CPU/scrape |
+//! | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+//! | direct | 2,400 | 2.40 ms | 10.1 ms | 1,248 µs | — | — |
+//! | through the gateway | 2,400 | 2.78 ms | 8.1 ms | 1,164 µs | 147 µs | 346 µs |
+//!
+//! Added latency p50 0.38 ms (target ≤ 0.5 ms, kept-alive streams); gateway CPU per proxied
+//! scrape 0.28 × the exporter's CPU for serving that scrape itself (target ≤ 1.5). The process
+//! grew by 37 MiB over the dark phase (the gateway's 200 kept-alive streams and buffers, and
+//! the exporters' and router's side of them). An earlier run with the machine loaded by two
+//! parallel builds (load 4–5), before accepted TCP connections set `TCP_NODELAY`, measured
+//! p50 +2.1 ms and a direct p99 of 98 ms (delayed-ACK stalls): the latency figures need a
+//! quiet machine.
+//!
+//! **`/federate`** (`cargo bench -p federate --bench federate_endpoint`, `BENCH_EXPORTERS=20`
+//! for the small size): the gateway's `/federate?match[]={job="dark"}` against Prometheus
+//! 2.42's own on the same series (Prometheus scrapes the same targets through the gateway),
+//! one request at a time, CPU less each side's idle rate:
+//!
+//! | targets × 1,000 series | gateway p50 / p99 | Prometheus p50 / p99 | gateway CPU/request | Prometheus CPU/request | bytes plain / gzip (gateway) | memory: gateway store / Prometheus VmHWM |
+//! | --- | ---: | ---: | ---: | ---: | ---: | ---: |
+//! | 20 | 18.5 / 29.8 ms | 83.3 / 110.4 ms | 19.6 ms | 101.5 ms | 3.55 MB / 197 KB | +15 MiB / 155 MiB |
+//! | 200 | 319 / 462 ms | 1,582 / 2,495 ms | 229 ms | 1,422 ms | 35.7 MB / 2.19 MB | +104 MiB / 1,061 MiB |
+//!
+//! The gateway answers about 5 times faster for a sixth of the CPU, and holds the 200,000
+//! series in a tenth of Prometheus's memory; both grow about linearly from 20 to 200 targets.
+//! Its gzip is level 1 (Prometheus's is larger but slower): 2.19 MB against 1.44 MB.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 
