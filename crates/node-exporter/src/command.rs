@@ -31,7 +31,8 @@ use dark_listener::context::{Context, ContextError};
 use dark_listener::listener::{BindError, BindOptions};
 use dark_metrics::health::{self, spawn_health_file, HealthFileError};
 use dark_metrics::serve::{
-    shutdown_signal, MetricsServer, ProcessCollector, ServeSummary, ServerConfig, ServerConfigError,
+    shutdown_signal, ConnectionLimits, MetricsServer, ProcessCollector, ServeSummary, ServerConfig,
+    ServerConfigError,
 };
 
 use crate::args::ExporterArgs;
@@ -87,6 +88,16 @@ pub struct CommandArgs {
     /// must be writable.
     #[arg(long, env = "HEALTH_FILE", conflicts_with = "once")]
     pub health_file: Option<PathBuf>,
+
+    /// Seconds scrapes in progress may take to be answered after SIGTERM or SIGINT (no new
+    /// connection is accepted meanwhile); connections still open then are closed.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10,
+        conflicts_with = "once"
+    )]
+    pub drain_timeout: u64,
 
     /// Collector selection and options, as node_exporter names them.
     #[command(flatten)]
@@ -169,6 +180,10 @@ pub fn metrics_server(
             n => n,
         },
         self_metrics: !args.disable_exporter_metrics,
+        connections: ConnectionLimits {
+            drain_timeout: Duration::from_secs(args.drain_timeout),
+            ..ConnectionLimits::default()
+        },
         ..ServerConfig::default()
     };
     let mut builder = MetricsServer::builder().config(config).collector(exporter);
