@@ -40,7 +40,11 @@ pub struct DialArgs {
 /// Runs `darkscrape dial …`.
 pub fn run(args: DialArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
-    runtime.block_on(dial(args))
+    let result = runtime.block_on(dial(args));
+    // Standard input is read on a blocking thread that may still wait for input the service
+    // no longer takes; do not wait for it.
+    runtime.shutdown_background();
+    result
 }
 
 async fn dial(args: DialArgs) -> anyhow::Result<()> {
@@ -122,7 +126,9 @@ mod tests {
         assert!(clean_end("s", Some(PeerEnd::Fin), true).is_ok());
         assert!(clean_end("s", Some(PeerEnd::Closed), true).is_ok());
         let early = clean_end("s", Some(PeerEnd::Closed), false).unwrap_err();
-        assert!(early.to_string().contains("before the end of standard input"));
+        assert!(early
+            .to_string()
+            .contains("before the end of standard input"));
         assert!(clean_end("s", Some(PeerEnd::ChannelLost), true).is_err());
     }
 }

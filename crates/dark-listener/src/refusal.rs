@@ -75,7 +75,10 @@ mod tests {
             "service 65534bcefde8 has no terminators",
             Some(ErrorCode::Internal),
         );
-        assert!(text.contains("service \"reflect.svc\" has no terminators"), "{text}");
+        assert!(
+            text.contains("service \"reflect.svc\" has no terminators"),
+            "{text}"
+        );
         assert!(text.contains("start its host"), "{text}");
         // The router's own text is kept.
         assert!(
@@ -94,14 +97,21 @@ mod tests {
             Some(ErrorCode::Internal),
         );
         assert!(
-            text.contains("service \"m.svc\" has no terminators for terminator identity \"node-7\""),
+            text.contains(
+                "service \"m.svc\" has no terminators for terminator identity \"node-7\""
+            ),
             "{text}"
         );
     }
 
     #[test]
     fn other_codes_are_put_in_words() {
-        let text = message("s", "r", "encryption required", Some(ErrorCode::EncryptionDataMissing));
+        let text = message(
+            "s",
+            "r",
+            "encryption required",
+            Some(ErrorCode::EncryptionDataMissing),
+        );
         assert!(text.contains("requires end-to-end encryption"), "{text}");
         assert!(text.contains("\"encryption required\""), "{text}");
         let text = message("s", "r", "huh", Some(ErrorCode::Other(99)));
