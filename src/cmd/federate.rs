@@ -188,7 +188,6 @@ pub fn gateway_config(args: &FederateArgs) -> anyhow::Result<GatewayConfig> {
             drain_timeout: Duration::from_secs(args.drain_timeout),
             ..ConnectionLimits::default()
         },
-        ..GatewayConfig::default()
     })
 }
 
