@@ -272,6 +272,7 @@ mod tests {
         assert_eq!(args.service.as_deref(), Some("node.metrics"));
         assert_eq!(args.telemetry_path, "/metrics");
         assert_eq!(args.max_requests, 40);
+        assert_eq!(args.drain_timeout, 10);
     }
 
     #[test]
@@ -284,6 +285,7 @@ mod tests {
             "--web.telemetry-path=/node",
             "--web.max-requests=0",
             "--web.disable-exporter-metrics",
+            "--drain-timeout=3",
             "--collector.disable-defaults",
             "--collector.loadavg",
         ])
@@ -294,6 +296,10 @@ mod tests {
         assert_eq!(server.config().path, "/node");
         assert_eq!(server.config().max_concurrent_requests, UNLIMITED_REQUESTS);
         assert!(!server.config().self_metrics);
+        assert_eq!(
+            server.config().connections.drain_timeout,
+            Duration::from_secs(3)
+        );
     }
 
     #[test]
