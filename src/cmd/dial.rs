@@ -3,6 +3,10 @@
 //!
 //! Standard input is copied to the connection; at end of input the write side is half-closed
 //! (FIN), and the command keeps printing what the service sends until it closes its side.
+//!
+//! Exit status: 0 only on a clean close (the service sent FIN, or closed after this side's
+//! FIN); non-zero when the dial fails, the service closes the connection while standard
+//! input is still being sent, the router is lost, or reading or writing fails.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -10,6 +14,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use clap::Args;
 use dark_listener::context::{Context, DialOptions};
+use dark_listener::stream::PeerEnd;
 use tokio::io::AsyncWriteExt;
 
 /// Arguments of `darkscrape dial`.
@@ -35,7 +40,11 @@ pub struct DialArgs {
 /// Runs `darkscrape dial …`.
 pub fn run(args: DialArgs) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
-    runtime.block_on(dial(args))
+    let result = runtime.block_on(dial(args));
+    // Standard input is read on a blocking thread that may still wait for input the service
+    // no longer takes; do not wait for it.
+    runtime.shutdown_background();
+    result
 }
 
 async fn dial(args: DialArgs) -> anyhow::Result<()> {
@@ -55,12 +64,13 @@ async fn dial(args: DialArgs) -> anyhow::Result<()> {
 async fn pipe(ctx: &Context, service: &str, options: DialOptions) -> anyhow::Result<()> {
     let stream = ctx.dial(service, options).await?;
     tracing::debug!(info = ?stream.info(), "connected");
+    let peer_end = stream.peer_end_watch();
     let (mut from_service, mut to_service) = tokio::io::split(stream);
     let upload = async {
         let mut stdin = tokio::io::stdin();
         tokio::io::copy(&mut stdin, &mut to_service)
             .await
-            .context("sending standard input")?;
+            .context("sending standard input to the service (it closed the connection?)")?;
         to_service.shutdown().await.context("sending FIN")?;
         anyhow::Ok(())
     };
@@ -76,9 +86,49 @@ async fn pipe(ctx: &Context, service: &str, options: DialOptions) -> anyhow::Res
     // stdin only half-closes, and the reply is still read to its end.
     tokio::pin!(upload);
     tokio::pin!(download);
-    tokio::select! {
-        done = &mut download => return done,
-        sent = &mut upload => sent?,
+    let fin_sent = tokio::select! {
+        done = &mut download => {
+            done?;
+            false
+        }
+        sent = &mut upload => {
+            sent?;
+            download.await?;
+            true
+        }
+    };
+    clean_end(service, peer_end.get(), fin_sent)
+}
+
+/// Whether the connection ended cleanly: the service sent FIN, or closed after this side
+/// had sent all of standard input and its FIN (as hosts that answer and then close do).
+/// A close while standard input was still being sent, or a lost router, is an error.
+fn clean_end(service: &str, end: Option<PeerEnd>, fin_sent: bool) -> anyhow::Result<()> {
+    match end {
+        Some(PeerEnd::Fin) | None => Ok(()),
+        Some(PeerEnd::Closed) if fin_sent => Ok(()),
+        Some(PeerEnd::Closed) => anyhow::bail!(
+            "service {service:?} closed the connection before the end of standard input (no FIN: the host stopped, refused the input, or was cut off); what it sent was printed, the rest of the input was not delivered"
+        ),
+        Some(PeerEnd::ChannelLost) => anyhow::bail!(
+            "the connection to the edge router was lost before service {service:?} finished; check the router and retry"
+        ),
     }
-    download.await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_fin_or_a_close_after_ours_is_clean() {
+        assert!(clean_end("s", Some(PeerEnd::Fin), false).is_ok());
+        assert!(clean_end("s", Some(PeerEnd::Fin), true).is_ok());
+        assert!(clean_end("s", Some(PeerEnd::Closed), true).is_ok());
+        let early = clean_end("s", Some(PeerEnd::Closed), false).unwrap_err();
+        assert!(early
+            .to_string()
+            .contains("before the end of standard input"));
+        assert!(clean_end("s", Some(PeerEnd::ChannelLost), true).is_err());
+    }
 }

@@ -6,6 +6,8 @@
 //! It serves on the loopback bridge `--listen` (default `127.0.0.1:9099`), on the dark
 //! service `--service`, or both; with `--service` and no `--listen` it opens no IP listener
 //! at all. A bridge address beyond loopback must be given explicitly and is warned about.
+//! On SIGTERM or SIGINT it stops accepting and answers the requests in progress for at most
+//! `--drain-timeout` seconds.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -16,7 +18,7 @@ use clap::Args;
 use dark_listener::context::{Context, ContextOptions};
 use dark_listener::identity::Identity;
 use dark_metrics::health::{self, spawn_health_file};
-use dark_metrics::serve::shutdown_signal;
+use dark_metrics::serve::{shutdown_signal, ConnectionLimits};
 use federate::federation::FederationLabels;
 use federate::scrape_loop::{ScrapeLimits, ScrapeLoopOptions};
 use federate::{start_gateway, DiscoveryFilter, DiscoveryOptions, GatewayConfig, ProxyLimits};
@@ -106,6 +108,11 @@ pub struct FederateArgs {
     /// on a router), for an exec probe (`darkscrape probe --health-file F --max-age S`).
     #[arg(long, env = "HEALTH_FILE")]
     pub health_file: Option<PathBuf>,
+    /// Seconds requests in progress (scrapes, /federate) may take to be answered after
+    /// SIGTERM or SIGINT (no new connection is accepted meanwhile); connections still open
+    /// then are closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub drain_timeout: u64,
 }
 
 /// Runs `darkscrape federate …`.
@@ -177,7 +184,10 @@ pub fn gateway_config(args: &FederateArgs) -> anyhow::Result<GatewayConfig> {
             external,
         },
         federate_allow_all: args.federate_allow_all,
-        ..GatewayConfig::default()
+        connections: ConnectionLimits {
+            drain_timeout: Duration::from_secs(args.drain_timeout),
+            ..ConnectionLimits::default()
+        },
     })
 }
 

@@ -1,6 +1,8 @@
 //! `darkscrape host`: hosts an existing loopback TCP service (a Prometheus, Debian's
 //! node_exporter, kube-state-metrics) as a dark service, byte for byte, until SIGINT or
 //! SIGTERM. The service keeps listening on loopback; only this forwarder touches the overlay.
+//! On the signal it stops accepting and lets open connections finish for at most
+//! `--drain-timeout` seconds.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -38,6 +40,10 @@ pub struct HostArgs {
     /// Connections forwarded at once.
     #[arg(long, default_value_t = 256)]
     pub max_connections: usize,
+    /// Seconds open connections may take to finish after SIGTERM or SIGINT (no new ones are
+    /// accepted meanwhile); those still open then are closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub drain_timeout: u64,
 }
 
 /// Runs `darkscrape host …`.
@@ -52,6 +58,7 @@ async fn host(args: HostArgs) -> anyhow::Result<()> {
         allow_remote: args.allow_remote_target,
         max_connections: args.max_connections,
         connect_timeout: Duration::from_secs(10),
+        drain_timeout: Duration::from_secs(args.drain_timeout),
     };
     // Refused before anything touches the network.
     options.check()?;
@@ -70,6 +77,10 @@ async fn host(args: HostArgs) -> anyhow::Result<()> {
     let result = forward_to_loopback(listener, options, shutdown_signal()).await;
     ctx.shutdown(Duration::from_secs(5)).await;
     let summary = result?;
-    tracing::info!(connections = summary.connections, "host stopped");
+    tracing::info!(
+        connections = summary.connections,
+        drained = summary.drained,
+        "host stopped"
+    );
     Ok(())
 }

@@ -7,7 +7,9 @@
 //! accepted too) and `--metrics-service` (`PROMETHEUS_SERVICE_NAME`; also
 //! `-p`/`--prometheusServiceName`). With `--health-file F` (`HEALTH_FILE`), `F` is
 //! rewritten every 5 s while both services are bound on at least one edge router, for an
-//! exec probe (`darkscrape probe`).
+//! exec probe (`darkscrape probe`). On the signal both services stop accepting, open echo
+//! sessions keep being echoed until their dialers close them, and scrapes in progress are
+//! answered, for at most `--drain-timeout` seconds (default 10).
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -54,6 +56,10 @@ pub struct ReflectzArgs {
     /// directory must be writable.
     #[arg(long, env = "HEALTH_FILE")]
     pub health_file: Option<PathBuf>,
+    /// Seconds open connections may take to finish after SIGTERM or SIGINT (no new ones are
+    /// accepted meanwhile); those still open then are closed.
+    #[arg(long, value_name = "SECS", default_value_t = 10)]
+    pub drain_timeout: u64,
 }
 
 /// Runs `darkscrape reflectz …`.
@@ -72,8 +78,9 @@ async fn serve(args: ReflectzArgs) -> anyhow::Result<()> {
         max_line_bytes: args.max_line_bytes,
         idle_timeout: Duration::from_secs(args.idle_timeout),
         max_connections: args.max_connections,
-        ..EchoLimits::default()
+        drain_timeout: Duration::from_secs(args.drain_timeout),
     };
+    config.metrics.connections.drain_timeout = Duration::from_secs(args.drain_timeout);
     let result = reflectz::run(&ctx, config, ReflectMetrics::new(), shutdown_signal()).await;
     ctx.shutdown(Duration::from_secs(5)).await;
     let summary = result?;

@@ -125,7 +125,9 @@ pub enum DialError {
         source: ChannelError,
     },
     /// The router (or the controller behind it, or the host) refused the connection.
-    #[error("dial {service:?} refused by router {router}: {reason}{}", code.map(|c| format!(" (error code {c})")).unwrap_or_default())]
+    /// The message names the service and says what the code means (see
+    /// [`crate::refusal`]); `reason` keeps the router's original text.
+    #[error("{}", crate::refusal::message(service, router, reason, *code))]
     Refused {
         /// Service name.
         service: String,

@@ -18,6 +18,7 @@
 //! | [`channel`] | I/O | TLS channels to edge routers: hello, reader/writer tasks, conn ids, latency probes, reconnect |
 //! | [`stream`] | I/O | `DarkStream`: one overlay connection as tokio `AsyncRead + AsyncWrite` (e2ee, FIN, close) |
 //! | [`listener`] | I/O | hosting: Bind on routers, re-bind, Dial → accepted stream, Unbind |
+//! | [`refusal`] | API | the words of a refused dial: the service by name, the router's codes explained |
 //! | [`context`] | API | `Context`: identity → TLS → controller session → channels; `bind`, `dial`, `shutdown` |
 //!
 //! Nothing in the protocol layer touches a socket or a clock: tests feed it bytes and read
@@ -33,6 +34,7 @@ pub mod e2ee;
 pub mod enroll;
 pub mod identity;
 pub mod listener;
+pub mod refusal;
 #[cfg(test)]
 mod scripted_router;
 pub mod stream;

@@ -16,11 +16,13 @@
 //!   peer reads EOF after the data already sent, and this side can still read.
 //! * A FIN from the peer gives EOF after buffered data. A StateClosed from the peer gives EOF
 //!   to reads and `BrokenPipe` to writes. Loss of the router channel gives
-//!   `ConnectionAborted`.
+//!   `ConnectionAborted`. Which of these ended the peer's side is kept in a [`PeerEndWatch`].
 //! * Dropping the stream (or [`DarkStream::close`]) sends StateClosed and frees the conn id.
 
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::Arc;
 use std::task::{ready, Context, Poll};
 
 use bytes::{Buf, Bytes, BytesMut};
@@ -77,6 +79,47 @@ enum WriteState {
     Closed,
 }
 
+/// How the peer ended its side of a connection, as far as this side has read it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PeerEnd {
+    /// A FIN: the peer finished sending; everything it sent was read.
+    Fin,
+    /// A StateClosed without a FIN before it: the peer (or the router) closed the whole
+    /// connection, and anything still in flight towards the peer may be lost.
+    Closed,
+    /// The router channel was lost.
+    ChannelLost,
+}
+
+/// A handle on how the peer ended a [`DarkStream`], readable after the stream was split
+/// or moved ([`DarkStream::peer_end_watch`]).
+#[derive(Debug, Clone, Default)]
+pub struct PeerEndWatch(Arc<AtomicU8>);
+
+impl PeerEndWatch {
+    /// The first end the reader saw, if any yet.
+    pub fn get(&self) -> Option<PeerEnd> {
+        match self.0.load(Ordering::Acquire) {
+            1 => Some(PeerEnd::Fin),
+            2 => Some(PeerEnd::Closed),
+            3 => Some(PeerEnd::ChannelLost),
+            _ => None,
+        }
+    }
+
+    fn record(&self, end: PeerEnd) {
+        let value = match end {
+            PeerEnd::Fin => 1,
+            PeerEnd::Closed => 2,
+            PeerEnd::ChannelLost => 3,
+        };
+        // Only the first end counts (a StateClosed after a FIN is an ordinary close).
+        let _ = self
+            .0
+            .compare_exchange(0, value, Ordering::AcqRel, Ordering::Acquire);
+    }
+}
+
 /// A connection over the overlay, implementing tokio's [`AsyncRead`] and [`AsyncWrite`].
 pub struct DarkStream {
     channel: RouterChannel,
@@ -88,6 +131,7 @@ pub struct DarkStream {
     read_state: ReadState,
     write_state: WriteState,
     peer_closed: bool,
+    peer_end: PeerEndWatch,
 }
 
 impl std::fmt::Debug for DarkStream {
@@ -120,12 +164,19 @@ impl DarkStream {
             read_state: ReadState::Open,
             write_state: WriteState::Open,
             peer_closed: false,
+            peer_end: PeerEndWatch::default(),
         }
     }
 
     /// Facts about this stream.
     pub fn info(&self) -> &StreamInfo {
         &self.info
+    }
+
+    /// How the peer ended its side, as read so far; the handle stays valid after the stream
+    /// is split (e.g. to tell a clean end from an abrupt close once reading hit EOF).
+    pub fn peer_end_watch(&self) -> PeerEndWatch {
+        self.peer_end.clone()
     }
 
     /// Whether the payload is end-to-end encrypted.
@@ -188,8 +239,12 @@ impl DarkStream {
                 },
                 None => self.pending = body,
             },
-            Some(StreamEvent::Fin) => self.read_state = ReadState::Eof,
+            Some(StreamEvent::Fin) => {
+                self.peer_end.record(PeerEnd::Fin);
+                self.read_state = ReadState::Eof;
+            }
             Some(StreamEvent::Closed(reason)) => {
+                self.peer_end.record(PeerEnd::Closed);
                 tracing::debug!(
                     conn_id = self.info.conn_id,
                     reason,
@@ -202,6 +257,7 @@ impl DarkStream {
                 }
             }
             None => {
+                self.peer_end.record(PeerEnd::ChannelLost);
                 let err = self.channel_lost();
                 self.read_state = ReadState::Failed(err.to_string());
                 self.write_state = WriteState::Closed;

@@ -13,7 +13,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use dark_listener::listener::ServiceListener;
-use dark_metrics::serve::LimitedAccept;
+use dark_metrics::serve::serve_streams;
 
 /// Tunables of [`forward_to_loopback`].
 #[derive(Debug, Clone)]
@@ -26,6 +26,9 @@ pub struct ForwardOptions {
     pub max_connections: usize,
     /// Longest wait for the TCP connect.
     pub connect_timeout: Duration,
+    /// After shutdown, longest wait for open connections to end on their own before they
+    /// are closed.
+    pub drain_timeout: Duration,
 }
 
 /// A forward target that is refused.
@@ -49,44 +52,63 @@ impl ForwardOptions {
 pub struct ForwardSummary {
     /// Connections forwarded.
     pub connections: u64,
+    /// Whether every open connection ended within the drain timeout.
+    pub drained: bool,
 }
 
 /// Forwards every connection of `listener` to `options.to` until `shutdown` resolves or the
-/// listener closes; open connections are left to finish on their own.
+/// listener closes; then stops accepting (the service is unbound) and lets open connections
+/// finish on their own for at most [`ForwardOptions::drain_timeout`] before closing them.
 pub async fn forward_to_loopback(
     listener: ServiceListener,
     options: ForwardOptions,
     shutdown: impl Future<Output = ()>,
 ) -> Result<ForwardSummary, NotLoopback> {
     options.check()?;
-    let mut accept = LimitedAccept::new(listener, options.max_connections, "forwarded");
-    let mut connections = 0u64;
-    tokio::pin!(shutdown);
-    while let Some((mut dark, peer, slot)) = accept.next(shutdown.as_mut()).await {
-        connections += 1;
-        let to = options.to;
-        let timeout = options.connect_timeout;
-        tokio::spawn(async move {
-            let tcp = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(to)).await
-            {
-                Ok(Ok(tcp)) => tcp,
-                Ok(Err(error)) => {
-                    tracing::warn!(%peer, %to, %error, "cannot connect to the forwarded service; closing the overlay connection");
-                    return;
+    let to = options.to;
+    let timeout = options.connect_timeout;
+    let summary = serve_streams(
+        listener,
+        options.max_connections,
+        "forwarded",
+        options.drain_timeout,
+        shutdown,
+        move |dark, peer, mut drain| async move {
+            tokio::select! {
+                _ = forward_one(dark, &peer, to, timeout) => {}
+                _ = drain.cut() => {
+                    tracing::info!(%peer, "forwarded connection still open after the drain timeout; closed");
                 }
-                Err(_) => {
-                    tracing::warn!(%peer, %to, "connecting to the forwarded service timed out");
-                    return;
-                }
-            };
-            let _ = tcp.set_nodelay(true);
-            let mut tcp = tcp;
-            match tokio::io::copy_bidirectional(&mut dark, &mut tcp).await {
-                Ok((up, down)) => tracing::debug!(%peer, up, down, "forwarded connection ended"),
-                Err(error) => tracing::debug!(%peer, %error, "forwarded connection failed"),
             }
-            drop(slot);
-        });
+        },
+    )
+    .await;
+    Ok(ForwardSummary {
+        connections: summary.connections,
+        drained: summary.drained,
+    })
+}
+
+/// Forwards one overlay connection to `to` until both sides are done.
+async fn forward_one<S>(mut dark: S, peer: &str, to: SocketAddr, timeout: Duration)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let tcp = match tokio::time::timeout(timeout, tokio::net::TcpStream::connect(to)).await {
+        Ok(Ok(tcp)) => tcp,
+        Ok(Err(error)) => {
+            tracing::warn!(%peer, %to, %error, "cannot connect to the forwarded service; closing the overlay connection");
+            return;
+        }
+        Err(_) => {
+            tracing::warn!(%peer, %to, "connecting to the forwarded service timed out");
+            return;
+        }
+    };
+    let _ = tcp.set_nodelay(true);
+    let mut tcp = tcp;
+    match tokio::io::copy_bidirectional(&mut dark, &mut tcp).await {
+        Ok((up, down)) => tracing::debug!(%peer, up, down, "forwarded connection ended"),
+        Err(error) => tracing::debug!(%peer, %error, "forwarded connection failed"),
     }
-    Ok(ForwardSummary { connections })
 }

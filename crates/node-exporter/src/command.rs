@@ -31,7 +31,8 @@ use dark_listener::context::{Context, ContextError};
 use dark_listener::listener::{BindError, BindOptions};
 use dark_metrics::health::{self, spawn_health_file, HealthFileError};
 use dark_metrics::serve::{
-    shutdown_signal, MetricsServer, ProcessCollector, ServeSummary, ServerConfig, ServerConfigError,
+    shutdown_signal, ConnectionLimits, MetricsServer, ProcessCollector, ServeSummary, ServerConfig,
+    ServerConfigError,
 };
 
 use crate::args::ExporterArgs;
@@ -87,6 +88,16 @@ pub struct CommandArgs {
     /// must be writable.
     #[arg(long, env = "HEALTH_FILE", conflicts_with = "once")]
     pub health_file: Option<PathBuf>,
+
+    /// Seconds scrapes in progress may take to be answered after SIGTERM or SIGINT (no new
+    /// connection is accepted meanwhile); connections still open then are closed.
+    #[arg(
+        long,
+        value_name = "SECS",
+        default_value_t = 10,
+        conflicts_with = "once"
+    )]
+    pub drain_timeout: u64,
 
     /// Collector selection and options, as node_exporter names them.
     #[command(flatten)]
@@ -169,6 +180,10 @@ pub fn metrics_server(
             n => n,
         },
         self_metrics: !args.disable_exporter_metrics,
+        connections: ConnectionLimits {
+            drain_timeout: Duration::from_secs(args.drain_timeout),
+            ..ConnectionLimits::default()
+        },
         ..ServerConfig::default()
     };
     let mut builder = MetricsServer::builder().config(config).collector(exporter);
@@ -257,6 +272,7 @@ mod tests {
         assert_eq!(args.service.as_deref(), Some("node.metrics"));
         assert_eq!(args.telemetry_path, "/metrics");
         assert_eq!(args.max_requests, 40);
+        assert_eq!(args.drain_timeout, 10);
     }
 
     #[test]
@@ -269,6 +285,7 @@ mod tests {
             "--web.telemetry-path=/node",
             "--web.max-requests=0",
             "--web.disable-exporter-metrics",
+            "--drain-timeout=3",
             "--collector.disable-defaults",
             "--collector.loadavg",
         ])
@@ -279,6 +296,10 @@ mod tests {
         assert_eq!(server.config().path, "/node");
         assert_eq!(server.config().max_concurrent_requests, UNLIMITED_REQUESTS);
         assert!(!server.config().self_metrics);
+        assert_eq!(
+            server.config().connections.drain_timeout,
+            Duration::from_secs(3)
+        );
     }
 
     #[test]

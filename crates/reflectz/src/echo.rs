@@ -18,16 +18,15 @@
 //!   without a message.
 //! * At most [`EchoLimits::max_connections`] connections are served at once; more wait in
 //!   the listener's accept queue (which refuses Dials once full).
-//! * On shutdown, open connections are closed at their next read and the loop waits for them
-//!   at most [`EchoLimits::drain_timeout`].
+//! * On shutdown, no new connection is accepted, and open connections keep being echoed
+//!   until their clients close them, for at most [`EchoLimits::drain_timeout`]; then those
+//!   still open are closed (FIN) and the loop returns.
 
 use std::future::Future;
 use std::time::Duration;
 
-use dark_metrics::serve::{AcceptSource, LimitedAccept};
+use dark_metrics::serve::{serve_streams, AcceptSource, Drain};
 use tokio::io::{AsyncBufRead, AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
-use tokio::sync::watch;
-use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::metrics::ReflectMetrics;
@@ -44,7 +43,7 @@ pub struct EchoLimits {
     pub idle_timeout: Duration,
     /// Connections served at once.
     pub max_connections: usize,
-    /// Longest wait for open connections after shutdown.
+    /// Longest wait for open connections to be closed by their clients after shutdown.
     pub drain_timeout: Duration,
 }
 
@@ -54,7 +53,7 @@ impl Default for EchoLimits {
             max_line_bytes: 64 * 1024,
             idle_timeout: Duration::from_secs(300),
             max_connections: 1024,
-            drain_timeout: Duration::from_secs(5),
+            drain_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -129,13 +128,14 @@ where
     }
 }
 
-/// Serves the echo protocol on one connection until it ends, updating `metrics` (but not
-/// the open/close counts, which the accept loop keeps).
+/// Serves the echo protocol on one connection until it ends or `drain` says the grace
+/// period is over, updating `metrics` (but not the open/close counts, which the accept loop
+/// keeps).
 pub async fn echo_connection<S>(
     stream: S,
     limits: &EchoLimits,
     metrics: &ReflectMetrics,
-    mut shutdown: watch::Receiver<bool>,
+    mut drain: Drain,
 ) -> EchoOutcome
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -150,7 +150,7 @@ where
                 limits.idle_timeout,
                 read_line_bounded(&mut stream, &mut line, limits.max_line_bytes),
             ) => read,
-            _ = shutdown.wait_for(|stop| *stop) => break EchoOutcome::Shutdown,
+            _ = drain.cut() => break EchoOutcome::Shutdown,
         };
         match read {
             Err(_elapsed) => {
@@ -223,43 +223,28 @@ pub async fn serve_echo<A>(
 where
     A: AcceptSource,
 {
-    let mut accept = LimitedAccept::new(source, limits.max_connections, "echo");
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let mut tasks = JoinSet::new();
-    let mut connections = 0u64;
-    tokio::pin!(shutdown);
-    loop {
-        // Reap finished connection tasks so the set does not grow.
-        while tasks.try_join_next().is_some() {}
-        let Some((io, peer, slot)) = accept.next(shutdown.as_mut()).await else {
-            break;
-        };
-        connections += 1;
-        metrics.connection_opened();
-        let metrics = metrics.clone();
-        let stop = stop_rx.clone();
-        tasks.spawn(async move {
-            let opened = Instant::now();
-            tracing::debug!(%peer, "echo connection accepted");
-            let outcome = echo_connection(io, &limits, &metrics, stop).await;
-            metrics.connection_closed(outcome.reason(), opened.elapsed().as_secs_f64());
-            tracing::debug!(%peer, ?outcome, "echo connection closed");
-            drop(slot);
-        });
-    }
-    drop(accept);
-    let _ = stop_tx.send(true);
-    let drained = tokio::time::timeout(limits.drain_timeout, async {
-        while tasks.join_next().await.is_some() {}
-    })
-    .await
-    .is_ok();
-    if !drained {
-        tasks.abort_all();
-    }
+    let summary = serve_streams(
+        source,
+        limits.max_connections,
+        "echo",
+        limits.drain_timeout,
+        shutdown,
+        move |io, peer, drain| {
+            let metrics = metrics.clone();
+            metrics.connection_opened();
+            async move {
+                let opened = Instant::now();
+                tracing::debug!(%peer, "echo connection accepted");
+                let outcome = echo_connection(io, &limits, &metrics, drain).await;
+                metrics.connection_closed(outcome.reason(), opened.elapsed().as_secs_f64());
+                tracing::debug!(%peer, ?outcome, "echo connection closed");
+            }
+        },
+    )
+    .await;
     EchoSummary {
-        connections,
-        drained,
+        connections: summary.connections,
+        drained: summary.drained,
     }
 }
 

@@ -188,7 +188,7 @@ async fn many_clients_at_once_get_their_own_lines() {
 }
 
 #[tokio::test]
-async fn shutdown_closes_open_connections() {
+async fn shutdown_lets_open_connections_finish() {
     let echo = start(EchoLimits::default());
     let mut client = echo.connect().await;
     client.write_all(b"hi\n").await.unwrap();
@@ -196,16 +196,54 @@ async fn shutdown_closes_open_connections() {
     let n = client.read(&mut buf).await.unwrap();
     assert_eq!(&buf[..n], b"you sent me: hi\n");
     let connect = echo.connect.clone();
-    let summary = echo.stop().await;
+    let _ = echo.stop.send(());
+    // Shutdown has begun: no new connection is taken, the open one is still echoed.
+    let (_c, s) = tokio::io::duplex(64);
+    tokio::time::timeout(Duration::from_secs(5), connect.closed())
+        .await
+        .expect("the source is dropped once shutdown begins");
+    assert!(
+        connect.send(s).await.is_err(),
+        "no accepting after shutdown"
+    );
+    for line in ["still\n", "there\n"] {
+        client.write_all(line.as_bytes()).await.unwrap();
+        let n = tokio::time::timeout(Duration::from_secs(5), client.read(&mut buf))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(&buf[..n], format!("you sent me: {line}").as_bytes());
+    }
+    let out = exchange(client, b"last\n").await;
+    assert_eq!(out, b"you sent me: last\n");
+    let summary = tokio::time::timeout(Duration::from_secs(5), echo.task)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(summary.drained);
+    assert_eq!(echo.metrics.lines(), 4);
+}
+
+#[tokio::test]
+async fn a_connection_open_past_the_drain_timeout_is_closed() {
+    let limits = EchoLimits {
+        drain_timeout: Duration::from_millis(300),
+        ..EchoLimits::default()
+    };
+    let echo = start(limits);
+    let mut client = echo.connect().await;
+    client.write_all(b"hi\n").await.unwrap();
+    let mut buf = [0u8; 64];
+    let n = client.read(&mut buf).await.unwrap();
+    assert_eq!(&buf[..n], b"you sent me: hi\n");
+    let started = std::time::Instant::now();
+    let summary = echo.stop().await;
+    assert!(!summary.drained);
+    assert!(started.elapsed() >= Duration::from_millis(300));
+    assert!(started.elapsed() < Duration::from_secs(5));
     let n = tokio::time::timeout(Duration::from_secs(5), client.read(&mut buf))
         .await
         .unwrap()
         .unwrap();
     assert_eq!(n, 0, "server closed its side");
-    let (_c, s) = tokio::io::duplex(64);
-    assert!(
-        connect.send(s).await.is_err(),
-        "no accepting after shutdown"
-    );
 }

@@ -1,8 +1,8 @@
 //! Where connections come from and how they are served: the [`AcceptSource`] trait
 //! (implemented for dark listeners ([`dark_listener::listener::ServiceListener`]), TCP
 //! listeners and in-memory channels), [`LimitedAccept`] (accepting under a connection limit
-//! until shutdown, shared by every serve loop) and the HTTP/1.1 accept loop with header limits
-//! and graceful shutdown.
+//! until shutdown, under every serve loop) and the HTTP/1.1 loop with header limits, run on
+//! [`super::drain::serve_streams`] for its graceful shutdown.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -12,7 +12,6 @@ use std::time::Duration;
 use http::{Request, Response};
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
@@ -216,29 +215,43 @@ where
         .timer(TokioTimer::new())
         .header_read_timeout(limits.header_read_timeout)
         .max_buf_size(limits.max_header_bytes.max(8192));
-    let graceful = GracefulShutdown::new();
-    let mut accept = LimitedAccept::new(source, limits.max_connections, "HTTP");
-    let mut connections = 0u64;
-    tokio::pin!(shutdown);
-    while let Some((io, peer, slot)) = accept.next(shutdown.as_mut()).await {
-        connections += 1;
-        tracing::debug!(%peer, "HTTP connection accepted");
-        let connection =
-            builder.serve_connection(TokioIo::new(io), TowerToHyperService::new(service.clone()));
-        let connection = graceful.watch(connection);
-        tokio::spawn(async move {
-            if let Err(error) = connection.await {
-                tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+    let summary = super::drain::serve_streams(
+        source,
+        limits.max_connections,
+        "HTTP",
+        limits.drain_timeout,
+        shutdown,
+        move |io, peer, mut drain| {
+            tracing::debug!(%peer, "HTTP connection accepted");
+            let connection = builder
+                .serve_connection(TokioIo::new(io), TowerToHyperService::new(service.clone()));
+            async move {
+                tokio::pin!(connection);
+                let ended = tokio::select! {
+                    ended = connection.as_mut() => Some(ended),
+                    _ = drain.draining() => None,
+                };
+                // Draining: finish the request in progress, close an idle kept-alive
+                // connection; cut at the end of the grace period.
+                let ended = match ended {
+                    Some(ended) => ended,
+                    None => {
+                        connection.as_mut().graceful_shutdown();
+                        tokio::select! {
+                            ended = connection.as_mut() => ended,
+                            _ = drain.cut() => return,
+                        }
+                    }
+                };
+                if let Err(error) = ended {
+                    tracing::debug!(%peer, %error, "HTTP connection ended with an error");
+                }
             }
-            drop(slot);
-        });
-    }
-    drop(accept);
-    let drained = tokio::time::timeout(limits.drain_timeout, graceful.shutdown())
-        .await
-        .is_ok();
+        },
+    )
+    .await;
     ServeSummary {
-        connections,
-        drained,
+        connections: summary.connections,
+        drained: summary.drained,
     }
 }

@@ -44,6 +44,7 @@
 
 mod accept;
 mod collector;
+mod drain;
 mod gather;
 mod gzip;
 mod http;
@@ -64,6 +65,7 @@ pub use self::accept::{
     serve_connections, AcceptSource, Accepted, ConnectionLimits, LimitedAccept, ServeSummary,
 };
 pub use self::collector::{collector_fn, CollectError, CollectFuture, Collector, FnCollector};
+pub use self::drain::{serve_streams, Drain, DrainSummary};
 pub use self::gather::{CollectorOutcome, CollectorStatus, Gathered};
 pub use self::http::{
     collect_budget, DeadlinePolicy, MetricsBody, MetricsHttpService, RequestFailed,
