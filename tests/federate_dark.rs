@@ -225,7 +225,7 @@ async fn gateway_served_only_on_the_overlay_follows_the_controller() {
     );
     assert!(
         own.contains(
-            "darkscrape_federate_scrapes_total{via=\"proxy\",outcome=\"success\",reason=\"\"} 4"
+            "darkscrape_federate_scrapes_total{outcome=\"success\",reason=\"\",via=\"proxy\"} 4"
         ),
         "{own}"
     );

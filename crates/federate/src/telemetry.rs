@@ -82,34 +82,34 @@ impl GatewayMetrics {
         let prefix = registry.sub_registry_with_prefix("darkscrape_federate");
         prefix.register(
             "targets",
-            "Dark targets discovered (what GET /sd lists).",
+            "Dark targets discovered (what GET /sd lists)",
             metrics.targets.clone(),
         );
         prefix.register(
             "discovery_errors",
-            "Discovery rounds that could not list every service's terminators.",
+            "Discovery rounds that could not list every service's terminators",
             metrics.discovery_errors.clone(),
         );
         prefix.register(
             "scrapes",
-            "Scrapes of dark targets, via the proxy (for Prometheus) or the scrape loop (for /federate), by outcome and failure reason.",
+            "Scrapes of dark targets, via the proxy (for Prometheus) or the scrape loop (for /federate), by outcome and failure reason",
             metrics.proxied.clone(),
         );
         prefix.register_with_unit(
             "dial_duration",
-            "Time to dial a target over the overlay (new connections only).",
+            "Time to dial a target over the overlay (new connections only)",
             Unit::Seconds,
             metrics.dial_duration.clone(),
         );
         prefix.register_with_unit(
             "scrape_duration",
-            "Time from a proxied request to the target's whole answer.",
+            "Time from a proxied request to the target's whole answer",
             Unit::Seconds,
             metrics.scrape_duration.clone(),
         );
         prefix.register_with_unit(
             "scraped",
-            "Body bytes relayed from targets, as sent (compressed when the target compressed).",
+            "Body bytes relayed from targets, as sent (compressed when the target compressed)",
             Unit::Bytes,
             metrics.bytes.clone(),
         );
