@@ -1,11 +1,13 @@
 // Command go-peer is darkscrape's test peer on the OpenZiti Go SDK
 // (github.com/openziti/sdk-golang, pinned in go.mod). The Rust tests start it as a child
-// process and read one JSON object per stdout line.
+// process and read one JSON object per stdout line. Flags come before the positional
+// arguments (Go's flag package stops at the first positional one).
 //
-//	go-peer host IDENTITY SERVICE [-edge-identity] [-terminators N]
-//	    binds SERVICE, prints {"step":"bound"} once a terminator exists, then echoes every
-//	    accepted connection until its peer closes; runs until killed.
-//	go-peer dial IDENTITY SERVICE [-terminator NAME] N...
+//	go-peer host [-edge-identity] [-terminators N] IDENTITY SERVICE
+//	    binds SERVICE, prints {"step":"listening"} once the SDK's listener exists, then
+//	    echoes every accepted connection until its peer closes; runs until killed. The
+//	    terminators come a moment later: callers retry their first dial.
+//	go-peer dial [-terminator NAME] IDENTITY SERVICE N...
 //	    for each size N: dials, sends N pseudo-random bytes while reading the echo back,
 //	    compares, prints {"step":"echoed","size":N,"received":R,"ok":true|false,...}; exits
 //	    1 when any size failed.
@@ -14,7 +16,12 @@
 //	    to stdout until the peer closes.
 //	go-peer metrics IDENTITY SERVICE
 //	    binds SERVICE and serves HTTP on it: GET /metrics answers a Prometheus text
-//	    exposition with go_peer_up 1 and go_peer_scrapes_total; prints {"step":"bound"}.
+//	    exposition with go_peer_up 1 and go_peer_scrapes_total; prints {"step":"listening"}.
+//
+// The peer does not use ListenOptions.WaitForNEstablishedListeners: in sdk-golang v1.9.0 the
+// "established" event can be handled before the new router listener is counted (when the
+// router's BindSuccess follows its bind reply at once), and the wait then times out with
+// "only had 1" although the terminator exists.
 package main
 
 import (
@@ -75,8 +82,6 @@ func listen(ctx ziti.Context, service string, edgeIdentity bool, terminators int
 	opts := ziti.DefaultListenOptions()
 	opts.BindUsingEdgeIdentity = edgeIdentity
 	opts.MaxTerminators = terminators
-	opts.WaitForNEstablishedListeners = 1
-	opts.ConnectTimeout = 30 * time.Second
 	listener, err := ctx.ListenWithOptions(service, opts)
 	if err != nil {
 		fail("cannot bind %s: %v", service, err)
@@ -91,7 +96,7 @@ func host(args []string) {
 	identity, service := positional(fs, args)
 	ctx := load(identity)
 	listener := listen(ctx, service, *edgeIdentity, *terminators)
-	say(map[string]any{"step": "bound", "service": service})
+	say(map[string]any{"step": "listening", "service": service})
 	for {
 		conn, err := listener.Accept()
 		if err != nil {
@@ -120,7 +125,7 @@ func dial(args []string) {
 	fs := flag.NewFlagSet("dial", flag.ExitOnError)
 	terminator := fs.String("terminator", "", "dial the terminator with this instance id")
 	if err := fs.Parse(args); err != nil || fs.NArg() < 3 {
-		fail("usage: go-peer dial IDENTITY SERVICE [-terminator NAME] N...")
+		fail("usage: go-peer dial [-terminator NAME] IDENTITY SERVICE N...")
 	}
 	identity, service := fs.Arg(0), fs.Arg(1)
 	var sizes []int
@@ -227,14 +232,14 @@ func metrics(args []string) {
 			"# HELP go_peer_scrapes_total Scrapes answered, this one included.\n"+
 			"# TYPE go_peer_scrapes_total counter\ngo_peer_scrapes_total %d\n", n)
 	})
-	say(map[string]any{"step": "bound", "service": service})
+	say(map[string]any{"step": "listening", "service": service})
 	server := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	fail("http serving on %s ended: %v", service, server.Serve(listener))
 }
 
 func positional(fs *flag.FlagSet, args []string) (string, string) {
 	if err := fs.Parse(args); err != nil || fs.NArg() != 2 {
-		fail("usage: go-peer %s IDENTITY SERVICE [flags]", fs.Name())
+		fail("usage: go-peer %s [flags] IDENTITY SERVICE", fs.Name())
 	}
 	return fs.Arg(0), fs.Arg(1)
 }
