@@ -27,7 +27,7 @@ use crate::config::{
     advertised_host, IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl,
 };
 use crate::error::LabError;
-use crate::jwt::{EnrollmentClaims, EnrollmentSigner};
+use crate::jwt::{EnrollmentClaims, EnrollmentSigner, ServiceAccessClaims};
 use crate::pki::{CertFingerprint, CsrError, IssuedCert, LabPki};
 use crate::timefmt::now_micros;
 
@@ -180,6 +180,9 @@ pub enum SessionCreateError {
         /// The session type asked for.
         requested: PolicyType,
     },
+    /// The session token could not be signed (`UNHANDLED` 500).
+    #[error("cannot sign the service session token ({0}): the lab's controller key is unusable; re-create the lab directory")]
+    Signing(String),
 }
 
 /// Why the router must refuse what an SDK presented.
@@ -855,6 +858,7 @@ impl LabState {
         service_id: &str,
         session_type: PolicyType,
     ) -> Result<ServiceSessionInfo, SessionCreateError> {
+        let issuer = self.controller_url();
         let mut inner = self.lock();
         if !inner.api_sessions.contains_key(&api_session.token) {
             return Err(SessionCreateError::Unauthorized);
@@ -886,10 +890,29 @@ impl LabState {
         let record = match existing {
             Some(r) => r,
             None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let issued_at = now_micros() / 1_000_000;
+                // A signed service-access JWT, as a 2.x controller answers (SDKs treat it as
+                // opaque; Go SDKs decode its claims to refresh the session's routers).
+                let token = self
+                    .signer
+                    .sign_service_access(&ServiceAccessClaims {
+                        iss: issuer,
+                        sub: service_id.clone(),
+                        aud: vec!["openziti".into()],
+                        iat: issued_at,
+                        jti: id.clone(),
+                        exp: issued_at + 365 * 24 * 3600,
+                        z_asid: api_session.id.clone(),
+                        z_iid: api_session.identity.id.clone(),
+                        z_t: "s".into(),
+                        z_st: session_type.as_str().into(),
+                        z_leg: true,
+                    })
+                    .map_err(|e| SessionCreateError::Signing(e.to_string()))?;
                 let r = ServiceSessionRecord {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    // Opaque and never starting with "ey" (Go SDKs treat "ey…" as a JWT).
-                    token: format!("st-{}", uuid::Uuid::new_v4()),
+                    id,
+                    token,
                     session_type,
                     service_id,
                     identity_id: api_session.identity.id.clone(),

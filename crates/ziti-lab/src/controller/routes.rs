@@ -554,6 +554,14 @@ async fn create_session(
             ))
         }
         Err(SessionCreateError::Unauthorized) => Err(ApiError::unauthorized()),
+        Err(e @ SessionCreateError::Signing(_)) => {
+            tracing::error!(error = %e, "lab state error");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNHANDLED",
+                e.to_string(),
+            ))
+        }
         Err(SessionCreateError::ServiceNotFound(_)) => Err(ApiError::not_found()),
         Err(SessionCreateError::NotPermitted {
             service_id,
