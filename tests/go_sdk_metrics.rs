@@ -6,15 +6,13 @@
 #[path = "../crates/node-exporter/tests/support/lab.rs"]
 mod lab;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use dark_listener::context::DialOptions;
 use dark_metrics::exposition::{Format, MetricFamily};
 use dark_metrics::scrape::{scrape, ScrapeRequest};
 use lab::{context, start_lab, HOST, SCRAPER, SERVICE};
-use testbed::peers::go_peer;
-use tokio::io::{AsyncBufReadExt, BufReader};
+use testbed::go_peer::GoHost;
 
 fn value(families: &[MetricFamily], name: &str) -> Option<f64> {
     families
@@ -27,33 +25,7 @@ fn value(families: &[MetricFamily], name: &str) -> Option<f64> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn darkscrape_scrapes_a_go_sdk_hosted_metrics_endpoint() {
     let lab = start_lab().await;
-    let identity = lab.identity_file(HOST);
-    let mut child = tokio::process::Command::new(go_peer())
-        .args(["metrics", identity.to_str().unwrap(), SERVICE])
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("cannot start the Go SDK peer");
-    let mut stdout = BufReader::new(child.stdout.take().unwrap()).lines();
-    let listening = tokio::time::timeout(Duration::from_secs(60), async {
-        while let Ok(Some(line)) = stdout.next_line().await {
-            if line.contains("\"listening\"") {
-                return true;
-            }
-        }
-        false
-    })
-    .await;
-    if listening != Ok(true) {
-        let _ = child.start_kill();
-        let out = child.wait_with_output().await.unwrap();
-        panic!(
-            "the Go SDK metrics host did not listen on {SERVICE} within 60 s: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
+    let host = GoHost::start("metrics", &[], &lab.identity_file(HOST), SERVICE).await;
     let scraper = context(&lab, SCRAPER).await;
     // The Go host's terminator follows its listener: retry the first dial (15 s at most).
     let mut first = None;
@@ -93,7 +65,6 @@ async fn darkscrape_scrapes_a_go_sdk_hosted_metrics_endpoint() {
         );
     }
     scraper.shutdown(Duration::from_secs(5)).await;
-    let _ = child.start_kill();
-    let _ = child.wait().await;
+    host.stop().await;
     lab.stop().await;
 }

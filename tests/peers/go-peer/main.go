@@ -9,8 +9,9 @@
 //	    terminators come a moment later: callers retry their first dial.
 //	go-peer dial [-terminator NAME] IDENTITY SERVICE N...
 //	    for each size N: dials, sends N pseudo-random bytes while reading the echo back,
-//	    compares, prints {"step":"echoed","size":N,"received":R,"ok":true|false,...}; exits
-//	    1 when any size failed.
+//	    compares, prints {"step":"echoed","size":N,"received":R,"ok":true|false,
+//	    "dial_ms":D,"transfer_ms":T,...} (D: the dial; T: first write to last echoed byte);
+//	    exits 1 when any size failed.
 //	go-peer pipe IDENTITY SERVICE
 //	    dials once, copies stdin to the connection (then half-closes it) and the connection
 //	    to stdout until the peer closes.
@@ -151,6 +152,10 @@ func dial(args []string) {
 
 func dialOnce(ctx ziti.Context, service, terminator string, size int) bool {
 	opts := &ziti.DialOptions{ConnectTimeout: 15 * time.Second, Identity: terminator}
+	data := make([]byte, size)
+	if _, err := rand.Read(data); err != nil {
+		fail("no random bytes: %v", err)
+	}
 	started := time.Now()
 	conn, err := ctx.DialWithOptions(service, opts)
 	if err != nil {
@@ -159,10 +164,7 @@ func dialOnce(ctx ziti.Context, service, terminator string, size int) bool {
 	}
 	defer conn.Close()
 	dialMs := float64(time.Since(started).Microseconds()) / 1000
-	data := make([]byte, size)
-	if _, err := rand.Read(data); err != nil {
-		fail("no random bytes: %v", err)
-	}
+	transferStarted := time.Now()
 	sendErr := make(chan error, 1)
 	go func() {
 		_, err := conn.Write(data)
@@ -180,7 +182,7 @@ func dialOnce(ctx ziti.Context, service, terminator string, size int) bool {
 			break
 		}
 	}
-	transferMs := float64(time.Since(started).Microseconds())/1000 - dialMs
+	transferMs := float64(time.Since(transferStarted).Microseconds()) / 1000
 	errs := []string{}
 	if err := <-sendErr; err != nil {
 		errs = append(errs, "send: "+err.Error())
