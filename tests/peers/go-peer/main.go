@@ -15,6 +15,10 @@
 //	go-peer pipe IDENTITY SERVICE
 //	    dials once, copies stdin to the connection (then half-closes it) and the connection
 //	    to stdout until the peer closes.
+//	go-peer enroll [-keyAlg EC|RSA] JWT OUT
+//	    enrolls with the one-time-token JWT as `ziti edge enroll` does (sdk-golang's
+//	    enroll.ParseToken and enroll.Enroll, RSA by default like the CLI), writes the identity
+//	    file to OUT as the CLI writes it (JSON, HTML not escaped), prints {"step":"enrolled"}.
 //	go-peer metrics IDENTITY SERVICE
 //	    binds SERVICE and serves HTTP on it: GET /metrics answers a Prometheus text
 //	    exposition with go_peer_up 1 and go_peer_scrapes_total; prints {"step":"listening"}.
@@ -42,6 +46,7 @@ import (
 
 	"github.com/openziti/sdk-golang/ziti"
 	"github.com/openziti/sdk-golang/ziti/edge"
+	"github.com/openziti/sdk-golang/ziti/enroll"
 )
 
 var stdoutMu sync.Mutex
@@ -239,6 +244,41 @@ func metrics(args []string) {
 	fail("http serving on %s ended: %v", service, server.Serve(listener))
 }
 
+func enrollIdentity(args []string) {
+	fs := flag.NewFlagSet("enroll", flag.ExitOnError)
+	var keyAlg ziti.KeyAlgVar
+	if err := keyAlg.Set("RSA"); err != nil {
+		fail("default key algorithm: %v", err)
+	}
+	fs.Var(&keyAlg, "keyAlg", "EC or RSA")
+	jwtPath, outPath := positional(fs, args)
+	jwtText, err := os.ReadFile(jwtPath)
+	if err != nil {
+		fail("cannot read the JWT %s: %v", jwtPath, err)
+	}
+	token, _, err := enroll.ParseToken(string(jwtText))
+	if err != nil {
+		fail("cannot parse the JWT %s: %v", jwtPath, err)
+	}
+	cfg, err := enroll.Enroll(enroll.EnrollmentFlags{Token: token, KeyAlg: keyAlg})
+	if err != nil {
+		fail("enrollment failed: %v", err)
+	}
+	out, err := os.Create(outPath)
+	if err != nil {
+		fail("cannot create %s: %v", outPath, err)
+	}
+	enc := json.NewEncoder(out)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(cfg); err != nil {
+		fail("cannot write %s: %v", outPath, err)
+	}
+	if err := out.Close(); err != nil {
+		fail("cannot write %s: %v", outPath, err)
+	}
+	say(map[string]any{"step": "enrolled", "identity": outPath, "keyAlg": keyAlg.Get()})
+}
+
 func positional(fs *flag.FlagSet, args []string) (string, string) {
 	if err := fs.Parse(args); err != nil || fs.NArg() != 2 {
 		fail("usage: go-peer %s [flags] IDENTITY SERVICE", fs.Name())
@@ -248,7 +288,7 @@ func positional(fs *flag.FlagSet, args []string) (string, string) {
 
 func main() {
 	if len(os.Args) < 2 {
-		fail("usage: go-peer host|dial|pipe|metrics IDENTITY SERVICE ...")
+		fail("usage: go-peer host|dial|pipe|metrics IDENTITY SERVICE ... or go-peer enroll JWT OUT")
 	}
 	switch os.Args[1] {
 	case "host":
@@ -259,7 +299,9 @@ func main() {
 		pipe(os.Args[2:])
 	case "metrics":
 		metrics(os.Args[2:])
+	case "enroll":
+		enrollIdentity(os.Args[2:])
 	default:
-		fail("unknown mode %q: use host, dial, pipe or metrics", os.Args[1])
+		fail("unknown mode %q: use host, dial, pipe, metrics or enroll", os.Args[1])
 	}
 }
