@@ -52,6 +52,41 @@ async fn go_sdk_dials_a_rust_hosted_encrypted_echo() {
     go_dials_rust_host(E2EE).await;
 }
 
+/// The Go SDK puts each write into one Data message (sealed as one secretstream message with
+/// e2ee); a real router forwards it whole. An 8 MiB write must reach our host as such a frame
+/// and come back exact (the SDK's frame limit was 4 MiB before, and the channel closed).
+async fn go_sdk_single_large_write(service: &'static str) {
+    let lab = start_lab().await;
+    let host = lab.context("host-a").await;
+    let echo = spawn_echo(
+        host.bind(service, BindOptions::default()).await.unwrap(),
+        "",
+    );
+    let sizes = [(8 << 20) + 1];
+    go_dial(
+        &[],
+        &lab.identity_file("dialer"),
+        service,
+        &sizes,
+        Duration::from_secs(120),
+    )
+    .await
+    .assert_exact(&sizes, service);
+    host.shutdown(Duration::from_secs(5)).await;
+    echo.await.unwrap();
+    lab.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_go_sdk_8_mib_plain_write_reaches_a_rust_host_whole() {
+    go_sdk_single_large_write(PLAIN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_go_sdk_8_mib_encrypted_write_reaches_a_rust_host_whole() {
+    go_sdk_single_large_write(E2EE).await;
+}
+
 /// The first dial of a Go-hosted service: retried (every 100 ms, at most 150 times) until
 /// the Go host's terminator exists.
 async fn dial_when_bound(ctx: &Context, service: &str, options: &DialOptions) -> DarkStream {

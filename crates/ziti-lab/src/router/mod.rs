@@ -90,7 +90,9 @@ pub struct RouterOptions {
     pub max_pending_dials_per_channel: usize,
     /// Most terminators (binds) per channel.
     pub max_binds_per_channel: usize,
-    /// Frame size limits after the hello.
+    /// Frame size limits after the hello. A real router has none below 2^31 bytes (openziti/
+    /// channel), and Go SDKs send one Data frame per write however large; the default,
+    /// dark-listener's [`FrameLimits::default`], takes 256 MiB bodies.
     pub frame_limits: FrameLimits,
 }
 
