@@ -9,6 +9,9 @@
 //! * [`LabState::service_session`]: service session token (Connect/Bind) → [`ServiceSessionInfo`]
 //!   (service, `Dial`/`Bind`, identity, API session), only while it is still valid.
 //! * [`LabState::service`], [`LabState::identity`]: lookups by id (e.g. `encryption_required`).
+//! * [`LabState::remove_identity`] and logout remove API sessions; routers watch
+//!   [`LabState::api_session_removals`] and close the channels that presented them (module
+//!   `revoke`).
 //!
 //! Persistence (JSON, written atomically): `state/identities/<identity id>.json` (pending
 //! enrollment, used tokens, accepted certificate fingerprints), `state/api-sessions.json`,
@@ -30,6 +33,8 @@ use crate::error::LabError;
 use crate::jwt::{EnrollmentClaims, EnrollmentSigner, ServiceAccessClaims};
 use crate::pki::{CertFingerprint, CsrError, IssuedCert, LabPki};
 use crate::timefmt::now_micros;
+
+mod revoke;
 
 /// Most live API sessions the lab keeps; further logins are refused until some expire.
 pub const MAX_API_SESSIONS: usize = 10_000;
@@ -282,6 +287,9 @@ pub struct LabState {
     signer: EnrollmentSigner,
     instance_id: String,
     inner: Mutex<Inner>,
+    /// Bumped whenever API sessions are removed (see [`revoke`]), so routers can close the
+    /// channels that presented them.
+    api_session_removals: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for LabState {
@@ -359,6 +367,7 @@ impl LabState {
             signer,
             instance_id,
             inner: Mutex::new(inner),
+            api_session_removals: tokio::sync::watch::Sender::new(0),
         };
         {
             let mut inner = state.lock();
@@ -836,7 +845,8 @@ impl LabState {
         list
     }
 
-    /// `DELETE /current-api-session`: ends the API session and its service sessions.
+    /// `DELETE /current-api-session`: ends the API session and its service sessions; routers
+    /// then close the channels that presented it.
     pub fn delete_api_session(&self, token: &str) -> Result<bool, LabError> {
         let mut inner = self.lock();
         let Some(removed) = inner.api_sessions.remove(token) else {
@@ -845,6 +855,8 @@ impl LabState {
         inner.sessions.retain(|_, s| s.api_session_id != removed.id);
         self.save_api_sessions(&inner)?;
         self.save_sessions(&inner)?;
+        drop(inner);
+        self.announce_api_session_removals();
         Ok(true)
     }
 

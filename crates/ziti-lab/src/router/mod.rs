@@ -297,6 +297,12 @@ async fn serve_connection(
         core.limits(),
     ));
     core.channels().insert(id, ch.clone());
+    let session_watch = tokio::spawn(close_when_api_session_removed(
+        core.state.clone(),
+        accepted.session.token.clone(),
+        id,
+        closing.clone(),
+    ));
     let (read_half, write_half) = tokio::io::split(tls);
     let writer = tokio::spawn(write_loop(write_half, rx, budget, closing.clone()));
     read_loop(
@@ -308,10 +314,41 @@ async fn serve_connection(
     )
     .await;
     ch.close();
+    session_watch.abort();
     core.channels().remove(&id);
     dispatch::channel_closed(&core, &ch).await;
     let _ = writer.await;
     tracing::debug!(%peer, channel = id, "router channel closed");
+}
+
+/// Closes the channel once the API session it presented in its hello is removed (logout,
+/// identity deleted), as a 2.x router does for legacy API sessions; returns when the channel
+/// closes.
+async fn close_when_api_session_removed(
+    state: Arc<LabState>,
+    token: String,
+    channel: u64,
+    closing: CancellationToken,
+) {
+    let mut removals = state.api_session_removals();
+    loop {
+        tokio::select! {
+            _ = closing.cancelled() => return,
+            changed = removals.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+        if !state.api_session_exists(&token) {
+            tracing::info!(
+                channel,
+                "the channel's API session was removed; closing the channel"
+            );
+            closing.cancel();
+            return;
+        }
+    }
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(
