@@ -7,7 +7,8 @@
 //! 1. **Echo throughput**: one stream per round, the dialer writes S bytes while reading the
 //!    echo back; the time runs from the first write to the last echoed byte (the Go dialer
 //!    times it the same way). Rounds go round-robin over the pairings; the median is shown.
-//! 2. **Dial-to-first-byte latency**: dial, one byte written, its echo read; p50 and p99.
+//! 2. **Dial-to-first-byte latency**: dial, one byte written, its echo read; p50 of the dial
+//!    and of the echo alone, p50 and p99 of both together.
 //!
 //! Hosts are told apart by terminator instance id: the Rust host (`host-a`) and the Go host
 //! (`host-b`) both bind with their identity's name, and every dial names one of them. The
@@ -124,11 +125,11 @@ async fn run(plan: Plan, bench: bool) {
     }
 
     println!(
-        "\n| dialer → host | mode | echo of {} MiB, median of {} | MB/s each way | vs Rust → Rust | dial+1 B p50 | p99 |",
+        "\n| dialer → host | mode | echo of {} MiB, median of {} | MB/s each way | vs Rust → Rust | dial p50 | 1 B echo p50 | dial + 1 B p50 | p99 |",
         plan.echo_bytes >> 20,
         plan.rounds
     );
-    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for service in [PLAIN, E2EE] {
         let mode = if service == PLAIN { "plain" } else { "e2ee" };
         let mut echo_ms: Vec<Vec<f64>> = vec![Vec::new(); PAIRS.len()];
@@ -144,19 +145,25 @@ async fn run(plan: Plan, bench: bool) {
         for (i, (from, to)) in PAIRS.into_iter().enumerate() {
             let transfer = median(&mut echo_ms[i]);
             let sizes = vec![1; plan.warmup + plan.latency_samples];
-            let mut first_byte: Vec<f64> = echo(&lab, &dialer, from, to, service, &sizes)
+            let samples: Vec<(f64, f64)> = echo(&lab, &dialer, from, to, service, &sizes)
                 .await
                 .into_iter()
                 .skip(plan.warmup)
-                .map(|(dial, transfer)| dial + transfer)
                 .collect();
-            first_byte.sort_by(f64::total_cmp);
+            let mut dial: Vec<f64> = samples.iter().map(|(d, _)| *d).collect();
+            let mut byte: Vec<f64> = samples.iter().map(|(_, b)| *b).collect();
+            let mut first_byte: Vec<f64> = samples.iter().map(|(d, b)| d + b).collect();
+            for list in [&mut dial, &mut byte, &mut first_byte] {
+                list.sort_by(f64::total_cmp);
+            }
             println!(
-                "| {} → {} | {mode} | {transfer:.1} ms | {:.0} | {:.2} | {:.2} ms | {:.2} ms |",
+                "| {} → {} | {mode} | {transfer:.1} ms | {:.0} | {:.2} | {:.2} ms | {:.2} ms | {:.2} ms | {:.2} ms |",
                 from.name(),
                 to.name(),
                 plan.echo_bytes as f64 / 1e6 / (transfer / 1e3),
                 reference / transfer,
+                percentile(&dial, 0.50),
+                percentile(&byte, 0.50),
                 percentile(&first_byte, 0.50),
                 percentile(&first_byte, 0.99),
             );
