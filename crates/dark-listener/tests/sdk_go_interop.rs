@@ -180,3 +180,66 @@ async fn go_sdk_dials_a_rust_terminator_by_the_host_identity_name() {
     echo.await.unwrap();
     lab.stop().await;
 }
+
+/// Runs `go-peer ARGS…` for at most `limit` (then kills it); returns (exited with success,
+/// stdout + stderr).
+async fn go_peer_output(args: &[&str], limit: Duration) -> (bool, String) {
+    let mut cmd = tokio::process::Command::new(testbed::peers::go_peer());
+    cmd.args(args)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().expect("cannot start the Go SDK peer");
+    let finished = tokio::time::timeout(limit, child.wait()).await;
+    let success = matches!(finished, Ok(Ok(status)) if status.success());
+    if finished.is_err() {
+        let _ = child.start_kill();
+    }
+    let out = child.wait_with_output().await.unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (success, text)
+}
+
+/// The lab's refusals reach the Go SDK in the controller's words: a dial by an identity no
+/// policy lets see the service, and a bind by an identity that may only dial it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_go_sdk_is_refused_unauthorized_dial_and_bind_with_the_controllers_reason() {
+    let lab = start_lab().await;
+    let host = lab.context("host-a").await;
+    let echo = spawn_echo(host.bind(PLAIN, BindOptions::default()).await.unwrap(), "");
+    let stranger = lab.identity_file("stranger");
+    // No policy lets the stranger see the service: the controller lists it to nobody else.
+    let (ok, text) = go_peer_output(
+        &["dial", stranger.to_str().unwrap(), PLAIN, "10"],
+        Duration::from_secs(15),
+    )
+    .await;
+    assert!(!ok, "a stranger's Go SDK dial succeeded: {text}");
+    assert!(
+        text.contains("dial-failed") && text.contains(&format!("service '{PLAIN}' not found")),
+        "{text}"
+    );
+
+    // The dialer may dial but not bind: the Go SDK reads the controller's refusal of the Bind
+    // session as access denied and stops its listener (the process itself keeps waiting in
+    // Accept, so it is stopped after 5 s).
+    let dialer = lab.identity_file("dialer");
+    let (_, text) = go_peer_output(
+        &["host", dialer.to_str().unwrap(), PLAIN],
+        Duration::from_secs(5),
+    )
+    .await;
+    assert!(
+        text.contains("service access denied")
+            && text.contains(&format!("permission to bind service '{PLAIN}'")),
+        "{text}"
+    );
+    host.shutdown(Duration::from_secs(5)).await;
+    echo.await.unwrap();
+    lab.stop().await;
+}
