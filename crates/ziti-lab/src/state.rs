@@ -9,6 +9,8 @@
 //! * [`LabState::service_session`]: service session token (Connect/Bind) → [`ServiceSessionInfo`]
 //!   (service, `Dial`/`Bind`, identity, API session), only while it is still valid.
 //! * [`LabState::service`], [`LabState::identity`]: lookups by id (e.g. `encryption_required`).
+//! * [`LabState::edge_routers`]: the configured router and those started beside it (module
+//!   `routers`), as the controller lists them.
 //! * [`LabState::remove_identity`] and logout remove API sessions; routers watch
 //!   [`LabState::api_session_removals`] and close the channels that presented them (module
 //!   `revoke`).
@@ -35,6 +37,7 @@ use crate::pki::{CertFingerprint, CsrError, IssuedCert, LabPki};
 use crate::timefmt::now_micros;
 
 mod revoke;
+mod routers;
 
 /// Most live API sessions the lab keeps; further logins are refused until some expire.
 pub const MAX_API_SESSIONS: usize = 10_000;
@@ -278,6 +281,8 @@ struct Inner {
     api_sessions: HashMap<String, ApiSessionRecord>,
     sessions: HashMap<String, ServiceSessionRecord>,
     last_change_at: i64,
+    /// Routers started beside the configured one (name, address), not persisted.
+    extra_routers: Vec<(String, SocketAddr)>,
 }
 
 /// The shared state of one lab. Cheap to query from many tasks (one short mutex section per call).
@@ -360,6 +365,7 @@ impl LabState {
                 .collect(),
             sessions: sessions.into_iter().map(|s| (s.token.clone(), s)).collect(),
             last_change_at: now_micros(),
+            extra_routers: Vec::new(),
         };
         let state = LabState {
             dir: dir.to_owned(),

@@ -124,10 +124,37 @@ pub struct RouterCore {
     pub options: RouterOptions,
     /// Router id (header 8 of the hello reply).
     pub router_id: String,
+    fabric: Arc<Fabric>,
+}
+
+/// What the lab's routers share: terminators, channels and id counters. A circuit may start
+/// on one router and end on another (a real network forwards between routers over router
+/// links; here both ends are in one process), so a dial through one router reaches a host
+/// bound on another.
+#[derive(Debug)]
+pub struct Fabric {
     terminators: Mutex<TerminatorTable>,
     channels: Mutex<HashMap<u64, Arc<EdgeChannel>>>,
     next_channel_id: AtomicU64,
     next_circuit_id: AtomicU64,
+}
+
+impl Default for Fabric {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Fabric {
+    /// An empty fabric.
+    pub fn new() -> Self {
+        Fabric {
+            terminators: Mutex::new(TerminatorTable::new()),
+            channels: Mutex::new(HashMap::new()),
+            next_channel_id: AtomicU64::new(1),
+            next_circuit_id: AtomicU64::new(1),
+        }
+    }
 }
 
 impl std::fmt::Debug for RouterCore {
@@ -139,26 +166,40 @@ impl std::fmt::Debug for RouterCore {
 }
 
 impl RouterCore {
-    /// A router for `state`.
+    /// The lab's primary router for `state`, on a fabric of its own.
     pub fn new(state: Arc<LabState>, options: RouterOptions) -> Self {
+        let router_id = state.edge_router().id;
+        Self::on_fabric(state, options, router_id, Arc::new(Fabric::new()))
+    }
+
+    /// A router with id `router_id` on a shared `fabric` (see [`Fabric`]).
+    pub fn on_fabric(
+        state: Arc<LabState>,
+        options: RouterOptions,
+        router_id: String,
+        fabric: Arc<Fabric>,
+    ) -> Self {
         RouterCore {
-            router_id: state.edge_router().id,
+            router_id,
             state,
             options,
-            terminators: Mutex::new(TerminatorTable::new()),
-            channels: Mutex::new(HashMap::new()),
-            next_channel_id: AtomicU64::new(1),
-            next_circuit_id: AtomicU64::new(1),
+            fabric,
         }
     }
 
     /// The terminator table.
     pub fn terminators(&self) -> MutexGuard<'_, TerminatorTable> {
-        self.terminators.lock().unwrap_or_else(|p| p.into_inner())
+        self.fabric
+            .terminators
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn channels(&self) -> MutexGuard<'_, HashMap<u64, Arc<EdgeChannel>>> {
-        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+        self.fabric
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// The live channel with this id.
@@ -175,7 +216,7 @@ impl RouterCore {
     pub fn next_circuit_id(&self) -> String {
         format!(
             "lab-c{}",
-            self.next_circuit_id.fetch_add(1, Ordering::Relaxed)
+            self.fabric.next_circuit_id.fetch_add(1, Ordering::Relaxed)
         )
     }
 
@@ -252,7 +293,7 @@ async fn serve_connection(
         tracing::debug!(%peer, "router connection without a client certificate");
         return;
     };
-    let id = core.next_channel_id.fetch_add(1, Ordering::Relaxed);
+    let id = core.fabric.next_channel_id.fetch_add(1, Ordering::Relaxed);
     let connection_id = format!("lab-ch{id}");
     let hello_info = core.hello_info();
     let accepted = tokio::select! {
