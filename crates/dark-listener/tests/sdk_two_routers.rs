@@ -148,3 +148,57 @@ async fn dials_fail_over_within_5_s_and_the_host_binds_again_five_times() {
     echo.await.unwrap();
     lab.stop().await;
 }
+
+/// The Go SDK v1.9.0 as the host over the same two routers (its default of at most 3
+/// terminators, one per router): first router-b stops, then, after it came back, the
+/// configured router; each time new dials of ours go through the other within 5 s. The second
+/// round can only pass if the Go host bound on router-b again after its restart (a stopped
+/// router's terminators go with its channels).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_go_sdk_host_on_two_routers_keeps_serving_when_either_stops() {
+    let mut lab = start_lab_on_fixed_ports().await;
+    lab.running
+        .as_mut()
+        .unwrap()
+        .add_router("router-b")
+        .await
+        .unwrap();
+    let go =
+        testbed::go_peer::GoHost::start("host", &[], &lab.identity_file("host-b"), PLAIN).await;
+    let dialer = lab.context("dialer").await;
+    // The Go host's terminators follow its listener: the first echo may take a moment.
+    let started = Instant::now();
+    while started.elapsed() < Duration::from_secs(15) {
+        let options = DialOptions {
+            timeout: Duration::from_secs(1),
+            ..DialOptions::default()
+        };
+        if dialer.dial(PLAIN, options).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    echo_within_5_s(&dialer, 0).await;
+    for round in 1..=2 {
+        let running = lab.running.as_mut().unwrap();
+        if round == 1 {
+            running.stop_extra_router("router-b").await;
+        } else {
+            running.stop_router().await;
+        }
+        let took = echo_within_5_s(&dialer, round).await;
+        println!("Go host, round {round}: a dial went through the other router in {took:?}");
+        let running = lab.running.as_mut().unwrap();
+        if round == 1 {
+            running.start_extra_router("router-b").await.unwrap();
+        } else {
+            running.start_router().await.unwrap();
+        }
+        // The Go host binds on the returning router again; give it time, then check service.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        echo_within_5_s(&dialer, round + 10).await;
+    }
+    dialer.shutdown(Duration::from_secs(5)).await;
+    go.stop().await;
+    lab.stop().await;
+}
