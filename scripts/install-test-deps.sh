@@ -9,7 +9,8 @@
 #    go.mod), built with Go >= 1.26 from the Go module proxy into a cache outside the
 #    repository (DARKSCRAPE_PEER_CACHE, default ~/.cache/darkscrape-peers), keyed by the SDK
 #    version and a hash of go.mod, go.sum and main.go: a second run builds nothing. The cold
-#    build (module downloads included) took 113 s on the 2-core dev machine (2026-12).
+#    build (module downloads included) took 113 s on the 2-core dev machine, 147 s with the
+#    machine under a load of 7 (2026-12).
 # Writes scripts/peers.env with the paths the tests read.
 set -euo pipefail
 cd "$(dirname "$0")/.."
