@@ -141,12 +141,19 @@ pub enum DialError {
         structured: Option<Box<StructuredError>>,
     },
     /// The dial did not finish in time.
-    #[error("dial {service:?} did not finish within {after:?}")]
+    #[error(
+        "dial {service:?} did not finish within {after:?}{}",
+        login_error.as_ref().map(|e| format!(" (the controller session's last error: {e})")).unwrap_or_default()
+    )]
     Timeout {
         /// Service name.
         service: String,
         /// The deadline.
         after: Duration,
+        /// The session keeper's last error when the dial gave up, e.g. the controller
+        /// refusing the login of a deleted identity (`401 INVALID_AUTH`), which is usually why
+        /// a dial waits.
+        login_error: Option<String>,
     },
     /// The service requires encryption but the host's key did not arrive.
     #[error("dial {service:?}: the service requires end-to-end encryption but the router sent no host public key; refusing to send plaintext")]
@@ -343,6 +350,11 @@ impl Context {
             Err(_) => Err(DialError::Timeout {
                 service: service.to_string(),
                 after: timeout,
+                login_error: self
+                    .inner
+                    .controller()
+                    .ok()
+                    .and_then(|c| c.snapshot().last_error),
             }),
         }
     }

@@ -24,6 +24,10 @@
 //! Nothing in the protocol layer touches a socket or a clock: tests feed it bytes and read
 //! bytes back. To serve HTTP on a listener, use `dark_metrics::serve::serve_connections`
 //! (the workspace's one HTTP accept loop; it takes any tower service).
+//!
+//! Which peers it was tested against (OpenZiti Go SDK v1.9.0, C SDK 0.29.3, the embedded lab;
+//! not yet a real 2.x controller and router) and what passed: `COMPATIBILITY.md` in this
+//! crate's directory.
 #![warn(missing_docs)]
 #![forbid(unsafe_code)]
 

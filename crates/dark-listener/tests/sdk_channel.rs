@@ -281,7 +281,7 @@ async fn malformed_input_closes_only_with_a_protocol_error() {
         huge.extend_from_slice(&ct::DATA.to_le_bytes());
         huge.extend_from_slice(&1i32.to_le_bytes());
         huge.extend_from_slice(&0u32.to_le_bytes());
-        huge.extend_from_slice(&(64u32 << 20).to_le_bytes());
+        huge.extend_from_slice(&(512u32 << 20).to_le_bytes());
         write.get_mut().write_all(&huge).await.unwrap();
         write.get_mut().flush().await.unwrap();
         tokio::time::sleep(Duration::from_secs(2)).await;

@@ -4,6 +4,8 @@
 //! * [`peers`]: locating the external peer tools (the venv Python with the OpenZiti C SDK,
 //!   promtool, prometheus, node_exporter) from the `DARKSCRAPE_*` variables with their
 //!   fallbacks, failing with a pointer to `scripts/install-test-deps.sh` when one is missing.
+//! * [`go_peer`]: the Go SDK peer as a host that listens and as a dialer whose echoes are
+//!   checked and timed.
 //! * [`http`]: one bounded HTTP/1.1 request on any byte stream.
 //! * [`promtool`]: promtool's text linter and OpenMetrics parser run on a body.
 //! * [`prometheus`]: a real Prometheus server started with a given configuration and
@@ -18,6 +20,7 @@
 //! here for the same reason.
 #![warn(missing_docs)]
 
+pub mod go_peer;
 pub mod http;
 pub mod lab;
 pub mod peers;

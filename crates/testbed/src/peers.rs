@@ -1,4 +1,5 @@
-//! Locating the external peer tools of the tests. Each is taken from its `DARKSCRAPE_*`
+//! Locating the external peer tools of the tests (the venv Python with the C SDK, the Go SDK
+//! peer, promtool, prometheus, node_exporter). Each is taken from its `DARKSCRAPE_*`
 //! environment variable (set by `scripts/peers.env`), else from its usual place; a missing
 //! tool fails the test with a message saying to run `scripts/install-test-deps.sh`.
 
@@ -40,6 +41,16 @@ pub fn peer_python() -> PathBuf {
         (Some(dir), Some(file)) => dir.join(file),
         _ => path,
     }
+}
+
+/// The Go SDK peer (`tests/peers/go-peer`, built by `scripts/install-test-deps.sh` into a
+/// cache outside the repository): `DARKSCRAPE_GO_PEER`. There is no fallback path, since the
+/// cache directory is keyed by the SDK version and a hash of the peer's sources.
+pub fn go_peer() -> PathBuf {
+    peer_tool(
+        "DARKSCRAPE_GO_PEER",
+        Path::new("/nonexistent/go-peer (DARKSCRAPE_GO_PEER is not set)"),
+    )
 }
 
 /// promtool: `DARKSCRAPE_PROMTOOL`, else `/usr/bin/promtool`.

@@ -52,7 +52,7 @@ pub enum LabError {
     /// An identity, service or policy with that name is already declared.
     #[error("{kind} {name:?} is already declared")]
     Duplicate {
-        /// "identity", "service" or "service policy".
+        /// "identity", "service", "service policy" or "edge router".
         kind: &'static str,
         /// The clashing name.
         name: String,
@@ -64,6 +64,14 @@ pub enum LabError {
         kind: &'static str,
         /// The name asked for.
         name: String,
+    },
+    /// No router of that name was added to the running lab.
+    #[error("no lab router called {name:?} was added (added: {known:?}); call RunningLab::add_router first")]
+    UnknownRouter {
+        /// The name asked for.
+        name: String,
+        /// The routers that were added.
+        known: Vec<String>,
     },
     /// Creating keys or certificates failed.
     #[error("PKI error while {action}: {message}")]

@@ -1,6 +1,12 @@
-//! Enrollment JWTs (`em: "ott"`): RS256, signed with the controller TLS server key, `kid` = hex
-//! SHA-1 of the controller certificate DER — what SDKs verify against the certificate they see
-//! in the TLS handshake.
+//! The lab controller's JWTs, RS256-signed with the controller TLS server key, `kid` = hex
+//! SHA-1 of the controller certificate DER (what SDKs verify against the certificate they see
+//! in the TLS handshake):
+//!
+//! * enrollment JWTs (`em: "ott"`), [`EnrollmentClaims`];
+//! * service session tokens, [`ServiceAccessClaims`]: since controller 1.7 `POST /sessions`
+//!   answers with a signed JWT as `data.token` (openziti/ziti v2.0.3
+//!   `controller/model/session_manager.go` `CreateJwt`), which SDKs present to routers in
+//!   Connect and Bind and Go SDKs decode (`z_t = "s"`, `sub` = service id).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -25,7 +31,35 @@ pub struct EnrollmentClaims {
     pub aud: Vec<String>,
 }
 
-/// Signs enrollment JWTs with the controller's RSA key.
+/// Claims of a service session token, as a 2.x controller writes them for a session created
+/// under a legacy (certificate-authenticated) API session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ServiceAccessClaims {
+    /// `https://host:port` of the controller.
+    pub iss: String,
+    /// The service id.
+    pub sub: String,
+    /// Audience, `["openziti"]`.
+    pub aud: Vec<String>,
+    /// Issued at, Unix seconds.
+    pub iat: i64,
+    /// The service session id.
+    pub jti: String,
+    /// Expiry, Unix seconds (a year on: the API session bounds its use).
+    pub exp: i64,
+    /// The API session id.
+    pub z_asid: String,
+    /// The identity id.
+    pub z_iid: String,
+    /// Token type, `"s"` (service access).
+    pub z_t: String,
+    /// Session type, `"Dial"` or `"Bind"`.
+    pub z_st: String,
+    /// True: backed by a stored session of a legacy API session.
+    pub z_leg: bool,
+}
+
+/// Signs the lab's JWTs with the controller's RSA key.
 pub struct EnrollmentSigner {
     key: ring::signature::RsaKeyPair,
     kid: String,
@@ -56,8 +90,17 @@ impl EnrollmentSigner {
         &self.kid
     }
 
-    /// Encodes and signs `claims`.
+    /// Encodes and signs enrollment `claims`.
     pub fn sign(&self, claims: &EnrollmentClaims) -> Result<String, LabError> {
+        self.sign_claims(claims)
+    }
+
+    /// Encodes and signs service session `claims`.
+    pub fn sign_service_access(&self, claims: &ServiceAccessClaims) -> Result<String, LabError> {
+        self.sign_claims(claims)
+    }
+
+    fn sign_claims<T: Serialize>(&self, claims: &T) -> Result<String, LabError> {
         let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});
         let claims_json =
             serde_json::to_vec(claims).map_err(|e| LabError::pki("encoding JWT claims", e))?;
@@ -104,6 +147,21 @@ pub fn decode_and_verify(
     jwt: &str,
     spki_der: &[u8],
 ) -> Result<(serde_json::Value, EnrollmentClaims), JwtDecodeError> {
+    decode_and_verify_as(jwt, spki_der)
+}
+
+/// [`decode_and_verify`] for a service session token.
+pub fn decode_and_verify_service_access(
+    jwt: &str,
+    spki_der: &[u8],
+) -> Result<(serde_json::Value, ServiceAccessClaims), JwtDecodeError> {
+    decode_and_verify_as(jwt, spki_der)
+}
+
+fn decode_and_verify_as<T: serde::de::DeserializeOwned>(
+    jwt: &str,
+    spki_der: &[u8],
+) -> Result<(serde_json::Value, T), JwtDecodeError> {
     let mut parts = jwt.trim().split('.');
     let (Some(h), Some(c), Some(s), None) =
         (parts.next(), parts.next(), parts.next(), parts.next())
@@ -123,7 +181,7 @@ pub fn decode_and_verify(
             part: "header",
             message: e.to_string(),
         })?;
-    let claims: EnrollmentClaims =
+    let claims: T =
         serde_json::from_slice(&part("claims", c)?).map_err(|e| JwtDecodeError::Part {
             part: "claims",
             message: e.to_string(),

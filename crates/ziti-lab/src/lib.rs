@@ -167,7 +167,17 @@ impl Lab {
         })?;
         self.state.set_addresses(controller_addr, router_addr);
         let controller = ServingTask::controller(listener, &self.state)?;
-        let router = ServingTask::router(router_listener, &self.state, router_options.clone())?;
+        let fabric = Arc::new(router::Fabric::new());
+        let router_id = self.state.edge_router().id;
+        let router = ServingTask::router(
+            router_listener,
+            router::RouterCore::on_fabric(
+                self.state.clone(),
+                router_options.clone(),
+                router_id,
+                fabric.clone(),
+            ),
+        )?;
         tracing::info!(%controller_addr, %router_addr, dir = %self.dir.display(), "lab started");
         Ok(RunningLab {
             controller_addr,
@@ -177,6 +187,8 @@ impl Lab {
             router_options,
             controller: Some(controller),
             router: Some(router),
+            fabric,
+            extra_routers: Vec::new(),
         })
     }
 }
@@ -213,13 +225,13 @@ impl ServingTask {
 
     fn router(
         listener: tokio::net::TcpListener,
-        state: &Arc<LabState>,
-        options: router::RouterOptions,
+        core: router::RouterCore,
     ) -> Result<Self, LabError> {
-        let tls = state.pki().router_tls_config()?;
+        let tls = core.state.pki().router_tls_config()?;
         let (shutdown_tx, shutdown_rx) = tokio::sync::watch::channel(false);
-        let core = Arc::new(router::RouterCore::new(state.clone(), options));
-        state.attach_router(&core);
+        let core = Arc::new(core);
+        // The controller lists terminators from the routers' shared fabric through it.
+        core.state.attach_router(&core);
         let task = tokio::spawn(router::serve(listener, tls, core, shutdown_rx));
         Ok(ServingTask {
             name: "router",
@@ -267,6 +279,16 @@ pub struct RunningLab {
     router_options: router::RouterOptions,
     controller: Option<ServingTask>,
     router: Option<ServingTask>,
+    fabric: Arc<router::Fabric>,
+    extra_routers: Vec<ExtraRouter>,
+}
+
+/// A router started beside the configured one ([`RunningLab::add_router`]).
+#[derive(Debug)]
+struct ExtraRouter {
+    name: String,
+    addr: SocketAddr,
+    task: Option<ServingTask>,
 }
 
 impl RunningLab {
@@ -308,8 +330,12 @@ impl RunningLab {
             let listener = bind(self.router_addr).await?;
             self.router = Some(ServingTask::router(
                 listener,
-                &self.state,
-                self.router_options.clone(),
+                router::RouterCore::on_fabric(
+                    self.state.clone(),
+                    self.router_options.clone(),
+                    self.state.edge_router().id,
+                    self.fabric.clone(),
+                ),
             )?);
             tracing::info!(router_addr = %self.router_addr, "lab router started again");
         }
@@ -340,14 +366,95 @@ impl RunningLab {
         Ok(())
     }
 
+    /// Starts a second (third, …) edge router called `name` on a free loopback port (or the
+    /// configured router host), listed by the controller beside the configured one; returns
+    /// its address. Circuits may cross routers: a dial through one reaches a host bound on
+    /// another. The name must not be taken.
+    pub async fn add_router(&mut self, name: &str) -> Result<SocketAddr, LabError> {
+        if self.extra_routers.iter().any(|r| r.name == name)
+            || self.state.edge_router().name == name
+        {
+            return Err(LabError::Duplicate {
+                kind: "edge router",
+                name: name.to_owned(),
+            });
+        }
+        let wanted = SocketAddr::new(self.router_addr.ip(), 0);
+        let listener = bind(wanted).await?;
+        let addr = listener.local_addr().map_err(|e| LabError::Bind {
+            addr: wanted,
+            source: e,
+        })?;
+        self.state.register_edge_router(name, addr);
+        let task = self.extra_router_task(name, listener)?;
+        self.extra_routers.push(ExtraRouter {
+            name: name.to_owned(),
+            addr,
+            task: Some(task),
+        });
+        tracing::info!(router = name, %addr, "extra lab router started");
+        Ok(addr)
+    }
+
+    /// Stops the extra router `name` (its channels close, so its binds and streams end).
+    /// Does nothing if it is stopped or unknown.
+    pub async fn stop_extra_router(&mut self, name: &str) {
+        let task = self
+            .extra_routers
+            .iter_mut()
+            .find(|r| r.name == name)
+            .and_then(|r| r.task.take());
+        if let Some(task) = task {
+            task.signal();
+            task.finish().await;
+        }
+    }
+
+    /// Starts the extra router `name` again on its address. Does nothing if it runs.
+    pub async fn start_extra_router(&mut self, name: &str) -> Result<(), LabError> {
+        let Some(index) = self.extra_routers.iter().position(|r| r.name == name) else {
+            return Err(LabError::UnknownRouter {
+                name: name.to_owned(),
+                known: self.extra_routers.iter().map(|r| r.name.clone()).collect(),
+            });
+        };
+        if self.extra_routers[index].task.is_none() {
+            let listener = bind(self.extra_routers[index].addr).await?;
+            let task = self.extra_router_task(name, listener)?;
+            self.extra_routers[index].task = Some(task);
+        }
+        Ok(())
+    }
+
+    fn extra_router_task(
+        &self,
+        name: &str,
+        listener: tokio::net::TcpListener,
+    ) -> Result<ServingTask, LabError> {
+        ServingTask::router(
+            listener,
+            router::RouterCore::on_fabric(
+                self.state.clone(),
+                self.router_options.clone(),
+                state::derive_id("router", name),
+                self.fabric.clone(),
+            ),
+        )
+    }
+
     /// Stops accepting, lets in-flight requests finish (bounded), persists sessions.
     pub async fn shutdown(mut self) {
         let controller = self.controller.take();
         let router = self.router.take();
-        for part in controller.iter().chain(router.iter()) {
+        let extras: Vec<ServingTask> = self
+            .extra_routers
+            .iter_mut()
+            .filter_map(|r| r.task.take())
+            .collect();
+        for part in controller.iter().chain(router.iter()).chain(extras.iter()) {
             part.signal();
         }
-        for part in controller.into_iter().chain(router) {
+        for part in controller.into_iter().chain(router).chain(extras) {
             part.finish().await;
         }
         if let Err(e) = self.state.flush() {

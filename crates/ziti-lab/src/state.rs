@@ -9,6 +9,11 @@
 //! * [`LabState::service_session`]: service session token (Connect/Bind) → [`ServiceSessionInfo`]
 //!   (service, `Dial`/`Bind`, identity, API session), only while it is still valid.
 //! * [`LabState::service`], [`LabState::identity`]: lookups by id (e.g. `encryption_required`).
+//! * [`LabState::edge_routers`]: the configured router and those started beside it (module
+//!   `routers`), as the controller lists them.
+//! * [`LabState::remove_identity`] and logout remove API sessions; routers watch
+//!   [`LabState::api_session_removals`] and close the channels that presented them (module
+//!   `revoke`).
 //!
 //! Persistence (JSON, written atomically): `state/identities/<identity id>.json` (pending
 //! enrollment, used tokens, accepted certificate fingerprints), `state/api-sessions.json`,
@@ -27,10 +32,13 @@ use crate::config::{
     advertised_host, IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl,
 };
 use crate::error::LabError;
-use crate::jwt::{EnrollmentClaims, EnrollmentSigner};
+use crate::jwt::{EnrollmentClaims, EnrollmentSigner, ServiceAccessClaims};
 use crate::pki::{CertFingerprint, CsrError, IssuedCert, LabPki};
 use crate::router::RouterCore;
 use crate::timefmt::now_micros;
+
+mod revoke;
+mod routers;
 
 /// Most live API sessions the lab keeps; further logins are refused until some expire.
 pub const MAX_API_SESSIONS: usize = 10_000;
@@ -195,6 +203,9 @@ pub enum SessionCreateError {
         /// The session type asked for.
         requested: PolicyType,
     },
+    /// The session token could not be signed (`UNHANDLED` 500).
+    #[error("cannot sign the service session token ({0}): the lab's controller key is unusable; re-create the lab directory")]
+    Signing(String),
 }
 
 /// Why the router must refuse what an SDK presented.
@@ -285,6 +296,8 @@ struct Inner {
     api_sessions: HashMap<String, ApiSessionRecord>,
     sessions: HashMap<String, ServiceSessionRecord>,
     last_change_at: i64,
+    /// Routers started beside the configured one (name, address), not persisted.
+    extra_routers: Vec<(String, SocketAddr)>,
 }
 
 /// The shared state of one lab. Cheap to query from many tasks (one short mutex section per call).
@@ -297,6 +310,9 @@ pub struct LabState {
     /// The running edge router, whose terminators the controller lists
     /// (`GET /services/{id}/terminators`); dangling while the router is stopped.
     router: Mutex<Weak<RouterCore>>,
+    /// Bumped whenever API sessions are removed (see [`revoke`]), so routers can close the
+    /// channels that presented them.
+    api_session_removals: tokio::sync::watch::Sender<u64>,
 }
 
 impl std::fmt::Debug for LabState {
@@ -367,6 +383,7 @@ impl LabState {
                 .collect(),
             sessions: sessions.into_iter().map(|s| (s.token.clone(), s)).collect(),
             last_change_at: now_micros(),
+            extra_routers: Vec::new(),
         };
         let state = LabState {
             dir: dir.to_owned(),
@@ -375,6 +392,7 @@ impl LabState {
             instance_id,
             inner: Mutex::new(inner),
             router: Mutex::new(Weak::new()),
+            api_session_removals: tokio::sync::watch::Sender::new(0),
         };
         {
             let mut inner = state.lock();
@@ -900,7 +918,8 @@ impl LabState {
         list
     }
 
-    /// `DELETE /current-api-session`: ends the API session and its service sessions.
+    /// `DELETE /current-api-session`: ends the API session and its service sessions; routers
+    /// then close the channels that presented it.
     pub fn delete_api_session(&self, token: &str) -> Result<bool, LabError> {
         let mut inner = self.lock();
         let Some(removed) = inner.api_sessions.remove(token) else {
@@ -909,6 +928,8 @@ impl LabState {
         inner.sessions.retain(|_, s| s.api_session_id != removed.id);
         self.save_api_sessions(&inner)?;
         self.save_sessions(&inner)?;
+        drop(inner);
+        self.announce_api_session_removals();
         Ok(true)
     }
 
@@ -922,6 +943,7 @@ impl LabState {
         service_id: &str,
         session_type: PolicyType,
     ) -> Result<ServiceSessionInfo, SessionCreateError> {
+        let issuer = self.controller_url();
         let mut inner = self.lock();
         if !inner.api_sessions.contains_key(&api_session.token) {
             return Err(SessionCreateError::Unauthorized);
@@ -953,10 +975,29 @@ impl LabState {
         let record = match existing {
             Some(r) => r,
             None => {
+                let id = uuid::Uuid::new_v4().to_string();
+                let issued_at = now_micros() / 1_000_000;
+                // A signed service-access JWT, as a 2.x controller answers (SDKs treat it as
+                // opaque; Go SDKs decode its claims to refresh the session's routers).
+                let token = self
+                    .signer
+                    .sign_service_access(&ServiceAccessClaims {
+                        iss: issuer,
+                        sub: service_id.clone(),
+                        aud: vec!["openziti".into()],
+                        iat: issued_at,
+                        jti: id.clone(),
+                        exp: issued_at + 365 * 24 * 3600,
+                        z_asid: api_session.id.clone(),
+                        z_iid: api_session.identity.id.clone(),
+                        z_t: "s".into(),
+                        z_st: session_type.as_str().into(),
+                        z_leg: true,
+                    })
+                    .map_err(|e| SessionCreateError::Signing(e.to_string()))?;
                 let r = ServiceSessionRecord {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    // Opaque and never starting with "ey" (Go SDKs treat "ey…" as a JWT).
-                    token: format!("st-{}", uuid::Uuid::new_v4()),
+                    id,
+                    token,
                     session_type,
                     service_id,
                     identity_id: api_session.identity.id.clone(),

@@ -535,7 +535,22 @@ async fn sessions_follow_service_policies() {
     assert_eq!(r.status, 201, "{:?}", r.body);
     let s = r.json()["data"].clone();
     let st = s["token"].as_str().unwrap();
-    assert!(!st.starts_with("ey"));
+    // A signed service-access JWT, as 2.x controllers answer (v2.0.3 session_manager.go).
+    let (header, claims) = ziti_lab::jwt::decode_and_verify_service_access(
+        st,
+        &spki_of(f.lab.state().pki().controller_cert_der()),
+    )
+    .expect("the session token is a JWT signed with the controller key");
+    assert_eq!(header["alg"], "RS256");
+    assert_eq!(claims.z_t, "s");
+    assert_eq!(claims.z_st, "Bind");
+    assert_eq!(claims.sub, echo_id);
+    assert_eq!(claims.jti, s["id"].as_str().unwrap());
+    assert_eq!(claims.z_asid, api["id"].as_str().unwrap());
+    assert_eq!(claims.z_iid, s["identityId"].as_str().unwrap());
+    assert_eq!(claims.aud, ["openziti"]);
+    assert!(claims.z_leg);
+    assert!(claims.exp > claims.iat);
     assert_eq!(s["type"], "Bind");
     assert_eq!(s["serviceId"], echo_id);
     assert_eq!(s["apiSessionId"], api["id"]);

@@ -1441,3 +1441,27 @@ async fn stalled_dialer_is_cut_off(options: RouterOptions) {
         .await;
     assert_eq!(reply_for(&host.expect(ct::RESULT).await), seq);
 }
+
+/// The hello reply says what a 2.0.3 router's says (openziti/ziti v2.0.3
+/// `router/xgress_edge/factory.go`): its version, BindSuccess support and posture-check support
+/// (SDKs with legacy API sessions still send posture data to the controller).
+#[tokio::test]
+async fn the_hello_reply_advertises_what_a_2_0_router_does() {
+    let lab = TestLab::start().await;
+    let (tls, token) = lab.login("host-a");
+    let mut ch = RawChannel::connect(lab.running.router_addr(), tls).await;
+    let hello = dark_listener::wire::edge::Hello {
+        session_token: Bytes::from(token),
+        identifier: Bytes::from_static(b"router-test"),
+        ..Default::default()
+    }
+    .to_frame(-1);
+    ch.send(hello).await;
+    let reply = dark_listener::wire::edge::HelloReply::from_frame(&ch.recv().await).unwrap();
+    assert!(reply.success);
+    assert!(reply.supports_bind_success);
+    assert!(reply.supports_posture_checks);
+    assert!(reply.version.is_some() && reply.router_id.is_some());
+    // 2.0.x routers send no capability bits (header 1039 is new in 2.1).
+    assert!(reply.capabilities.is_none());
+}

@@ -409,6 +409,12 @@ impl ControllerClient {
     }
 
     /// `GET /sessions/{id}`: re-reads a session (its router list may have changed).
+    ///
+    /// Only the router list is worth reading here: a 2.x controller (v2.0.3
+    /// `session_api_model.go`) answers with the session id in `token`, not the JWT that
+    /// `POST /sessions` returned, and routers refuse that as a Bind token and read it as a
+    /// service id in a Connect. Keep presenting the token from
+    /// [`create_session`](Self::create_session); the SDK itself never calls this.
     pub async fn session(&self, id: &str) -> Result<ServiceSession, ControllerError> {
         let path = format!("/sessions/{}", utf8_percent_encode(id, QUERY_VALUE));
         self.call(Method::GET, &path, None, true, "GET /sessions/{id}")

@@ -155,13 +155,22 @@ impl FrameLimits {
     }
 }
 
+/// Default post-hello body limit: 256 MiB.
+///
+/// Real peers do send bodies that large. The Go SDK (sdk-golang v1.9.0 `edgeConn.Write`) puts
+/// each `Write` into one Data message, end-to-end sealed as one secretstream message, so a
+/// 64 MiB write is a 64 MiB body; an OpenZiti router forwards it whole (openziti/channel reads
+/// any body length up to 2^32 - 1, and xgress sends unchunked payloads with its default MTU of
+/// 0), so it reaches the other SDK as one frame. The C SDK coalesces to 31 KiB.
+pub const DEFAULT_MAX_BODY_BYTES: u32 = 256 * 1024 * 1024;
+
 impl Default for FrameLimits {
-    /// 64 KiB of headers and 4 MiB of body: far above anything a real peer sends
-    /// (C coalesces data to 31 KiB) while bounding memory per channel.
+    /// 64 KiB of headers and [`DEFAULT_MAX_BODY_BYTES`] of body: what Go SDK peers send in one
+    /// write through a real router, while still bounding what one frame may claim.
     fn default() -> Self {
         Self {
             max_header_bytes: 64 * 1024,
-            max_body_bytes: 4 * 1024 * 1024,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
         }
     }
 }
@@ -500,5 +509,23 @@ mod tests {
         let mut buf = BytesMut::from(&Frame::new(0, 1, "x").to_bytes().unwrap()[..]);
         assert!(codec.decode(&mut buf).unwrap().is_some());
         assert_eq!(codec.current_limits(), FrameLimits::default());
+    }
+
+    #[test]
+    fn a_go_sdk_sized_data_frame_is_accepted_by_default() {
+        // One 64 MiB Go SDK write, sealed: 64 MiB + 17 bytes of body in one Data frame.
+        let body_len: u32 = (64 << 20) + 17;
+        let mut codec = FrameCodec::with_limits(FrameLimits::default());
+        let mut buf = BytesMut::new();
+        buf.extend_from_slice(&[3, 6, 9, 12]);
+        buf.extend_from_slice(&60786i32.to_le_bytes());
+        buf.extend_from_slice(&1i32.to_le_bytes());
+        buf.extend_from_slice(&0u32.to_le_bytes());
+        buf.extend_from_slice(&body_len.to_le_bytes());
+        // Only the header has arrived: the decoder waits for the body instead of refusing.
+        assert!(codec.decode(&mut buf).unwrap().is_none());
+        buf.extend_from_slice(&vec![7u8; body_len as usize]);
+        let frame = codec.decode(&mut buf).unwrap().expect("a whole frame");
+        assert_eq!(frame.body.len(), body_len as usize);
     }
 }

@@ -198,7 +198,7 @@ pub fn edge_router(r: &EdgeRouterInfo, changed_at: i64) -> Value {
 }
 
 /// `sessionDetail` (service session).
-pub fn session(s: &ServiceSessionInfo, router: &EdgeRouterInfo, changed_at: i64) -> Value {
+pub fn session(s: &ServiceSessionInfo, routers: &[EdgeRouterInfo], changed_at: i64) -> Value {
     let ts = format_micros(s.created_at);
     json!({
         "id": s.id,
@@ -209,7 +209,7 @@ pub fn session(s: &ServiceSessionInfo, router: &EdgeRouterInfo, changed_at: i64)
         "apiSessionId": s.api_session_id,
         "apiSession": {"id": s.api_session_id, "entity": "api-sessions", "_links": {}},
         "identityId": s.identity.id,
-        "edgeRouters": [edge_router(router, changed_at)],
+        "edgeRouters": routers.iter().map(|r| edge_router(r, changed_at)).collect::<Vec<_>>(),
         "createdAt": ts,
         "updatedAt": ts,
         "tags": {},

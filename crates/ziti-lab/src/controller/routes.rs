@@ -214,7 +214,11 @@ async fn authenticated(
         (&Method::GET, ["current-identity", "edge-routers"]) => {
             let pairs = query_pairs(&req);
             let (limit, offset) = paging(&pairs)?;
-            let all = vec![model::edge_router(&state.edge_router(), changed)];
+            let all = state
+                .edge_routers()
+                .iter()
+                .map(|r| model::edge_router(r, changed))
+                .collect();
             Ok(paged(all, limit, offset))
         }
         (&Method::GET, ["services"]) => list_services(state, session, &req),
@@ -241,7 +245,11 @@ async fn authenticated(
             }
             Ok(data(
                 StatusCode::OK,
-                json!({"edgeRouters": [model::edge_router(&state.edge_router(), changed)]}),
+                json!({"edgeRouters": state
+                    .edge_routers()
+                    .iter()
+                    .map(|r| model::edge_router(r, changed))
+                    .collect::<Vec<_>>()}),
             ))
         }
         (&Method::GET, ["services", id, "terminators"]) => {
@@ -269,7 +277,7 @@ async fn authenticated(
                 .ok_or_else(ApiError::not_found)?;
             Ok(data(
                 StatusCode::OK,
-                model::session(&s, &state.edge_router(), changed),
+                model::session(&s, &state.edge_routers(), changed),
             ))
         }
         (&Method::POST, ["posture-response"]) | (&Method::POST, ["posture-response-bulk"]) => {
@@ -568,10 +576,18 @@ async fn create_session(
             tracing::info!(identity = %session.identity.name, service = %s.service.name, kind = s.session_type.as_str(), "service session created");
             Ok(data(
                 StatusCode::CREATED,
-                model::session(&s, &state.edge_router(), state.last_change_at()),
+                model::session(&s, &state.edge_routers(), state.last_change_at()),
             ))
         }
         Err(SessionCreateError::Unauthorized) => Err(ApiError::unauthorized()),
+        Err(e @ SessionCreateError::Signing(_)) => {
+            tracing::error!(error = %e, "lab state error");
+            Err(ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNHANDLED",
+                e.to_string(),
+            ))
+        }
         Err(SessionCreateError::ServiceNotFound(_)) => Err(ApiError::not_found()),
         Err(SessionCreateError::NotPermitted {
             service_id,

@@ -115,6 +115,9 @@ where
         router_id: Some(info.router_id.clone()),
         version: Some(info.version.clone()),
         supports_bind_success: true,
+        // As 2.0.3 routers do; SDKs with legacy API sessions still send posture data to the
+        // controller.
+        supports_posture_checks: true,
         ..HelloReply::default()
     }
     .to_frame(HELLO_SEQUENCE)

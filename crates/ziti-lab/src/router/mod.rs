@@ -90,7 +90,9 @@ pub struct RouterOptions {
     pub max_pending_dials_per_channel: usize,
     /// Most terminators (binds) per channel.
     pub max_binds_per_channel: usize,
-    /// Frame size limits after the hello.
+    /// Frame size limits after the hello. A real router has none below 2^31 bytes (openziti/
+    /// channel), and Go SDKs send one Data frame per write however large; the default,
+    /// dark-listener's [`FrameLimits::default`], takes 256 MiB bodies.
     pub frame_limits: FrameLimits,
 }
 
@@ -122,10 +124,37 @@ pub struct RouterCore {
     pub options: RouterOptions,
     /// Router id (header 8 of the hello reply).
     pub router_id: String,
+    fabric: Arc<Fabric>,
+}
+
+/// What the lab's routers share: terminators, channels and id counters. A circuit may start
+/// on one router and end on another (a real network forwards between routers over router
+/// links; here both ends are in one process), so a dial through one router reaches a host
+/// bound on another.
+#[derive(Debug)]
+pub struct Fabric {
     terminators: Mutex<TerminatorTable>,
     channels: Mutex<HashMap<u64, Arc<EdgeChannel>>>,
     next_channel_id: AtomicU64,
     next_circuit_id: AtomicU64,
+}
+
+impl Default for Fabric {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Fabric {
+    /// An empty fabric.
+    pub fn new() -> Self {
+        Fabric {
+            terminators: Mutex::new(TerminatorTable::new()),
+            channels: Mutex::new(HashMap::new()),
+            next_channel_id: AtomicU64::new(1),
+            next_circuit_id: AtomicU64::new(1),
+        }
+    }
 }
 
 impl std::fmt::Debug for RouterCore {
@@ -137,26 +166,40 @@ impl std::fmt::Debug for RouterCore {
 }
 
 impl RouterCore {
-    /// A router for `state`.
+    /// The lab's primary router for `state`, on a fabric of its own.
     pub fn new(state: Arc<LabState>, options: RouterOptions) -> Self {
+        let router_id = state.edge_router().id;
+        Self::on_fabric(state, options, router_id, Arc::new(Fabric::new()))
+    }
+
+    /// A router with id `router_id` on a shared `fabric` (see [`Fabric`]).
+    pub fn on_fabric(
+        state: Arc<LabState>,
+        options: RouterOptions,
+        router_id: String,
+        fabric: Arc<Fabric>,
+    ) -> Self {
         RouterCore {
-            router_id: state.edge_router().id,
+            router_id,
             state,
             options,
-            terminators: Mutex::new(TerminatorTable::new()),
-            channels: Mutex::new(HashMap::new()),
-            next_channel_id: AtomicU64::new(1),
-            next_circuit_id: AtomicU64::new(1),
+            fabric,
         }
     }
 
     /// The terminator table.
     pub fn terminators(&self) -> MutexGuard<'_, TerminatorTable> {
-        self.terminators.lock().unwrap_or_else(|p| p.into_inner())
+        self.fabric
+            .terminators
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     fn channels(&self) -> MutexGuard<'_, HashMap<u64, Arc<EdgeChannel>>> {
-        self.channels.lock().unwrap_or_else(|p| p.into_inner())
+        self.fabric
+            .channels
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
     }
 
     /// The live channel with this id.
@@ -173,7 +216,7 @@ impl RouterCore {
     pub fn next_circuit_id(&self) -> String {
         format!(
             "lab-c{}",
-            self.next_circuit_id.fetch_add(1, Ordering::Relaxed)
+            self.fabric.next_circuit_id.fetch_add(1, Ordering::Relaxed)
         )
     }
 
@@ -250,7 +293,7 @@ async fn serve_connection(
         tracing::debug!(%peer, "router connection without a client certificate");
         return;
     };
-    let id = core.next_channel_id.fetch_add(1, Ordering::Relaxed);
+    let id = core.fabric.next_channel_id.fetch_add(1, Ordering::Relaxed);
     let connection_id = format!("lab-ch{id}");
     let hello_info = core.hello_info();
     let accepted = tokio::select! {
@@ -295,6 +338,12 @@ async fn serve_connection(
         core.limits(),
     ));
     core.channels().insert(id, ch.clone());
+    let session_watch = tokio::spawn(close_when_api_session_removed(
+        core.state.clone(),
+        accepted.session.token.clone(),
+        id,
+        closing.clone(),
+    ));
     let (read_half, write_half) = tokio::io::split(tls);
     let writer = tokio::spawn(write_loop(write_half, rx, budget, closing.clone()));
     read_loop(
@@ -306,10 +355,41 @@ async fn serve_connection(
     )
     .await;
     ch.close();
+    session_watch.abort();
     core.channels().remove(&id);
     dispatch::channel_closed(&core, &ch).await;
     let _ = writer.await;
     tracing::debug!(%peer, channel = id, "router channel closed");
+}
+
+/// Closes the channel once the API session it presented in its hello is removed (logout,
+/// identity deleted), as a 2.x router does for legacy API sessions; returns when the channel
+/// closes.
+async fn close_when_api_session_removed(
+    state: Arc<LabState>,
+    token: String,
+    channel: u64,
+    closing: CancellationToken,
+) {
+    let mut removals = state.api_session_removals();
+    loop {
+        tokio::select! {
+            _ = closing.cancelled() => return,
+            changed = removals.changed() => {
+                if changed.is_err() {
+                    return;
+                }
+            }
+        }
+        if !state.api_session_exists(&token) {
+            tracing::info!(
+                channel,
+                "the channel's API session was removed; closing the channel"
+            );
+            closing.cancel();
+            return;
+        }
+    }
 }
 
 async fn read_loop<R: AsyncRead + Unpin>(
