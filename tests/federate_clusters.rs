@@ -102,36 +102,7 @@ fn spawn(program: &Path, args: &[&str], dir: &Path, name: &str) -> Child {
 }
 
 fn logs(dir: &Path) -> String {
-    let mut out = String::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "log") {
-            let text = std::fs::read_to_string(&path).unwrap_or_default();
-            let tail: Vec<&str> = text.lines().rev().take(20).collect();
-            out.push_str(&format!(
-                "--- {} (newest first)\n{}\n",
-                path.display(),
-                tail.join("\n")
-            ));
-        }
-    }
-    out
-}
-
-/// The yaml block of the README between `<!-- marker -->` and `<!-- /marker -->`.
-fn readme_block(marker: &str) -> String {
-    let readme = std::fs::read_to_string(testbed::peers::workspace_root().join("README.md"))
-        .expect("README.md");
-    let start = readme
-        .find(&format!("<!-- {marker} -->"))
-        .unwrap_or_else(|| panic!("README marks {marker}"));
-    let end = readme
-        .find(&format!("<!-- /{marker} -->"))
-        .unwrap_or_else(|| panic!("README closes {marker}"));
-    let block = &readme[start..end];
-    let yaml = block.find("```yaml\n").expect("a yaml block") + "```yaml\n".len();
-    let close = block[yaml..].find("```").expect("the block ends") + yaml;
-    block[yaml..close].to_string()
+    testbed::files::log_tails(dir, 20)
 }
 
 /// GET through the central gateway's proxy: (status, body).
@@ -341,7 +312,8 @@ async fn central_prometheus_federates_two_dark_clusters() {
         "global:\n  scrape_interval: 1s\n{}\
          \x20 - job_name: b-node\n    proxy_url: http://{central}/\n    static_configs:\n\
          \x20     - targets: [b-node]\n",
-        readme_block("federate-central-config").replace("127.0.0.1:9099", &central.to_string())
+        testbed::files::readme_block("federate-central-config")
+            .replace("127.0.0.1:9099", &central.to_string())
     );
     let prometheus = TestPrometheus::start(&config).await;
     let context = || logs(&dir);

@@ -6,6 +6,7 @@
 //!   fallbacks, failing with a pointer to `scripts/install-test-deps.sh` when one is missing.
 //! * [`go_peer`]: the Go SDK peer as a host that listens and as a dialer whose echoes are
 //!   checked and timed.
+//! * [`files`]: a README block a test runs as printed, and child-process log tails.
 //! * [`http`]: one bounded HTTP/1.1 request on any byte stream.
 //! * [`promtool`]: promtool's text linter and OpenMetrics parser run on a body.
 //! * [`prometheus`]: a real Prometheus server started with a given configuration and
@@ -20,6 +21,7 @@
 //! here for the same reason.
 #![warn(missing_docs)]
 
+pub mod files;
 pub mod go_peer;
 pub mod http;
 pub mod lab;
