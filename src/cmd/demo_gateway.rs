@@ -67,13 +67,20 @@ impl GatewayStep {
     }
 }
 
-/// A free loopback address when `addr` has port 0, else `addr`.
-fn concrete(addr: SocketAddr) -> anyhow::Result<SocketAddr> {
-    if addr.port() != 0 {
+/// `addr` when it can be bound now; a free port on the same address when its port is 0 or
+/// already taken (then said on stdout, so a busy 9090 or 9099 does not stop the demo).
+fn concrete(addr: SocketAddr, what: &str) -> anyhow::Result<SocketAddr> {
+    if addr.port() != 0 && std::net::TcpListener::bind(addr).is_ok() {
         return Ok(addr);
     }
-    let probe = std::net::TcpListener::bind(addr).context("cannot find a free port")?;
-    Ok(probe.local_addr()?)
+    let mut any = addr;
+    any.set_port(0);
+    let probe = std::net::TcpListener::bind(any).context("cannot find a free port")?;
+    let chosen = probe.local_addr()?;
+    if addr.port() != 0 {
+        say(&format!("{addr} is taken; the {what} uses {chosen} instead"));
+    }
+    Ok(chosen)
 }
 
 /// `prometheus` on PATH.
@@ -92,7 +99,7 @@ pub async fn run(
     prometheus_addr: Option<SocketAddr>,
     step: Duration,
 ) -> anyhow::Result<GatewayStep> {
-    let gateway_addr = concrete(gateway_addr)?;
+    let gateway_addr = concrete(gateway_addr, "gateway")?;
     let gateway = start_gateway(
         scraper,
         GatewayConfig {
@@ -129,7 +136,7 @@ pub async fn run(
             prometheus: None,
         });
     };
-    let prometheus_addr = concrete(prometheus_addr)?;
+    let prometheus_addr = concrete(prometheus_addr, "Prometheus")?;
     let home = dir.join("prometheus");
     std::fs::create_dir_all(&home).with_context(|| format!("cannot create {}", home.display()))?;
     let config_path = home.join("prometheus.yml");
