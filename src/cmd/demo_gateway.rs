@@ -78,7 +78,9 @@ fn concrete(addr: SocketAddr, what: &str) -> anyhow::Result<SocketAddr> {
     let probe = std::net::TcpListener::bind(any).context("cannot find a free port")?;
     let chosen = probe.local_addr()?;
     if addr.port() != 0 {
-        say(&format!("{addr} is taken; the {what} uses {chosen} instead"));
+        say(&format!(
+            "{addr} is taken; the {what} uses {chosen} instead"
+        ));
     }
     Ok(chosen)
 }
