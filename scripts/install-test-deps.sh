@@ -2,7 +2,8 @@
 # Installs what the darkscrape tests need, once per machine; safe to run again.
 #  - Debian packages: prometheus (server + promtool), prometheus-node-exporter, libsodium-dev,
 #    valgrind (crates/node-exporter/scripts/build-small.sh records the functions that run),
-#    iproute2 (the netclass test builds a network namespace with `ip netns`; it needs root).
+#    iproute2 (the netclass test builds a network namespace with `ip netns`; it needs root),
+#    binutils (strip, readelf) and util-linux (unshare) for scripts/image-check.sh.
 #  - A Python venv at .venv-peers with the real OpenZiti C SDK (openziti==0.6.0, C SDK 0.29.3)
 #    and PyNaCl (libsodium), used as peers nobody here wrote.
 #  - The Go SDK peer (tests/peers/go-peer, on github.com/openziti/sdk-golang as pinned in its
@@ -15,7 +16,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(prometheus prometheus-node-exporter libsodium-dev valgrind iproute2)
+DEBS=(prometheus prometheus-node-exporter libsodium-dev valgrind iproute2 binutils util-linux)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
@@ -77,21 +78,8 @@ export DARKSCRAPE_GO_PEER="$GO_PEER"
 ENV
 
 # ---- The image and manifest checks (scripts/image-check.sh, scripts/deploy-check.sh) ----
-# binutils (strip, readelf) and util-linux (unshare) for the image; Go for deploy-check,
-# whose modules (kustomize, k8s.io API, schema and Pod Security code) go to Go's module
+# Go for deploy-check (its Debian packages are in DEBS above), whose modules (kustomize, k8s.io API, schema and Pod Security code) go to Go's module
 # cache once.
-IMAGE_DEBS=(binutils util-linux)
-missing=()
-for p in "${IMAGE_DEBS[@]}"; do
-  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
-done
-if [ "${#missing[@]}" -gt 0 ]; then
-  echo "== installing Debian packages: ${missing[*]}"
-  SUDO=""
-  [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-  $SUDO apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
-fi
 GO="$(command -v go || echo /usr/local/go/bin/go)"
 if [ ! -x "$GO" ]; then
   echo "install-test-deps.sh: Go not found (expected /usr/local/go/bin/go); scripts/deploy-check.sh needs it" >&2
