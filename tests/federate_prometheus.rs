@@ -12,7 +12,7 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -104,21 +104,6 @@ fn lab_config() -> LabConfig {
 
 fn darkscrape() -> tokio::process::Command {
     tokio::process::Command::new(env!("CARGO_BIN_EXE_darkscrape"))
-}
-
-fn custom_exporter() -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let path = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in <target>/<profile>/deps")
-        .join("examples/custom_exporter");
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --bin darkscrape --example custom_exporter`",
-        path.display()
-    );
-    path
 }
 
 /// Starts `command` with its stderr in `<dir>/<name>.log`.
@@ -236,7 +221,8 @@ async fn stock_prometheus_scrapes_every_dark_target_through_the_gateway() {
         .arg(lab.identity_file("node-host"))
         .args(["--service", NODE]);
     children.insert("node-exporter", spawn(command, &dir, "node-exporter"));
-    let mut command = tokio::process::Command::new(custom_exporter());
+    let mut command =
+        tokio::process::Command::new(testbed::process::built_binary("examples/custom_exporter"));
     command.arg(lab.identity_file("custom-host")).arg(CUSTOM);
     children.insert("custom", spawn(command, &dir, "custom-exporter"));
     let mut command = tokio::process::Command::new(peer_python());

@@ -18,6 +18,7 @@ use dark_metrics::exposition::{Format, MetricFamily};
 use dark_metrics::scrape::{scrape, ScrapeError, ScrapeRequest};
 use lab::{context, start_lab, HOST, SCRAPER, SERVICE};
 use testbed::lab::TestLab;
+use testbed::process::stop_cleanly;
 
 async fn dial_when_bound(ctx: &Context, terminator: &str) -> DarkStream {
     let options = DialOptions {
@@ -58,30 +59,6 @@ fn start(identity: &Path, log: &Path, extra: &[&str]) -> tokio::process::Child {
         .expect("darkscrape starts")
 }
 
-/// Sends `signal` to the child and waits (bounded) for a clean exit.
-async fn stop(mut child: tokio::process::Child, signal: &str, log: &Path) {
-    let pid = child.id().expect("child still running");
-    let sent = std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(sent.success());
-    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "no exit on {signal}:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            )
-        })
-        .unwrap();
-    assert!(
-        exit.success(),
-        "exit {exit} after {signal}:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn darkscrape_node_exporter_serves_dark_and_stops_on_signals() {
     let lab = start_lab().await;
@@ -110,7 +87,7 @@ async fn darkscrape_node_exporter_serves_dark_and_stops_on_signals() {
     let census = ziti_lab::sockets::check_process_dark(pid)
         .unwrap_or_else(|not_dark| panic!("darkscrape node-exporter: {not_dark}"));
     assert!(!census.tcp.is_empty());
-    stop(child, "-TERM", &log).await;
+    stop_cleanly(child, "-TERM", &log).await;
 
     // A terminator identity, another path, no exporter metrics; stopped with SIGINT.
     let log = lab.dir.path().join("node-exporter-2.log");
@@ -149,7 +126,7 @@ async fn darkscrape_node_exporter_serves_dark_and_stops_on_signals() {
     }
     ziti_lab::sockets::check_process_dark(pid)
         .unwrap_or_else(|not_dark| panic!("darkscrape node-exporter: {not_dark}"));
-    stop(child, "-INT", &log).await;
+    stop_cleanly(child, "-INT", &log).await;
 
     scraper.shutdown(Duration::from_secs(5)).await;
     lab.stop().await;

@@ -11,13 +11,14 @@
 #[path = "support/lab.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::stream::DarkStream;
 use support::{dial_when_bound, start_lab, ECHO, HOST, SCRAPER};
+use testbed::process::{built_binary, exits_cleanly, send_signal};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Child;
 
@@ -25,22 +26,6 @@ use tokio::process::Child;
 const LINES: usize = 30;
 /// Pause between two lines.
 const PACE: Duration = Duration::from_millis(60);
-
-/// A binary built in the same target directory as this test.
-fn built_binary(relative: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in <target>/<profile>/deps");
-    let path = profile_dir.join(relative);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --bin darkscrape --example custom_exporter`",
-        path.display()
-    );
-    path
-}
 
 fn spawn_darkscrape(args: &[&str], log: &Path) -> Child {
     tokio::process::Command::new(built_binary("darkscrape"))
@@ -52,35 +37,6 @@ fn spawn_darkscrape(args: &[&str], log: &Path) -> Child {
         .kill_on_drop(true)
         .spawn()
         .expect("darkscrape starts")
-}
-
-fn sigterm(child: &Child) {
-    let pid = child.id().expect("child still running");
-    let status = std::process::Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-}
-
-/// Waits (at most `limit`) for the child to exit 0; returns how long it took.
-async fn exits_cleanly(mut child: Child, limit: Duration, log: &Path) -> Duration {
-    let started = Instant::now();
-    let exit = tokio::time::timeout(limit, child.wait())
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "child did not exit within {limit:?} of SIGTERM:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            )
-        })
-        .unwrap();
-    assert!(
-        exit.success(),
-        "child exited with {exit}:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
-    started.elapsed()
 }
 
 /// Sends `line`, reads one line back.
@@ -103,7 +59,7 @@ async fn stream_through_sigterm(stream: DarkStream, child: &Child, prefix: &str)
         round_trip(&mut stream, first).await,
         format!("{prefix}{first}")
     );
-    sigterm(child);
+    send_signal(child, "-TERM");
     for i in 1..LINES {
         tokio::time::sleep(PACE).await;
         let line = format!("line {i}\n");
@@ -182,7 +138,7 @@ async fn reflectz_closes_a_session_still_open_after_the_drain_timeout() {
     let mut stream = BufReader::new(stream);
     assert_eq!(round_trip(&mut stream, "hi\n").await, "you sent me: hi\n");
     let signalled = Instant::now();
-    sigterm(&child);
+    send_signal(&child, "-TERM");
     // The session stays open and idle: reflectz closes it at the end of the grace period.
     let mut rest = Vec::new();
     tokio::time::timeout(Duration::from_secs(10), stream.read_to_end(&mut rest))

@@ -12,7 +12,6 @@
 #[path = "support/lab.rs"]
 mod support;
 
-use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
@@ -21,24 +20,8 @@ use support::{
     addressed, dial_when_bound, http_get, sample_value, start_lab, DEMO, ECHO, HOST, METRICS,
     SCRAPER,
 };
+use testbed::process::{built_binary, stop_cleanly};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
-
-/// A binary built in the same target directory as this test.
-fn built_binary(relative: &str) -> PathBuf {
-    let exe = std::env::current_exe().expect("test executable path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("test executable lives in <target>/<profile>/deps");
-    let path = profile_dir.join(relative);
-    assert!(
-        path.exists(),
-        "{} is not built: run `cargo build --bin darkscrape --example custom_exporter` \
-         (scripts/test.sh builds it)",
-        path.display()
-    );
-    path
-}
 
 /// Asserts that `pid` has TCP sockets (its channels) but none listening, and no UDP socket
 /// (the lab's shared procfs check).
@@ -46,30 +29,6 @@ fn assert_no_listening_socket(pid: u32, what: &str) {
     if let Err(not_dark) = ziti_lab::sockets::check_process_dark(pid) {
         panic!("{what}: {not_dark}");
     }
-}
-
-/// Sends `signal` to `pid` and waits (bounded) for a clean exit.
-async fn stop_child(mut child: tokio::process::Child, signal: &str, log: &Path) {
-    let pid = child.id().expect("child still running");
-    let status = std::process::Command::new("kill")
-        .args([signal, &pid.to_string()])
-        .status()
-        .expect("kill runs");
-    assert!(status.success());
-    let exit = tokio::time::timeout(Duration::from_secs(20), child.wait())
-        .await
-        .unwrap_or_else(|_| {
-            panic!(
-                "child did not stop on {signal}:\n{}",
-                std::fs::read_to_string(log).unwrap_or_default()
-            )
-        })
-        .unwrap();
-    assert!(
-        exit.success(),
-        "child exited with {exit} after {signal}:\n{}",
-        std::fs::read_to_string(log).unwrap_or_default()
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -108,7 +67,7 @@ async fn reflectz_and_the_example_exporter_hold_no_listening_socket() {
     assert_eq!(sample_value(&body, "reflect_total_connections"), Some(1.0));
     assert_no_listening_socket(pid, "darkscrape reflectz");
     drop(echo);
-    stop_child(child, "-TERM", &log).await;
+    stop_cleanly(child, "-TERM", &log).await;
 
     // The custom exporter example.
     let log = lab.dir.path().join("example.log");
@@ -134,7 +93,7 @@ async fn reflectz_and_the_example_exporter_hold_no_listening_socket() {
         assert!(body.contains(family), "missing {family:?}:\n{body}");
     }
     assert_no_listening_socket(pid, "custom_exporter");
-    stop_child(child, "-INT", &log).await;
+    stop_cleanly(child, "-INT", &log).await;
 
     // The check does catch a listener: the example's loopback mode (benchmark only) has one.
     let log = lab.dir.path().join("example-loopback.log");
@@ -158,7 +117,7 @@ async fn reflectz_and_the_example_exporter_hold_no_listening_socket() {
     assert!(line.starts_with("loopback 127.0.0.1:"), "{line}");
     let caught = std::panic::catch_unwind(|| assert_no_listening_socket(pid, "loopback mode"));
     assert!(caught.is_err(), "a listening TCP socket must be detected");
-    stop_child(child, "-INT", &log).await;
+    stop_cleanly(child, "-INT", &log).await;
 
     dialer.shutdown(Duration::from_secs(5)).await;
     lab.stop().await;

@@ -9,6 +9,7 @@
 //! * [`files`]: a README block a test runs as printed, and child-process log tails.
 //! * [`http`]: one bounded HTTP/1.1 request on any byte stream.
 //! * [`promtool`]: promtool's text linter and OpenMetrics parser run on a body.
+//! * [`process`]: binaries built beside the test, signals, bounded clean exits.
 //! * [`prometheus`]: a real Prometheus server started with a given configuration and
 //!   queried over its HTTP API.
 //! * [`lab`]: in-process labs for tests: a cached RSA PKI shared by every test binary, lab
@@ -26,5 +27,6 @@ pub mod go_peer;
 pub mod http;
 pub mod lab;
 pub mod peers;
+pub mod process;
 pub mod prometheus;
 pub mod promtool;
