@@ -61,3 +61,40 @@ pub async fn stop_cleanly(child: Child, signal: &str, log: &Path) {
     send_signal(&child, signal);
     exits_cleanly(child, Duration::from_secs(20), log).await;
 }
+
+/// How many established TCP connections process `pid` holds to `port` on any address: its
+/// socket inodes (`/proc/PID/fd`) matched against the rows of `/proc/net/tcp` and `tcp6`
+/// whose remote port is `port`. A process that has exited holds none.
+pub fn tcp_connections_to(pid: u32, port: u16) -> usize {
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return 0;
+    };
+    let inodes: std::collections::HashSet<String> = fds
+        .filter_map(|fd| std::fs::read_link(fd.ok()?.path()).ok())
+        .filter_map(|target| {
+            let target = target.to_string_lossy().into_owned();
+            let inode = target.strip_prefix("socket:[")?.strip_suffix(']')?;
+            Some(inode.to_string())
+        })
+        .collect();
+    let remote_port = format!(":{port:04X}");
+    ["/proc/net/tcp", "/proc/net/tcp6"]
+        .iter()
+        .filter_map(|table| std::fs::read_to_string(table).ok())
+        .flat_map(|table| {
+            table
+                .lines()
+                .skip(1)
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .filter(|row| {
+            let columns: Vec<&str> = row.split_whitespace().collect();
+            // sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode
+            columns.len() > 9
+                && columns[2].ends_with(&remote_port)
+                && columns[3] == "01"
+                && inodes.contains(columns[9])
+        })
+        .count()
+}
