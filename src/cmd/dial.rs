@@ -23,6 +23,8 @@ pub struct DialArgs {
     /// Identity file (JSON) to authenticate with.
     #[arg(long, short = 'i')]
     pub identity: PathBuf,
+    #[command(flatten)]
+    pub auth: super::AuthArgs,
     /// Service name to dial.
     #[arg(long, short = 's')]
     pub service: String,
@@ -48,7 +50,7 @@ pub fn run(args: DialArgs) -> anyhow::Result<()> {
 }
 
 async fn dial(args: DialArgs) -> anyhow::Result<()> {
-    let ctx = Context::from_identity_file(&args.identity)
+    let ctx = Context::from_identity_file_with_auth(&args.identity, args.auth.method)
         .with_context(|| format!("cannot use identity {}", args.identity.display()))?;
     let options = DialOptions {
         terminator_identity: args.terminator_identity.clone(),

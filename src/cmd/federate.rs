@@ -33,6 +33,8 @@ pub struct FederateArgs {
     /// may dial.
     #[arg(long, short = 'i', env = "IDENTITY_FILE")]
     pub identity: PathBuf,
+    #[command(flatten)]
+    pub auth: super::AuthArgs,
     /// HTTP bridge address for Prometheus [default: 127.0.0.1:9099, unless --service is given
     /// alone]. Anything but loopback lets whoever reaches it scrape every dark target.
     #[arg(long, env = "FEDERATE_LISTEN")]
@@ -196,6 +198,7 @@ async fn serve(args: FederateArgs) -> anyhow::Result<()> {
     let identity = Identity::from_file(&args.identity)
         .with_context(|| format!("cannot use identity {}", args.identity.display()))?;
     let mut options = ContextOptions::default();
+    options.session.auth = args.auth.method;
     // New services show up within one refresh interval.
     options.session.service_poll_interval = config.discovery.refresh_interval;
     let ctx = Context::with_options(identity, options)

@@ -21,6 +21,8 @@ pub struct HostArgs {
     /// Enrolled identity file (JSON) that binds the service.
     #[arg(long, short = 'i', env = "IDENTITY_FILE")]
     pub identity: PathBuf,
+    #[command(flatten)]
+    pub auth: super::AuthArgs,
     /// The overlay service to host.
     #[arg(long, short = 's', env = "HOST_SERVICE")]
     pub service: String,
@@ -62,7 +64,7 @@ async fn host(args: HostArgs) -> anyhow::Result<()> {
     };
     // Refused before anything touches the network.
     options.check()?;
-    let ctx = Context::from_identity_file(&args.identity)
+    let ctx = Context::from_identity_file_with_auth(&args.identity, args.auth.method)
         .with_context(|| format!("cannot use identity {}", args.identity.display()))?;
     let bind = BindOptions {
         bind_using_edge_identity: args.bind_using_identity,

@@ -27,6 +27,8 @@ pub struct ReflectzArgs {
     /// Enrolled identity file (JSON) hosting both services.
     #[arg(long, short = 'i', env = "IDENTITY_FILE")]
     pub identity: PathBuf,
+    #[command(flatten)]
+    pub auth: super::AuthArgs,
     /// Name of the echo service to host.
     #[arg(long, short = 's', env = "SERVICE_NAME", alias = "serviceName")]
     pub service: String,
@@ -69,7 +71,7 @@ pub fn run(args: ReflectzArgs) -> anyhow::Result<()> {
 }
 
 async fn serve(args: ReflectzArgs) -> anyhow::Result<()> {
-    let ctx = Context::from_identity_file(&args.identity)
+    let ctx = Context::from_identity_file_with_auth(&args.identity, args.auth.method)
         .with_context(|| format!("cannot use identity {}", args.identity.display()))?;
     let mut config = ReflectzConfig::new(&args.service, args.metrics_service.clone());
     config.metrics.path = args.metrics_path.clone();

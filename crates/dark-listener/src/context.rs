@@ -274,6 +274,16 @@ impl Context {
         Self::from_identity(Identity::from_file(path)?)
     }
 
+    /// Starts a context from an identity file with default options except the login method.
+    pub fn from_identity_file_with_auth(
+        path: impl AsRef<Path>,
+        auth: crate::controller::AuthMethod,
+    ) -> Result<Self, ContextError> {
+        let mut options = ContextOptions::default();
+        options.session.auth = auth;
+        Self::with_options(Identity::from_file(path)?, options)
+    }
+
     /// Starts a context for `identity` with default options.
     pub fn from_identity(identity: Identity) -> Result<Self, ContextError> {
         Self::with_options(identity, ContextOptions::default())
@@ -297,7 +307,8 @@ impl Context {
         let auth_timeout = options.controller.request_timeout + options.session.backoff_max;
         let controller = ControllerSession::start(client, options.session.clone());
         let pool = RouterPool::new(tls, identity.name().to_string(), options.channel.clone());
-        Ok(Self {
+        let updates = controller.subscribe();
+        let context = Self {
             inner: Arc::new(ContextInner {
                 identity,
                 controller: Mutex::new(Some(Arc::new(controller))),
@@ -307,7 +318,16 @@ impl Context {
                 dial_sessions: Mutex::new(HashMap::new()),
                 auth_timeout,
             }),
-        })
+        };
+        context
+            .inner
+            .tasks
+            .spawn(crate::token_update::follow_token_refreshes(
+                updates,
+                context.inner.pool.clone(),
+                context.inner.shutdown.clone(),
+            ));
+        Ok(context)
     }
 
     /// The identity this context runs as.

@@ -43,4 +43,5 @@ pub mod refusal;
 mod scripted_router;
 pub mod stream;
 pub mod tls;
+pub mod token_update;
 pub mod wire;

@@ -58,6 +58,16 @@ pub struct CommandArgs {
     #[arg(long, short = 'i', required_unless_present = "once")]
     pub identity: Option<PathBuf>,
 
+    /// How to log in to the controller: `auto` (OIDC when the controller offers it, as every
+    /// ziti 2.x controller does; else the legacy API session), `oidc`, or `legacy`.
+    #[arg(
+        long,
+        default_value = "auto",
+        env = "DARKSCRAPE_AUTH",
+        conflicts_with = "once"
+    )]
+    pub auth: dark_listener::controller::AuthMethod,
+
     /// Overlay service to serve the metrics on.
     #[arg(long, short = 's', required_unless_present = "once")]
     pub service: Option<String>,
@@ -197,9 +207,11 @@ async fn serve_dark(args: CommandArgs, server: MetricsServer) -> Result<(), Comm
     let (Some(identity), Some(service)) = (args.identity, args.service) else {
         return Err(CommandError::NothingToServe);
     };
-    let ctx = Context::from_identity_file(&identity).map_err(|source| CommandError::Identity {
-        path: identity.clone(),
-        source: Box::new(source),
+    let ctx = Context::from_identity_file_with_auth(&identity, args.auth).map_err(|source| {
+        CommandError::Identity {
+            path: identity.clone(),
+            source: Box::new(source),
+        }
     })?;
     let options = BindOptions {
         terminator_identity: args.terminator_identity,

@@ -591,6 +591,31 @@ impl RouterChannel {
         }
     }
 
+    /// Sends UpdateToken with a refreshed OIDC access token and waits for the router's
+    /// verdict: UpdateTokenSuccess, or UpdateTokenFailure (after which the router closes the
+    /// channel).
+    pub(crate) async fn update_token(
+        &self,
+        token: &str,
+        timeout: Duration,
+    ) -> Result<(), ChannelError> {
+        let frame = crate::wire::edge::UpdateToken {
+            token: bytes::Bytes::copy_from_slice(token.as_bytes()),
+        }
+        .to_frame(0);
+        let reply = self.request(frame, timeout).await?;
+        match reply.content_type {
+            ct::UPDATE_TOKEN_SUCCESS => Ok(()),
+            ct::UPDATE_TOKEN_FAILURE => Err(ChannelError::AuthenticationRejected {
+                router: self.shared.router.clone(),
+            }),
+            other => Err(ChannelError::Protocol {
+                router: self.shared.router.clone(),
+                detail: format!("UpdateToken answered with content type {other}"),
+            }),
+        }
+    }
+
     fn exhausted(&self) -> ChannelError {
         ChannelError::ConnIdsExhausted {
             router: self.shared.router.clone(),

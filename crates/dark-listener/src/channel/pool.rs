@@ -76,6 +76,20 @@ impl RouterPool {
         }
     }
 
+    /// The channels that are open right now.
+    pub(crate) async fn open_channels(&self) -> Vec<RouterChannel> {
+        let slots: Vec<_> = self.slots().values().cloned().collect();
+        let mut open = Vec::new();
+        for slot in slots {
+            if let Some(channel) = &slot.lock().await.channel {
+                if channel.is_open() {
+                    open.push(channel.clone());
+                }
+            }
+        }
+        open
+    }
+
     fn slot(&self, key: &str) -> Arc<tokio::sync::Mutex<Slot>> {
         self.slots().entry(key.to_string()).or_default().clone()
     }

@@ -18,10 +18,11 @@ use super::model::{
     ApiSession, AuthenticateRequest, ControllerVersion, CreateSessionRequest, CurrentIdentity,
     Envelope, Service, ServiceSession, ServiceTerminator, ServiceUpdates, SessionType,
 };
+use super::oidc::{self, flow::OidcEndpoint, OidcTokens};
 use super::ControllerError;
 
 /// Characters left as-is in query values: RFC 3986 unreserved.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'_')
     .remove(b'.')
@@ -100,7 +101,12 @@ pub struct ControllerClient {
 #[derive(Debug, Default)]
 struct ClientState {
     api_path: Option<String>,
+    /// `apiVersions["edge-oidc"].v1.path` from `/version`, when the controller offers OIDC.
+    oidc_path: Option<String>,
     token: Option<String>,
+    /// The token is an OIDC access token (sent as `Authorization: Bearer`), not a legacy
+    /// `zt-session` token.
+    bearer: bool,
 }
 
 impl std::fmt::Debug for ControllerClient {
@@ -165,7 +171,48 @@ impl ControllerClient {
 
     /// Forgets the API session token (e.g. after the controller refused it).
     pub fn clear_token(&self) {
-        self.state().token = None;
+        let mut state = self.state();
+        state.token = None;
+        state.bearer = false;
+    }
+
+    /// Whether the current token is an OIDC access token.
+    pub fn uses_oidc(&self) -> bool {
+        self.state().bearer
+    }
+
+    fn oidc_endpoint(&self) -> OidcEndpoint {
+        OidcEndpoint {
+            origin: self.url.origin.clone(),
+            path: self
+                .state()
+                .oidc_path
+                .clone()
+                .unwrap_or_else(|| "/oidc".to_string()),
+        }
+    }
+
+    /// Logs in with the certificate OIDC flow (PKCE, `/oidc/login/cert`, code exchange); the
+    /// access token is kept for later calls, sent as `Authorization: Bearer`.
+    pub async fn authenticate_oidc(
+        &self,
+        request: &AuthenticateRequest,
+    ) -> Result<OidcTokens, ControllerError> {
+        let tokens = oidc::flow::login(&self.transport, &self.oidc_endpoint(), request).await?;
+        let mut state = self.state();
+        state.token = Some(tokens.access_token.clone());
+        state.bearer = true;
+        Ok(tokens)
+    }
+
+    /// Exchanges `refresh_token` for new OIDC tokens and keeps the new access token.
+    pub async fn refresh_oidc(&self, refresh_token: &str) -> Result<OidcTokens, ControllerError> {
+        let tokens =
+            oidc::flow::refresh(&self.transport, &self.oidc_endpoint(), refresh_token).await?;
+        let mut state = self.state();
+        state.token = Some(tokens.access_token.clone());
+        state.bearer = true;
+        Ok(tokens)
     }
 
     fn url_for(&self, path_and_query: &str) -> String {
@@ -183,6 +230,12 @@ impl ControllerClient {
             .send(Method::GET, &url, &self.headers(false, false), None)
             .await?;
         let version: ControllerVersion = decode_data("GET /version", &url, answer)?;
+        if let Some(path) = version.oidc_path() {
+            let path = path.trim_end_matches('/').to_string();
+            if path.starts_with('/') {
+                self.state().oidc_path = Some(path);
+            }
+        }
         if let Some(path) = version.edge_client_path() {
             let path = path.trim_end_matches('/').to_string();
             if path.starts_with('/') || path.is_empty() {
@@ -427,8 +480,11 @@ impl ControllerClient {
             headers.push(("content-type", "application/json".to_string()));
         }
         if authenticated {
-            if let Some(token) = self.token() {
-                headers.push(("zt-session", token));
+            let state = self.state();
+            match (&state.token, state.bearer) {
+                (Some(token), true) => headers.push(("authorization", format!("Bearer {token}"))),
+                (Some(token), false) => headers.push(("zt-session", token.clone())),
+                (None, _) => {}
             }
         }
         headers

@@ -22,6 +22,7 @@ use super::model::{
     ApiSession, AuthenticateRequest, CurrentIdentity, EnvInfo, SdkInfo, Service, ServiceSession,
     ServiceTerminator, SessionType,
 };
+use super::oidc::OidcTokens;
 use super::schedule::{refresh_delay, Backoff};
 use super::{error_chain, ControllerClient, ControllerError};
 
@@ -44,6 +45,54 @@ pub struct ControllerSessionOptions {
     pub backoff_initial: Duration,
     /// Longest retry delay.
     pub backoff_max: Duration,
+    /// How to log in: OIDC, the legacy API session, or whichever the controller offers.
+    pub auth: AuthMethod,
+}
+
+/// How the keeper logs in to the controller.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AuthMethod {
+    /// OIDC when `/version` lists `OIDC_AUTH` (every ziti 2.x controller), else legacy: what
+    /// the Go and C SDKs do.
+    #[default]
+    Auto,
+    /// Certificate OIDC login with PKCE; fails on controllers that do not offer it.
+    Oidc,
+    /// The legacy `POST /authenticate?method=cert` API session (controllers before 2.0, and
+    /// the only login the C SDK 0.29.3 knows).
+    Legacy,
+}
+
+impl AuthMethod {
+    /// The name used on the command line and in logs.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuthMethod::Auto => "auto",
+            AuthMethod::Oidc => "oidc",
+            AuthMethod::Legacy => "legacy",
+        }
+    }
+}
+
+impl std::str::FromStr for AuthMethod {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "auto" => Ok(AuthMethod::Auto),
+            "oidc" => Ok(AuthMethod::Oidc),
+            "legacy" => Ok(AuthMethod::Legacy),
+            other => Err(format!(
+                "unknown authentication method {other:?}: use auto, oidc or legacy"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for AuthMethod {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 impl Default for ControllerSessionOptions {
@@ -57,6 +106,7 @@ impl Default for ControllerSessionOptions {
             fallback_refresh: Duration::from_secs(300),
             backoff_initial: Duration::from_secs(1),
             backoff_max: Duration::from_secs(60),
+            auth: AuthMethod::Auto,
         }
     }
 }
@@ -97,6 +147,8 @@ struct Inner {
     relogin_for: AtomicU64,
     wake: Notify,
     cancel: CancellationToken,
+    /// The OIDC refresh token of the current login (never logged).
+    refresh_token: std::sync::Mutex<Option<String>>,
 }
 
 impl Drop for ControllerSession {
@@ -116,6 +168,7 @@ impl ControllerSession {
             relogin_for: AtomicU64::new(u64::MAX),
             wake: Notify::new(),
             cancel: CancellationToken::new(),
+            refresh_token: std::sync::Mutex::new(None),
         });
         let task = tokio::spawn(run(inner.clone()));
         Self {
@@ -310,26 +363,74 @@ impl Inner {
     }
 
     async fn login(&self) -> Result<ApiSession, ControllerError> {
-        match self.client.version().await {
-            Ok(version) => tracing::debug!(
-                controller = self.client.origin(),
-                version = version.version,
-                api_path = self.client.api_path(),
-                "controller version"
-            ),
+        let offers_oidc = match self.client.version().await {
+            Ok(version) => {
+                tracing::debug!(
+                    controller = self.client.origin(),
+                    version = version.version,
+                    api_path = self.client.api_path(),
+                    oidc = version.offers_oidc(),
+                    "controller version"
+                );
+                version.offers_oidc()
+            }
             Err(err) if err.is_transport() => return Err(err),
-            Err(err) => tracing::warn!(
-                controller = self.client.origin(),
-                error = %err,
-                "GET /version failed; keeping the API path from ztAPI"
-            ),
-        }
+            Err(err) => {
+                tracing::warn!(
+                    controller = self.client.origin(),
+                    error = %err,
+                    "GET /version failed; keeping the API path from ztAPI"
+                );
+                false
+            }
+        };
         let request = AuthenticateRequest {
             sdk_info: self.options.sdk_info.clone(),
             env_info: self.options.env_info.clone(),
             config_types: self.options.config_types.clone(),
         };
-        self.client.authenticate(&request).await
+        let use_oidc = match self.options.auth {
+            AuthMethod::Oidc => true,
+            AuthMethod::Legacy => false,
+            AuthMethod::Auto => offers_oidc,
+        };
+        if !use_oidc {
+            self.set_refresh_token(None);
+            return self.client.authenticate(&request).await;
+        }
+        let tokens = self.client.authenticate_oidc(&request).await?;
+        self.set_refresh_token(tokens.refresh_token.clone());
+        Ok(api_session_of(&tokens, &request.config_types))
+    }
+
+    fn set_refresh_token(&self, token: Option<String>) {
+        match self.refresh_token.lock() {
+            Ok(mut guard) => *guard = token,
+            Err(poisoned) => *poisoned.into_inner() = token,
+        }
+    }
+
+    fn refresh_token(&self) -> Option<String> {
+        match self.refresh_token.lock() {
+            Ok(guard) => guard.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Extends the API session: `GET /current-api-session` for a legacy session, the refresh
+    /// grant for an OIDC one (whose new access token is then published).
+    async fn refresh_api_session(&self) -> Result<ApiSession, ControllerError> {
+        if !self.client.uses_oidc() {
+            return self.client.current_api_session().await;
+        }
+        let Some(refresh_token) = self.refresh_token() else {
+            return Err(ControllerError::NotAuthenticated {
+                operation: "OIDC refresh (the controller gave no refresh token)",
+            });
+        };
+        let tokens = self.client.refresh_oidc(&refresh_token).await?;
+        self.set_refresh_token(tokens.refresh_token.clone());
+        Ok(api_session_of(&tokens, &self.options.config_types))
     }
 
     /// Re-lists services when `service-updates` says they changed (or cannot say).
@@ -361,6 +462,23 @@ impl Inner {
             .or_else(|| remaining_until(session.expires_at.as_deref()?))
             .unwrap_or(self.options.fallback_refresh);
         refresh_delay(remaining, self.options.min_refresh_delay)
+    }
+}
+
+/// The API session an OIDC login stands for: its id (`z_asid`), the access token (used in
+/// router hellos exactly where a legacy token goes) and its lifetime.
+fn api_session_of(tokens: &OidcTokens, config_types: &[String]) -> ApiSession {
+    ApiSession {
+        id: tokens
+            .claims
+            .api_session_id
+            .clone()
+            .unwrap_or_else(|| "oidc".to_string()),
+        token: tokens.access_token.clone(),
+        identity_id: tokens.claims.subject.clone(),
+        expiration_seconds: Some(tokens.lifetime.as_secs()),
+        config_types: config_types.to_vec(),
+        ..ApiSession::default()
     }
 }
 
@@ -413,6 +531,12 @@ async fn run(inner: Arc<Inner>) {
         backoff.reset();
         tracing::info!(
             controller = inner.client.origin(),
+            auth = if inner.client.uses_oidc() {
+                "oidc"
+            } else {
+                "legacy"
+            },
+            requested = inner.options.auth.as_str(),
             api_session = session.id,
             identity = session
                 .identity
@@ -447,7 +571,7 @@ async fn run(inner: Arc<Inner>) {
                 _ = inner.cancel.cancelled() => return,
                 _ = inner.wake.notified() => {}
                 _ = tokio::time::sleep_until(refresh_at) => {
-                    match inner.client.current_api_session().await {
+                    match inner.refresh_api_session().await {
                         Ok(session) => {
                             backoff.reset();
                             refresh_at = Instant::now() + inner.refresh_after(&session);

@@ -16,12 +16,13 @@ mod client;
 pub(crate) mod http;
 mod keeper;
 pub mod model;
+pub mod oidc;
 pub mod schedule;
 
 pub(crate) use self::client::excerpt as client_excerpt;
 pub use self::client::{ControllerClient, ControllerClientOptions};
 pub use self::http::{error_chain, TransportError};
-pub use self::keeper::{ControllerSession, ControllerSessionOptions, SessionSnapshot};
+pub use self::keeper::{AuthMethod, ControllerSession, ControllerSessionOptions, SessionSnapshot};
 pub use self::model::{
     ApiSession, AuthenticateRequest, ControllerVersion, CurrentIdentity, EdgeRouter, EnvInfo,
     RouterAddress, RouterAddressError, SdkInfo, Service, ServicePermission, ServiceSession,
@@ -42,6 +43,9 @@ pub enum ControllerError {
     /// The controller could not be reached or did not answer in time.
     #[error("controller unreachable: {}", error_chain(.0))]
     Transport(#[from] TransportError),
+    /// The OIDC login or refresh failed.
+    #[error(transparent)]
+    Oidc(#[from] oidc::OidcError),
     /// The controller answered with an error envelope.
     #[error("{operation}: controller answered HTTP {status} {code}: {message}")]
     Api {
@@ -144,6 +148,7 @@ impl ControllerError {
             ControllerError::Api { status, .. }
             | ControllerError::UnexpectedStatus { status, .. }
             | ControllerError::Decode { status, .. } => Some(*status),
+            ControllerError::Oidc(oidc::OidcError::Refused { status, .. }) => Some(*status),
             _ => None,
         }
     }
@@ -152,6 +157,7 @@ impl ControllerError {
     pub fn code(&self) -> Option<&str> {
         match self {
             ControllerError::Api { code, .. } => Some(code),
+            ControllerError::Oidc(oidc::OidcError::Refused { error, .. }) => Some(error),
             _ => None,
         }
     }
@@ -160,7 +166,13 @@ impl ControllerError {
     pub fn is_unauthorized(&self) -> bool {
         matches!(
             self.code(),
-            Some("UNAUTHORIZED" | "INVALID_AUTH" | "INVALID_AUTHENTICATION")
+            Some(
+                "UNAUTHORIZED"
+                    | "INVALID_AUTH"
+                    | "INVALID_AUTHENTICATION"
+                    // OAuth: the refresh token is expired, revoked or unknown.
+                    | "invalid_grant"
+            )
         ) || self.status() == Some(401)
             || matches!(self, ControllerError::NotAuthenticated { .. })
     }
@@ -172,6 +184,10 @@ impl ControllerError {
 
     /// The controller was not reached (worth retrying later).
     pub fn is_transport(&self) -> bool {
-        matches!(self, ControllerError::Transport(_))
+        matches!(
+            self,
+            ControllerError::Transport(_)
+                | ControllerError::Oidc(oidc::OidcError::Transport { .. })
+        )
     }
 }

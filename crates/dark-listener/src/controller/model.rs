@@ -93,6 +93,20 @@ impl ControllerVersion {
             .map(|v| v.path.as_str())
             .find(|p| !p.is_empty())
     }
+
+    /// Whether the controller offers certificate OIDC login (`OIDC_AUTH`).
+    pub fn offers_oidc(&self) -> bool {
+        self.capabilities.iter().any(|c| c == "OIDC_AUTH")
+    }
+
+    /// The path of the OIDC API: `apiVersions["edge-oidc"].v1.path`.
+    pub fn oidc_path(&self) -> Option<&str> {
+        self.api_versions
+            .get("edge-oidc")?
+            .get("v1")
+            .map(|v| v.path.as_str())
+            .filter(|p| !p.is_empty())
+    }
 }
 
 /// One entry of `apiVersions`.
