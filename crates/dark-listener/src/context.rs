@@ -298,12 +298,11 @@ impl Context {
             identity.private_key(),
             identity.ca_certs(),
         )?;
-        let url = identity
-            .controller_urls()
-            .first()
-            .map(|s| s.to_string())
-            .ok_or_else(|| ContextError::NoController(identity.source().to_string()))?;
-        let client = ControllerClient::new(&url, tls.clone(), options.controller.clone())?;
+        let urls = identity.controller_urls();
+        if urls.is_empty() {
+            return Err(ContextError::NoController(identity.source().to_string()));
+        }
+        let client = ControllerClient::with_urls(&urls, tls.clone(), options.controller.clone())?;
         let auth_timeout = options.controller.request_timeout + options.session.backoff_max;
         let controller = ControllerSession::start(client, options.session.clone());
         let pool = RouterPool::new(tls, identity.name().to_string(), options.channel.clone());

@@ -93,13 +93,16 @@ impl ControllerUrl {
 #[derive(Clone)]
 pub struct ControllerClient {
     transport: HttpsTransport,
-    url: ControllerUrl,
+    /// The controllers, in the identity file's order; `ClientState::current` picks one.
+    urls: Arc<Vec<ControllerUrl>>,
     options: ControllerClientOptions,
     state: Arc<Mutex<ClientState>>,
 }
 
 #[derive(Debug, Default)]
 struct ClientState {
+    /// Index into `urls` of the controller in use.
+    current: usize,
     api_path: Option<String>,
     /// `apiVersions["edge-oidc"].v1.path` from `/version`, when the controller offers OIDC.
     oidc_path: Option<String>,
@@ -112,7 +115,7 @@ struct ClientState {
 impl std::fmt::Debug for ControllerClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ControllerClient")
-            .field("url", &self.url)
+            .field("url", &self.url())
             .field("api_path", &self.api_path())
             .field("authenticated", &self.token().is_some())
             .finish()
@@ -127,7 +130,26 @@ impl ControllerClient {
         tls: Arc<ClientConfig>,
         options: ControllerClientOptions,
     ) -> Result<Self, ControllerError> {
-        let url = ControllerUrl::parse(zt_api)?;
+        Self::with_urls(&[zt_api], tls, options)
+    }
+
+    /// A client for the controllers of an HA cluster (the identity's `ztAPIs`), used in
+    /// order: when the one in use cannot be reached, the next call goes to the next one.
+    pub fn with_urls(
+        zt_apis: &[&str],
+        tls: Arc<ClientConfig>,
+        options: ControllerClientOptions,
+    ) -> Result<Self, ControllerError> {
+        let urls = zt_apis
+            .iter()
+            .map(|u| ControllerUrl::parse(u))
+            .collect::<Result<Vec<_>, _>>()?;
+        if urls.is_empty() {
+            return Err(ControllerError::InvalidUrl {
+                url: String::new(),
+                reason: "no controller URL given".into(),
+            });
+        }
         let transport = HttpsTransport::new(
             tls,
             TransportLimits {
@@ -138,15 +160,60 @@ impl ControllerClient {
         );
         Ok(Self {
             transport,
-            url,
+            urls: Arc::new(urls),
             options,
             state: Arc::new(Mutex::new(ClientState::default())),
         })
     }
 
-    /// `https://host:port` of the controller.
-    pub fn origin(&self) -> &str {
-        &self.url.origin
+    /// `https://host:port` of the controller in use.
+    pub fn origin(&self) -> String {
+        self.url().origin
+    }
+
+    /// How many controllers the client knows (more than one: an HA cluster).
+    pub fn controller_count(&self) -> usize {
+        self.urls.len()
+    }
+
+    fn url(&self) -> ControllerUrl {
+        let current = self.state().current;
+        self.urls[current % self.urls.len()].clone()
+    }
+
+    /// After a transport failure talking to `origin`: when it is still the controller in use
+    /// and there are others, the next one takes over (the paths learned from `/version` are
+    /// asked again there).
+    fn fail_over_from(&self, origin: &str) {
+        if self.urls.len() < 2 {
+            return;
+        }
+        let mut state = self.state();
+        let current = state.current % self.urls.len();
+        if self.urls[current].origin != origin {
+            return;
+        }
+        state.current = (current + 1) % self.urls.len();
+        state.api_path = None;
+        state.oidc_path = None;
+        tracing::warn!(
+            unreachable = origin,
+            next = self.urls[state.current].origin,
+            "controller unreachable; failing over to the next controller of the identity"
+        );
+    }
+
+    fn note_failure<T>(
+        &self,
+        origin: &str,
+        result: Result<T, ControllerError>,
+    ) -> Result<T, ControllerError> {
+        if let Err(e) = &result {
+            if e.is_transport() {
+                self.fail_over_from(origin);
+            }
+        }
+        result
     }
 
     fn state(&self) -> MutexGuard<'_, ClientState> {
@@ -161,7 +228,7 @@ impl ControllerClient {
         self.state()
             .api_path
             .clone()
-            .unwrap_or_else(|| self.url.path.clone())
+            .unwrap_or_else(|| self.url().path)
     }
 
     /// The current API session token, if logged in.
@@ -183,7 +250,7 @@ impl ControllerClient {
 
     fn oidc_endpoint(&self) -> OidcEndpoint {
         OidcEndpoint {
-            origin: self.url.origin.clone(),
+            origin: self.url().origin,
             path: self
                 .state()
                 .oidc_path
@@ -198,7 +265,11 @@ impl ControllerClient {
         &self,
         request: &AuthenticateRequest,
     ) -> Result<OidcTokens, ControllerError> {
-        let tokens = oidc::flow::login(&self.transport, &self.oidc_endpoint(), request).await?;
+        let endpoint = self.oidc_endpoint();
+        let tokens = oidc::flow::login(&self.transport, &endpoint, request)
+            .await
+            .map_err(ControllerError::from);
+        let tokens = self.note_failure(&endpoint.origin, tokens)?;
         let mut state = self.state();
         state.token = Some(tokens.access_token.clone());
         state.bearer = true;
@@ -207,8 +278,11 @@ impl ControllerClient {
 
     /// Exchanges `refresh_token` for new OIDC tokens and keeps the new access token.
     pub async fn refresh_oidc(&self, refresh_token: &str) -> Result<OidcTokens, ControllerError> {
-        let tokens =
-            oidc::flow::refresh(&self.transport, &self.oidc_endpoint(), refresh_token).await?;
+        let endpoint = self.oidc_endpoint();
+        let tokens = oidc::flow::refresh(&self.transport, &endpoint, refresh_token)
+            .await
+            .map_err(ControllerError::from);
+        let tokens = self.note_failure(&endpoint.origin, tokens)?;
         let mut state = self.state();
         state.token = Some(tokens.access_token.clone());
         state.bearer = true;
@@ -216,7 +290,7 @@ impl ControllerClient {
     }
 
     fn url_for(&self, path_and_query: &str) -> String {
-        format!("{}{}{}", self.url.origin, self.api_path(), path_and_query)
+        format!("{}{}{}", self.url().origin, self.api_path(), path_and_query)
     }
 
     /// `GET /version`: learns where the edge client API lives.
@@ -224,11 +298,14 @@ impl ControllerClient {
     /// Asked at the `ztAPI` path (as the C SDK does); afterwards every call goes to
     /// `apiVersions.edge.v1.path` when the controller names one.
     pub async fn version(&self) -> Result<ControllerVersion, ControllerError> {
-        let url = format!("{}{}/version", self.url.origin, self.url.path);
+        let controller = self.url();
+        let url = format!("{}{}/version", controller.origin, controller.path);
         let answer = self
             .transport
             .send(Method::GET, &url, &self.headers(false, false), None)
-            .await?;
+            .await
+            .map_err(ControllerError::from);
+        let answer = self.note_failure(&controller.origin, answer)?;
         let version: ControllerVersion = decode_data("GET /version", &url, answer)?;
         if let Some(path) = version.oidc_path() {
             let path = path.trim_end_matches('/').to_string();
@@ -501,9 +578,15 @@ impl ControllerClient {
         if authenticated && self.token().is_none() {
             return Err(ControllerError::NotAuthenticated { operation });
         }
+        let origin = self.url().origin;
         let url = self.url_for(path_and_query);
         let headers = self.headers(authenticated, body.is_some());
-        let answer = self.transport.send(method, &url, &headers, body).await?;
+        let answer = self
+            .transport
+            .send(method, &url, &headers, body)
+            .await
+            .map_err(ControllerError::from);
+        let answer = self.note_failure(&origin, answer)?;
         decode_data(operation, &url, answer)
     }
 }

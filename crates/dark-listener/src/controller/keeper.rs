@@ -394,6 +394,14 @@ impl Inner {
             AuthMethod::Legacy => false,
             AuthMethod::Auto => offers_oidc,
         };
+        if !use_oidc && self.client.controller_count() > 1 {
+            tracing::warn!(
+                controllers = self.client.controller_count(),
+                "logging in with a legacy API session, which only the controller that issued it \
+                 accepts: after a fail-over the SDK logs in again; use OIDC (--auth oidc or auto \
+                 on a controller that offers it) for a cluster"
+            );
+        }
         if !use_oidc {
             self.set_refresh_token(None);
             return self.client.authenticate(&request).await;
