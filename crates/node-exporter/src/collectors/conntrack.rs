@@ -111,6 +111,13 @@ impl Collector for ConntrackCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "conntrack",
+    default_enabled: true,
+    build: |options| Box::new(ConntrackCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -216,6 +216,13 @@ impl Collector for CpuCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "cpu",
+    default_enabled: true,
+    build: |options| Box::new(CpuCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -80,6 +80,13 @@ impl Collector for CpufreqCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "cpufreq",
+    default_enabled: true,
+    build: |options| Box::new(CpufreqCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

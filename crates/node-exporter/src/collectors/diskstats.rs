@@ -303,6 +303,13 @@ impl Collector for DiskstatsCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "diskstats",
+    default_enabled: true,
+    build: |options| Box::new(DiskstatsCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,13 @@ impl Collector for EntropyCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "entropy",
+    default_enabled: true,
+    build: |options| Box::new(EntropyCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -50,6 +50,13 @@ impl Collector for FilefdCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "filefd",
+    default_enabled: true,
+    build: |options| Box::new(FilefdCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -255,6 +255,13 @@ impl Collector for FilesystemCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "filesystem",
+    default_enabled: true,
+    build: |options| Box::new(FilesystemCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

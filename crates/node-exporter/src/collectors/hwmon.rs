@@ -281,6 +281,13 @@ impl Collector for HwmonCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "hwmon",
+    default_enabled: true,
+    build: |options| Box::new(HwmonCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

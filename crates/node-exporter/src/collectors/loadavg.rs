@@ -49,6 +49,13 @@ impl Collector for LoadavgCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "loadavg",
+    default_enabled: true,
+    build: |options| Box::new(LoadavgCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,6 +136,13 @@ impl Collector for MeminfoCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "meminfo",
+    default_enabled: true,
+    build: |options| Box::new(MeminfoCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

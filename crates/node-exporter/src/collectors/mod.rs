@@ -12,33 +12,6 @@ use crate::error::{compile_regex, CollectorError, ConfigError};
 use crate::families::Families;
 use crate::paths::HostPaths;
 
-pub mod conntrack;
-pub mod cpu;
-pub mod cpufreq;
-pub mod diskstats;
-pub mod entropy;
-pub mod filefd;
-pub mod filesystem;
-pub mod hwmon;
-pub mod loadavg;
-pub mod meminfo;
-pub mod netclass;
-pub mod netdev;
-pub mod netstat;
-pub mod os;
-pub mod powersupplyclass;
-pub mod pressure;
-pub mod sockstat;
-pub mod softnet;
-pub mod stat;
-pub mod textfile;
-pub mod thermal_zone;
-pub mod time;
-pub mod timex;
-pub mod udp_queues;
-pub mod uname;
-pub mod vmstat;
-
 /// One source of metrics, run once per scrape.
 pub trait Collector: Send + Sync {
     /// Reads the host and adds this collector's samples to `out`. An error makes the
@@ -56,23 +29,51 @@ pub struct CollectorInfo {
     pub default_enabled: bool,
 }
 
-macro_rules! collector_table {
+/// What a collector's file declares about it (its `REGISTRATION` constant, beside its code):
+/// its name, default state and constructor. Adding a collector is a new file with that
+/// constant plus its module name in the `collectors!` list below.
+#[derive(Clone, Copy)]
+pub(crate) struct Registration {
+    /// The name used in `--collector.<name>` and in the `collector` label; the module name.
+    pub(crate) name: &'static str,
+    /// Whether it runs unless disabled (node_exporter 1.5.0's default on Linux).
+    pub(crate) default_enabled: bool,
+    /// Creates the collector.
+    pub(crate) build: fn(Arc<CollectorOptions>) -> Box<dyn Collector>,
+}
+
+macro_rules! collectors {
     ($($name:ident),* $(,)?) => {
+        $(pub mod $name;)*
+
+        /// Every collector's registration, in name order.
+        const REGISTRY: &[Registration] = &[$($name::REGISTRATION,)*];
+
         /// Every collector this crate has, in name order, with node_exporter 1.5.0's
         /// default state on Linux.
         pub const COLLECTORS: &[CollectorInfo] = &[
-            $(CollectorInfo { name: stringify!($name), default_enabled: true },)*
+            $(CollectorInfo {
+                name: $name::REGISTRATION.name,
+                default_enabled: $name::REGISTRATION.default_enabled,
+            },)*
         ];
+
         /// `(name, "collector.<name>", "no-collector.<name>")` for every collector, for
         /// building the command-line flags.
         pub(crate) const COLLECTOR_FLAGS: &[(&str, &str, &str)] = &[
             $((stringify!($name), concat!("collector.", stringify!($name)),
                concat!("no-collector.", stringify!($name))),)*
         ];
+
+        #[cfg(test)]
+        #[test]
+        fn every_registration_is_named_after_its_module() {
+            $(assert_eq!($name::REGISTRATION.name, stringify!($name));)*
+        }
     };
 }
 
-collector_table!(
+collectors!(
     conntrack,
     cpu,
     cpufreq,
@@ -300,36 +301,11 @@ pub fn build(
     name: &str,
     options: &Arc<CollectorOptions>,
 ) -> Result<Box<dyn Collector>, ConfigError> {
-    let o = Arc::clone(options);
-    Ok(match name {
-        "conntrack" => Box::new(conntrack::ConntrackCollector::new(o)),
-        "cpu" => Box::new(cpu::CpuCollector::new(o)),
-        "cpufreq" => Box::new(cpufreq::CpufreqCollector::new(o)),
-        "diskstats" => Box::new(diskstats::DiskstatsCollector::new(o)),
-        "entropy" => Box::new(entropy::EntropyCollector::new(o)),
-        "filefd" => Box::new(filefd::FilefdCollector::new(o)),
-        "filesystem" => Box::new(filesystem::FilesystemCollector::new(o)),
-        "hwmon" => Box::new(hwmon::HwmonCollector::new(o)),
-        "loadavg" => Box::new(loadavg::LoadavgCollector::new(o)),
-        "meminfo" => Box::new(meminfo::MeminfoCollector::new(o)),
-        "netclass" => Box::new(netclass::NetclassCollector::new(o)),
-        "netdev" => Box::new(netdev::NetdevCollector::new(o)),
-        "netstat" => Box::new(netstat::NetstatCollector::new(o)),
-        "os" => Box::new(os::OsCollector::new(o)),
-        "powersupplyclass" => Box::new(powersupplyclass::PowerSupplyCollector::new(o)),
-        "pressure" => Box::new(pressure::PressureCollector::new(o)),
-        "sockstat" => Box::new(sockstat::SockstatCollector::new(o)),
-        "softnet" => Box::new(softnet::SoftnetCollector::new(o)),
-        "stat" => Box::new(stat::StatCollector::new(o)),
-        "textfile" => Box::new(textfile::TextfileCollector::new(o)),
-        "thermal_zone" => Box::new(thermal_zone::ThermalZoneCollector::new(o)),
-        "time" => Box::new(time::TimeCollector::new(o)),
-        "timex" => Box::new(timex::TimexCollector::new(o)),
-        "udp_queues" => Box::new(udp_queues::UdpQueuesCollector::new(o)),
-        "uname" => Box::new(uname::UnameCollector::new(o)),
-        "vmstat" => Box::new(vmstat::VmstatCollector::new(o)),
-        other => return Err(ConfigError::UnknownCollector(other.to_string())),
-    })
+    let registration = REGISTRY
+        .iter()
+        .find(|r| r.name == name)
+        .ok_or_else(|| ConfigError::UnknownCollector(name.to_string()))?;
+    Ok((registration.build)(Arc::clone(options)))
 }
 
 #[cfg(test)]

@@ -336,6 +336,13 @@ impl Collector for NetclassCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "netclass",
+    default_enabled: true,
+    build: |options| Box::new(NetclassCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

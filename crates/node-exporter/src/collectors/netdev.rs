@@ -277,6 +277,13 @@ impl Collector for NetdevCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "netdev",
+    default_enabled: true,
+    build: |options| Box::new(NetdevCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,6 +141,13 @@ impl Collector for NetstatCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "netstat",
+    default_enabled: true,
+    build: |options| Box::new(NetstatCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

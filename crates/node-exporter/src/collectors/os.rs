@@ -139,6 +139,13 @@ impl Collector for OsCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "os",
+    default_enabled: true,
+    build: |options| Box::new(OsCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

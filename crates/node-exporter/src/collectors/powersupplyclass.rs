@@ -152,6 +152,13 @@ impl Collector for PowerSupplyCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "powersupplyclass",
+    default_enabled: true,
+    build: |options| Box::new(PowerSupplyCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

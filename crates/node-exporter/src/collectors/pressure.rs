@@ -110,6 +110,13 @@ impl Collector for PressureCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "pressure",
+    default_enabled: true,
+    build: |options| Box::new(PressureCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

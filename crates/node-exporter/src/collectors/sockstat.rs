@@ -115,6 +115,13 @@ impl Collector for SockstatCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "sockstat",
+    default_enabled: true,
+    build: |options| Box::new(SockstatCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,6 +73,13 @@ impl Collector for SoftnetCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "softnet",
+    default_enabled: true,
+    build: |options| Box::new(SoftnetCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -156,6 +156,13 @@ impl Collector for StatCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "stat",
+    default_enabled: true,
+    build: |options| Box::new(StatCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -165,6 +165,13 @@ fn pad_labels(fam: &mut dark_metrics::exposition::MetricFamily) {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "textfile",
+    default_enabled: true,
+    build: |options| Box::new(TextfileCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

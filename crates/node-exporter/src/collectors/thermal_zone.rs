@@ -55,6 +55,13 @@ impl Collector for ThermalZoneCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "thermal_zone",
+    default_enabled: true,
+    build: |options| Box::new(ThermalZoneCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

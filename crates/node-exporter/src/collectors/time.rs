@@ -72,6 +72,13 @@ impl Collector for TimeCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "time",
+    default_enabled: true,
+    build: |options| Box::new(TimeCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

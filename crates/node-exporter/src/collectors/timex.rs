@@ -235,6 +235,13 @@ impl Collector for TimexCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "timex",
+    default_enabled: true,
+    build: |options| Box::new(TimexCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

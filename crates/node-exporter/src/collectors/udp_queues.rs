@@ -84,6 +84,13 @@ impl Collector for UdpQueuesCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "udp_queues",
+    default_enabled: true,
+    build: |options| Box::new(UdpQueuesCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

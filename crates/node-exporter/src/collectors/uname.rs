@@ -39,6 +39,13 @@ impl Collector for UnameCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "uname",
+    default_enabled: true,
+    build: |options| Box::new(UnameCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;

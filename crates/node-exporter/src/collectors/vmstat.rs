@@ -58,6 +58,13 @@ impl Collector for VmstatCollector {
     }
 }
 
+/// This collector's entry in the collector table ([`super::COLLECTORS`]).
+pub(crate) const REGISTRATION: super::Registration = super::Registration {
+    name: "vmstat",
+    default_enabled: true,
+    build: |options| Box::new(VmstatCollector::new(options)),
+};
+
 #[cfg(test)]
 mod tests {
     use super::*;
