@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 /// Microseconds per `update` of `col`, over 200 runs.
-fn time_updates(col: &dyn node_exporter::Collector) -> f64 {
+fn time_updates(col: &dyn node_exporter::HostCollector) -> f64 {
     let t = Instant::now();
     for _ in 0..200 {
         let mut f = node_exporter::Families::new();

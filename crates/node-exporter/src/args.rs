@@ -15,8 +15,8 @@ use crate::collectors::{
     DEFAULT_VMSTAT_FIELDS,
 };
 use crate::error::{compile_regex, ConfigError};
+use crate::exporter::NodeExporter;
 use crate::paths::HostPaths;
-use crate::scrape::NodeExporter;
 
 /// Boolean options that default to on and take a `--no-` form, like kingpin booleans.
 const NEGATABLE: [(&str, &str, &str, &str); 3] = [

@@ -37,7 +37,7 @@ use dark_metrics::serve::{
 
 use crate::args::ExporterArgs;
 use crate::error::ConfigError;
-use crate::scrape::NodeExporter;
+use crate::exporter::NodeExporter;
 
 /// `--web.max-requests 0` (no limit) in practice: far more scrapes at once than any set of
 /// Prometheus servers sends.

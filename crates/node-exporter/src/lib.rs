@@ -19,7 +19,7 @@
 //! | --- | --- |
 //! | [`args`] | the collector flags ([`ExporterArgs`]) in node_exporter's conventions |
 //! | [`command`] | the whole command (collector and serving flags, `--once`, serving dark), shared by `darkscrape node-exporter` and `darkscrape-node-exporter` |
-//! | [`scrape`] | [`NodeExporter`]: concurrent collectors with per-collector deadlines |
+//! | [`exporter`] | [`NodeExporter`]: concurrent collectors with per-collector deadlines |
 //! | [`serve`] | [`NodeExporter`] as a dark-metrics scrape-time collector (served dark by `darkscrape node-exporter`) |
 //! | [`collectors`] | one file per collector, each declaring its `REGISTRATION` (name, default state, constructor) beside its code; the option set; the name table built from the registrations |
 //! | [`rtnetlink`] | the one `RTM_GETLINK` dump netdev and netclass read interfaces from |
@@ -49,13 +49,13 @@ pub mod args;
 pub mod collectors;
 pub mod command;
 pub mod error;
+pub mod exporter;
 pub mod families;
 mod intern;
 pub mod paths;
 mod pool;
 mod read;
 pub mod rtnetlink;
-pub mod scrape;
 pub mod serve;
 
 /// Locks `m`, ignoring poisoning: a collector that panicked while holding a lock (its
@@ -69,11 +69,11 @@ pub(crate) fn lock<T>(m: &std::sync::Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 pub use args::{CollectorToggles, ExporterArgs};
-pub use collectors::{Collector, CollectorInfo, CollectorOptions, DeviceFilter, COLLECTORS};
+pub use collectors::{CollectorInfo, CollectorOptions, DeviceFilter, HostCollector, COLLECTORS};
 pub use error::{CollectorError, ConfigError};
+pub use exporter::{NodeExporter, DEFAULT_COLLECTOR_TIMEOUT};
 pub use families::Families;
 pub use paths::HostPaths;
-pub use scrape::{NodeExporter, DEFAULT_COLLECTOR_TIMEOUT};
 
 /// Renders a scrape in Prometheus text format 0.0.4 (the format node_exporter serves),
 /// using dark-metrics' Go-compatible writer.

@@ -8,7 +8,7 @@ use std::time::Duration;
 use dark_metrics::serve::{CollectFuture, Collector};
 use tokio::time::Instant;
 
-use crate::scrape::NodeExporter;
+use crate::exporter::NodeExporter;
 
 /// The collector name the node exporter reports under in dark-metrics' self metrics.
 pub const COLLECTOR_NAME: &str = "node";

@@ -8,7 +8,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::Families;
 use crate::intern::interned;
@@ -76,7 +76,7 @@ fn absent_is_no_data(e: CollectorError) -> CollectorError {
     }
 }
 
-impl Collector for ConntrackCollector {
+impl HostCollector for ConntrackCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let p = &self.options.paths;
         let count =

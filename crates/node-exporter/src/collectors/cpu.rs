@@ -14,7 +14,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex, OnceLock};
 
 use super::stat::parse_proc_stat;
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{label, labels, Families};
 use crate::read::{numbered_entries, read_attr, read_text, read_u64};
@@ -186,7 +186,7 @@ pub(crate) fn parse_cpu_list(text: &str) -> Result<Vec<u32>, String> {
     Ok(cpus)
 }
 
-impl Collector for CpuCollector {
+impl HostCollector for CpuCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("stat");
         let stat = parse_proc_stat(&path, &read_text(&path)?)?;

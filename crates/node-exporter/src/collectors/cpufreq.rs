@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::read::{numbered_entries, read_u64};
@@ -54,7 +54,7 @@ impl CpufreqCollector {
     }
 }
 
-impl Collector for CpufreqCollector {
+impl HostCollector for CpufreqCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let dir = self.options.paths.sys("devices/system/cpu");
         for (id, cpu_dir) in numbered_entries(&dir, "cpu")? {

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use dark_metrics::exposition::MetricType;
 
-use super::{Collector, CollectorOptions, FieldMemo};
+use super::{HostCollector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::read::read_text;
@@ -204,7 +204,7 @@ impl DiskstatsCollector {
     }
 }
 
-impl Collector for DiskstatsCollector {
+impl HostCollector for DiskstatsCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("diskstats");
         let disks = parse_diskstats(&path, &read_text(&path)?)?;

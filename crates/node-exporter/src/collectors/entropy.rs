@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::Families;
 use crate::read::read_u64;
@@ -20,7 +20,7 @@ impl EntropyCollector {
     }
 }
 
-impl Collector for EntropyCollector {
+impl HostCollector for EntropyCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let p = &self.options.paths;
         let avail = read_u64(&p.proc("sys/kernel/random/entropy_avail"))?;

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::Families;
 use crate::read::read_text;
@@ -19,7 +19,7 @@ impl FilefdCollector {
     }
 }
 
-impl Collector for FilefdCollector {
+impl HostCollector for FilefdCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("sys/fs/file-nr");
         let text = read_text(&path)?;

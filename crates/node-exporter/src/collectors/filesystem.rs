@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 
-use super::{Collector, CollectorOptions, FieldMemo};
+use super::{HostCollector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::read::read_text;
@@ -158,7 +158,7 @@ impl FilesystemCollector {
     }
 }
 
-impl Collector for FilesystemCollector {
+impl HostCollector for FilesystemCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let paths = &self.options.paths;
         let mut table_path = paths.proc("1/mounts");

@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use dark_metrics::exposition::MetricType;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::intern::interned;
@@ -254,7 +254,7 @@ impl HwmonCollector {
     }
 }
 
-impl Collector for HwmonCollector {
+impl HostCollector for HwmonCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let root = self.options.paths.sys("class/hwmon");
         let entries = match list_dir(&root) {

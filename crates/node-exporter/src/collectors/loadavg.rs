@@ -3,7 +3,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::Families;
 use crate::read::read_text;
@@ -38,7 +38,7 @@ impl LoadavgCollector {
     }
 }
 
-impl Collector for LoadavgCollector {
+impl HostCollector for LoadavgCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("loadavg");
         let [l1, l5, l15] = parse_loadavg(&path, &read_text(&path)?)?;

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use dark_metrics::exposition::{MetricType, Text};
 
-use super::{Collector, CollectorOptions, FieldMemo};
+use super::{HostCollector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::Families;
 use crate::intern::interned;
@@ -116,7 +116,7 @@ impl MeminfoCollector {
     }
 }
 
-impl Collector for MeminfoCollector {
+impl HostCollector for MeminfoCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("meminfo");
         let text = read_text(&path)?;

@@ -12,8 +12,9 @@ use crate::error::{compile_regex, CollectorError, ConfigError};
 use crate::families::Families;
 use crate::paths::HostPaths;
 
-/// One source of metrics, run once per scrape.
-pub trait Collector: Send + Sync {
+/// One host collector (cpu, meminfo, …), run once per scrape. The whole set is served
+/// through [`crate::NodeExporter`], which is one `dark_metrics::serve::Collector`.
+pub trait HostCollector: Send + Sync {
     /// Reads the host and adds this collector's samples to `out`. An error makes the
     /// scrape report `node_scrape_collector_success{collector} 0`; samples already added
     /// are still served (as node_exporter does).
@@ -39,7 +40,7 @@ pub(crate) struct Registration {
     /// Whether it runs unless disabled (node_exporter 1.5.0's default on Linux).
     pub(crate) default_enabled: bool,
     /// Creates the collector.
-    pub(crate) build: fn(Arc<CollectorOptions>) -> Box<dyn Collector>,
+    pub(crate) build: fn(Arc<CollectorOptions>) -> Box<dyn HostCollector>,
 }
 
 macro_rules! collectors {
@@ -300,7 +301,7 @@ impl CollectorOptions {
 pub fn build(
     name: &str,
     options: &Arc<CollectorOptions>,
-) -> Result<Box<dyn Collector>, ConfigError> {
+) -> Result<Box<dyn HostCollector>, ConfigError> {
     let registration = REGISTRY
         .iter()
         .find(|r| r.name == name)
@@ -376,7 +377,7 @@ pub(crate) mod test_support {
     }
 
     /// Runs a collector and returns its families, sorted.
-    pub fn run(c: &dyn Collector) -> Vec<MetricFamily> {
+    pub fn run(c: &dyn HostCollector) -> Vec<MetricFamily> {
         let mut f = Families::new();
         c.update(&mut f).unwrap();
         f.into_sorted_vec()

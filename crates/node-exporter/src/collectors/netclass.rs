@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use dark_metrics::exposition::MetricType;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::intern::interned;
@@ -314,7 +314,7 @@ impl NetclassCollector {
     }
 }
 
-impl Collector for NetclassCollector {
+impl HostCollector for NetclassCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let links = match self.options.netclass_source {
             NetclassSource::Sysfs => return self.update_sysfs(out),

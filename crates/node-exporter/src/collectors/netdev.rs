@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use dark_metrics::exposition::Text;
 
-use super::{Collector, CollectorOptions, FieldMemo, FieldPass};
+use super::{HostCollector, CollectorOptions, FieldMemo, FieldPass};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::intern::interned;
@@ -257,7 +257,7 @@ impl NetdevCollector {
     }
 }
 
-impl Collector for NetdevCollector {
+impl HostCollector for NetdevCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         if self.via_netlink {
             match dump_links(DUMP_TIMEOUT) {

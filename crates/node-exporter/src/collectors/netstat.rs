@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use dark_metrics::exposition::Text;
 
-use super::{Collector, CollectorOptions, FieldMemo};
+use super::{HostCollector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::Families;
 use crate::intern::interned;
@@ -91,7 +91,7 @@ impl NetstatCollector {
     }
 }
 
-impl Collector for NetstatCollector {
+impl HostCollector for NetstatCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let p = &self.options.paths;
         let netstat_path = p.proc("net/netstat");

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::read::read_text;
@@ -85,7 +85,7 @@ impl OsCollector {
     }
 }
 
-impl Collector for OsCollector {
+impl HostCollector for OsCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let mut text = None;
         for file in ["/etc/os-release", "/usr/lib/os-release"] {

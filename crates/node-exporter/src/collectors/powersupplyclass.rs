@@ -5,7 +5,7 @@
 use std::io::ErrorKind;
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::intern::interned;
@@ -99,7 +99,7 @@ impl PowerSupplyCollector {
     }
 }
 
-impl Collector for PowerSupplyCollector {
+impl HostCollector for PowerSupplyCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let root = self.options.paths.sys("class/power_supply");
         let supplies = match list_dir(&root) {

@@ -8,7 +8,7 @@ use std::io::ErrorKind;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::Families;
 use crate::read::read_text;
@@ -51,7 +51,7 @@ impl PressureCollector {
     }
 }
 
-impl Collector for PressureCollector {
+impl HostCollector for PressureCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         for resource in ["cpu", "io", "memory"] {
             let path = self.options.paths.proc(&format!("pressure/{resource}"));

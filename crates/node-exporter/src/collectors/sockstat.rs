@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::Families;
 use crate::intern::interned;
@@ -70,7 +70,7 @@ impl SockstatCollector {
     }
 }
 
-impl Collector for SockstatCollector {
+impl HostCollector for SockstatCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let page = rustix::param::page_size() as f64;
         for (file, v6) in [("net/sockstat", false), ("net/sockstat6", true)] {

@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::read::read_text;
@@ -42,7 +42,7 @@ impl SoftnetCollector {
     }
 }
 
-impl Collector for SoftnetCollector {
+impl HostCollector for SoftnetCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("net/softnet_stat");
         for (cpu, [processed, dropped, squeezed]) in parse_softnet(&path, &read_text(&path)?)?

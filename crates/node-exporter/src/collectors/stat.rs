@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::read::read_text;
@@ -102,7 +102,7 @@ impl StatCollector {
     }
 }
 
-impl Collector for StatCollector {
+impl HostCollector for StatCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("stat");
         let stat = parse_proc_stat(&path, &read_text(&path)?)?;

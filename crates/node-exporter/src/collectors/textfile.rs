@@ -12,7 +12,7 @@ use std::time::UNIX_EPOCH;
 
 use dark_metrics::exposition::Text;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::read::{list_dir, read_text};
@@ -47,7 +47,7 @@ impl TextfileCollector {
     }
 }
 
-impl Collector for TextfileCollector {
+impl HostCollector for TextfileCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let mut errored = false;
         let mut parsed = Families::new();

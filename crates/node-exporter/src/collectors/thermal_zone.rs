@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::read::{numbered_entries, read_attr, read_i64};
@@ -20,7 +20,7 @@ impl ThermalZoneCollector {
     }
 }
 
-impl Collector for ThermalZoneCollector {
+impl HostCollector for ThermalZoneCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let dir = self.options.paths.sys("class/thermal");
         for (n, zone) in numbered_entries(&dir, "thermal_zone")? {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 use crate::read::{numbered_entries, read_attr};
@@ -27,7 +27,7 @@ impl TimeCollector {
     }
 }
 
-impl Collector for TimeCollector {
+impl HostCollector for TimeCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let now =
             SystemTime::now()

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use dark_metrics::exposition::MetricType;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::Families;
 
@@ -217,7 +217,7 @@ impl TimexCollector {
     }
 }
 
-impl Collector for TimexCollector {
+impl HostCollector for TimexCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         match read_timex() {
             Ok(r) => {

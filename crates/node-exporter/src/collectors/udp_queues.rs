@@ -9,7 +9,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{label, Families};
 use crate::read::read_seq_table;
@@ -47,7 +47,7 @@ impl UdpQueuesCollector {
     }
 }
 
-impl Collector for UdpQueuesCollector {
+impl HostCollector for UdpQueuesCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let mut missing = 0;
         for (file, ip) in [("net/udp", "v4"), ("net/udp6", "v6")] {

@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{Collector, CollectorOptions};
+use super::{HostCollector, CollectorOptions};
 use crate::error::CollectorError;
 use crate::families::{labels, Families};
 
@@ -18,7 +18,7 @@ impl UnameCollector {
     }
 }
 
-impl Collector for UnameCollector {
+impl HostCollector for UnameCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let u = rustix::system::uname();
         let s = |c: &std::ffi::CStr| c.to_string_lossy().into_owned();

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use dark_metrics::exposition::Text;
 
-use super::{Collector, CollectorOptions, FieldMemo};
+use super::{HostCollector, CollectorOptions, FieldMemo};
 use crate::error::CollectorError;
 use crate::families::Families;
 use crate::intern::interned;
@@ -28,7 +28,7 @@ impl VmstatCollector {
     }
 }
 
-impl Collector for VmstatCollector {
+impl HostCollector for VmstatCollector {
     fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
         let path = self.options.paths.proc("vmstat");
         let text = read_text(&path)?;

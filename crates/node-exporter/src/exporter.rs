@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use dark_metrics::exposition::MetricFamily;
 
-use crate::collectors::{self, Collector, CollectorOptions};
+use crate::collectors::{self, CollectorOptions, HostCollector};
 use crate::error::ConfigError;
 use crate::families::{label, Families};
 use crate::lock;
@@ -24,7 +24,7 @@ pub const DEFAULT_COLLECTOR_TIMEOUT: Duration = Duration::from_secs(5);
 
 struct Entry {
     name: &'static str,
-    collector: Arc<dyn Collector>,
+    collector: Arc<dyn HostCollector>,
     /// Runs of this collector that missed their deadline and have not returned yet.
     stuck: Arc<AtomicUsize>,
 }
@@ -279,7 +279,7 @@ mod tests {
 
     /// A collector that blocks for a while (stands in for a hung NFS statfs).
     struct Slow(Duration);
-    impl Collector for Slow {
+    impl HostCollector for Slow {
         fn update(&self, out: &mut Families) -> Result<(), CollectorError> {
             std::thread::sleep(self.0);
             out.gauge("slow_value", "h", vec![], 1.0);
@@ -392,7 +392,7 @@ mod tests {
     }
 
     struct Panicking;
-    impl Collector for Panicking {
+    impl HostCollector for Panicking {
         fn update(&self, _: &mut Families) -> Result<(), CollectorError> {
             panic!("collector bug")
         }
