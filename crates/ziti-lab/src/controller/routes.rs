@@ -374,7 +374,18 @@ fn list_services(
 }
 
 fn cacerts(state: &LabState) -> ApiResponse {
-    let body = crate::pkcs7::certs_only_base64(&[state.pki().ca_der()]);
+    let body = match crate::pkcs7::certs_only_base64(&[state.pki().ca_der()]) {
+        Ok(body) => body,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode the CA bundle");
+            return ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "UNHANDLED",
+                format!("the lab cannot encode its CA certificate as PKCS#7: {e}"),
+            )
+            .response();
+        }
+    };
     let mut resp = http::Response::new(Full::new(Bytes::from(body)));
     resp.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -1,5 +1,5 @@
 //! OIDC login for the edge client API, as ziti 2.x controllers offer it (`OIDC_AUTH` in
-//! `/version` capabilities): the certificate login with PKCE ([`flow`]), the tokens it yields
+//! `/version` capabilities): the certificate login with PKCE (`flow`), the tokens it yields
 //! ([`OidcTokens`]) and the unverified reading of their claims ([`claims`]).
 //!
 //! The access token replaces the legacy `zt-session` token: REST calls send it as
