@@ -3,8 +3,11 @@
 //! even more logins than the global cap ([`MAX_API_SESSIONS`]) leave room for everyone else.
 
 mod common;
+#[path = "support/router_lab.rs"]
+mod router_lab;
 
 use common::{authenticate, send, ClientTls};
+use router_lab::{ReadEnd, TestLab, STEP};
 use testbed::lab::{ephemeral_config, new_lab};
 use ziti_lab::state::MAX_API_SESSIONS;
 
@@ -108,4 +111,28 @@ async fn a_recently_used_session_outlives_newer_idle_ones() {
     assert_eq!(current_api_session_status(&tls, addr, &idle).await, 401);
     assert_eq!(current_api_session_status(&tls, addr, &kept).await, 200);
     running.shutdown().await;
+}
+
+#[tokio::test]
+async fn the_router_closes_the_channel_of_an_evicted_session_as_after_a_logout() {
+    let lab = TestLab::start().await;
+    let state = lab.lab.state();
+    let bound = state.config().controller.max_api_sessions_per_identity;
+    let (mut channel, token) = lab.channel("host-a").await;
+    let (cert, _) = state.issue_client_cert("host-a").unwrap();
+    let (mut other, _) = lab.channel("host-b").await;
+    for _ in 0..bound {
+        state
+            .authenticate(Some(&cert.cert_der), Vec::new(), "127.0.0.1".into())
+            .unwrap();
+    }
+    assert!(!state.api_session_exists(&token));
+    match channel.try_recv(STEP).await {
+        Err(ReadEnd::Closed | ReadEnd::Error(_)) => {}
+        other => panic!("the evicted session's channel stayed open: {other:?}"),
+    }
+    // Another identity's channel is untouched.
+    other
+        .expect_silence(std::time::Duration::from_millis(300))
+        .await;
 }
