@@ -1193,10 +1193,10 @@ impl LabState {
             .ok_or(RouterAuthError::UnknownServiceSession)?;
         // Its API session may have expired since the last sweep.
         let timeout = Self::timeout_micros(&inner);
-        if !inner
+        if inner
             .api_sessions
             .get(&record.api_session_token)
-            .is_some_and(|a| a.last_activity_at.saturating_add(timeout) > now)
+            .is_none_or(|a| a.last_activity_at.saturating_add(timeout) <= now)
         {
             return Err(RouterAuthError::UnknownServiceSession);
         }

@@ -153,9 +153,7 @@ pub(crate) async fn handshake(
     } = place;
     let shake = async {
         // Allocate TLS state only once the peer has sent something.
-        if let Err(e) = tcp.readable().await {
-            return Err(e);
-        }
+        tcp.readable().await?;
         ticket.set_stage(Stage::Talking);
         acceptor.accept(tcp).await
     };
