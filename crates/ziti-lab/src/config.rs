@@ -17,12 +17,13 @@ pub const DEFAULT_ROUTER_ADDRESS: &str = "127.0.0.1:3022";
 pub const DEFAULT_API_SESSION_TIMEOUT_SECS: u64 = 30 * 60;
 /// Default lifetime of an enrollment JWT, in seconds.
 pub const DEFAULT_ENROLLMENT_TTL_SECS: u64 = 24 * 60 * 60;
-/// Default bound on one identity's live API sessions. An SDK process holds one API session
-/// (a few during a re-login), so 64 leaves room for dozens of processes sharing an identity,
-/// while 64 × the declared identities stays far below the lab's global cap
-/// ([`crate::state::MAX_API_SESSIONS`]): one identity logging in in a loop ends its own
-/// least recently used sessions instead of filling the pool that every identity shares.
-pub const DEFAULT_MAX_API_SESSIONS_PER_IDENTITY: usize = 64;
+/// Default bound on one identity's live API sessions. Each SDK process (`darkscrape dial`,
+/// an exporter, a test's `Context`) holds one API session, and a test or a soak may run
+/// hundreds of processes with one identity, so the bound sits above that: 1,024. It stays far
+/// below the lab's global cap ([`crate::state::MAX_API_SESSIONS`], 10,000): one identity
+/// logging in in a loop ends its own least recently used sessions and leaves 8,976 places to
+/// the others; it would take ten identities flooding at once to fill the pool.
+pub const DEFAULT_MAX_API_SESSIONS_PER_IDENTITY: usize = 1024;
 
 /// The whole `lab.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -265,7 +266,7 @@ impl LabConfig {
         if self.controller.max_api_sessions_per_identity == 0 {
             return Err(bad(
                 "controller.max_api_sessions_per_identity is 0, so no identity could log in; \
-                 set it to 1 or more (default 64)"
+                 set it to 1 or more (default 1024)"
                     .to_owned(),
             ));
         }
