@@ -906,19 +906,25 @@ impl LabState {
     /// removals after releasing the lock). Returns how many ended.
     fn make_room_for_login(&self, inner: &mut Inner, identity_id: &str) -> usize {
         let bound = inner.config.controller.max_api_sessions_per_identity.max(1);
-        let mut own: Vec<(i64, u64, String)> = inner
+        let own = inner
             .api_sessions
             .values()
             .filter(|s| s.identity_id == identity_id)
-            .map(|s| (s.last_activity_at, s.serial, s.token.clone()))
-            .collect();
-        if own.len() < bound {
+            .count();
+        if own < bound {
             return 0;
         }
-        own.sort_unstable();
-        let excess = own.len() + 1 - bound;
         let mut ended_ids = std::collections::HashSet::new();
-        for (_, _, token) in own.into_iter().take(excess) {
+        for _ in 0..own + 1 - bound {
+            let least_recently_used = inner
+                .api_sessions
+                .values()
+                .filter(|s| s.identity_id == identity_id)
+                .min_by_key(|s| (s.last_activity_at, s.serial))
+                .map(|s| s.token.clone());
+            let Some(token) = least_recently_used else {
+                break;
+            };
             if let Some(ended) = inner.api_sessions.remove(&token) {
                 self.api_store.remove(&token);
                 ended_ids.insert(ended.id);
