@@ -13,9 +13,11 @@
 //! it is ordered after every change made before it.
 //!
 //! Why a journal rather than rewriting the whole file: at 10,000 live sessions the file is
-//! ~3.7 MB, and rewriting it under the lock on every login held every other request behind it
-//! (the old behaviour fell from ~100 to ~13 logins/s in a debug build as sessions grew to
-//! 5,000). Loading replays the journal onto the snapshot; a last line cut short by a crash is
+//! ~3.7 MB, and rewriting it under the lock on every login held every other request behind it.
+//! Measured (release build, `examples/login_rate.rs`, 10,000 logins over 200 identities): the
+//! whole-file rewrite fell from 799 to 55 logins/s as sessions grew, 123/s on average; the
+//! journal averages ~13,800/s. Over HTTPS with 8,000 live sessions
+//! (`examples/https_login_rate.rs`, 8 clients): 40 logins/s before, ~1,400/s after. Loading replays the journal onto the snapshot; a last line cut short by a crash is
 //! skipped with a warning. Changes still queued when the process is killed are lost (a clean
 //! shutdown flushes them); activity times are persisted at compaction and at shutdown only.
 
