@@ -17,6 +17,13 @@ pub const DEFAULT_ROUTER_ADDRESS: &str = "127.0.0.1:3022";
 pub const DEFAULT_API_SESSION_TIMEOUT_SECS: u64 = 30 * 60;
 /// Default lifetime of an enrollment JWT, in seconds.
 pub const DEFAULT_ENROLLMENT_TTL_SECS: u64 = 24 * 60 * 60;
+/// Default bound on one identity's live API sessions. Each SDK process (`darkscrape dial`,
+/// an exporter, a test's `Context`) holds one API session, and a test or a soak may run
+/// hundreds of processes with one identity, so the bound sits above that: 1,024. It stays far
+/// below the lab's global cap ([`crate::state::MAX_API_SESSIONS`], 10,000): one identity
+/// logging in in a loop ends its own least recently used sessions and leaves 8,976 places to
+/// the others; it would take ten identities flooding at once to fill the pool.
+pub const DEFAULT_MAX_API_SESSIONS_PER_IDENTITY: usize = 1024;
 
 /// The whole `lab.toml`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -56,6 +63,10 @@ pub struct ControllerConfig {
     /// Lifetime of enrollment JWTs, seconds.
     #[serde(default = "default_enrollment_ttl")]
     pub enrollment_ttl_secs: u64,
+    /// Most live API sessions one identity holds; a login beyond it ends that identity's least
+    /// recently used API session (as a logout would). At least 1.
+    #[serde(default = "default_max_api_sessions_per_identity")]
+    pub max_api_sessions_per_identity: usize,
 }
 
 /// `[router]`.
@@ -150,6 +161,9 @@ fn default_api_session_timeout() -> u64 {
 fn default_enrollment_ttl() -> u64 {
     DEFAULT_ENROLLMENT_TTL_SECS
 }
+fn default_max_api_sessions_per_identity() -> usize {
+    DEFAULT_MAX_API_SESSIONS_PER_IDENTITY
+}
 
 impl Default for ControllerConfig {
     fn default() -> Self {
@@ -158,6 +172,7 @@ impl Default for ControllerConfig {
             host: None,
             api_session_timeout_secs: DEFAULT_API_SESSION_TIMEOUT_SECS,
             enrollment_ttl_secs: DEFAULT_ENROLLMENT_TTL_SECS,
+            max_api_sessions_per_identity: DEFAULT_MAX_API_SESSIONS_PER_IDENTITY,
         }
     }
 }
@@ -248,6 +263,13 @@ impl LabConfig {
             path: path.to_owned(),
             message,
         };
+        if self.controller.max_api_sessions_per_identity == 0 {
+            return Err(bad(
+                "controller.max_api_sessions_per_identity is 0, so no identity could log in; \
+                 set it to 1 or more (default 1024)"
+                    .to_owned(),
+            ));
+        }
         check_unique("identity", self.identities.iter().map(|i| &i.name), path)?;
         check_unique("service", self.services.iter().map(|s| &s.name), path)?;
         check_unique(

@@ -15,9 +15,16 @@
 //!   [`LabState::api_session_removals`] and close the channels that presented them (module
 //!   `revoke`).
 //!
+//! * One identity holds at most `max_api_sessions_per_identity` (`lab.toml`, default
+//!   [`DEFAULT_MAX_API_SESSIONS_PER_IDENTITY`](crate::config::DEFAULT_MAX_API_SESSIONS_PER_IDENTITY))
+//!   live API sessions: a login beyond it ends the identity's least recently used one, as a
+//!   logout would, so one identity cannot fill the global [`MAX_API_SESSIONS`] that all share
+//!   (module `api_sessions`).
+//!
 //! Persistence (JSON, written atomically): `state/identities/<identity id>.json` (pending
-//! enrollment, used tokens, accepted certificate fingerprints), `state/api-sessions.json`,
-//! `state/sessions.json`, `state/addresses.json` (addresses bound by the last start).
+//! enrollment, used tokens, accepted certificate fingerprints), `state/sessions.json`,
+//! `state/addresses.json` (addresses bound by the last start), and API sessions as
+//! `state/api-sessions.json` plus a journal, written off the lock (module `api_store`).
 //! Identity files are re-read when a token or certificate is unknown, so
 //! `darkscrape lab jwt` / `lab identity` run from another process take effect in a running lab.
 
@@ -37,10 +44,13 @@ use crate::pki::{CertFingerprint, CsrError, IssuedCert, LabPki};
 use crate::router::RouterCore;
 use crate::timefmt::now_micros;
 
+mod api_sessions;
+mod api_store;
 mod revoke;
 mod routers;
 
-/// Most live API sessions the lab keeps; further logins are refused until some expire.
+/// Most live API sessions the lab keeps; further logins are refused until some expire. A last
+/// resort: each identity is bounded well below it (`max_api_sessions_per_identity`).
 pub const MAX_API_SESSIONS: usize = 10_000;
 
 /// A stable id derived from a kind and a name (12 hex digits of SHA-256).
@@ -268,6 +278,10 @@ struct ApiSessionRecord {
     created_at: i64,
     last_activity_at: i64,
     ip_address: String,
+    /// Order of creation in this lab (breaks ties of equal times when picking the least
+    /// recently used session of an identity).
+    #[serde(default)]
+    serial: u64,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -296,6 +310,10 @@ struct Inner {
     api_sessions: HashMap<String, ApiSessionRecord>,
     sessions: HashMap<String, ServiceSessionRecord>,
     last_change_at: i64,
+    /// Serial of the next API session.
+    next_api_session_serial: u64,
+    /// When [`LabState::expire`] last swept every API session (µs since the epoch).
+    last_expiry_sweep: i64,
     /// Routers started beside the configured one (name, address), not persisted.
     extra_routers: Vec<(String, SocketAddr)>,
 }
@@ -307,6 +325,8 @@ pub struct LabState {
     signer: EnrollmentSigner,
     instance_id: String,
     inner: Mutex<Inner>,
+    /// Writes API sessions to disk off the lock.
+    api_store: api_store::ApiSessionStore,
     /// The running edge router, whose terminators the controller lists
     /// (`GET /services/{id}/terminators`); dangling while the router is stopped.
     router: Mutex<Weak<RouterCore>>,
@@ -358,8 +378,9 @@ impl LabState {
         let state_dir = dir.join("state");
         std::fs::create_dir_all(state_dir.join("identities"))
             .map_err(|e| LabError::io("create directory", &state_dir, e))?;
-        let api_sessions: Vec<ApiSessionRecord> =
-            read_json(&state_dir.join("api-sessions.json"))?.unwrap_or_default();
+        let loaded = api_store::load(&state_dir)?;
+        let api_store = api_store::ApiSessionStore::start(&state_dir, &loaded)?;
+        let next_api_session_serial = loaded.records.iter().map(|r| r.serial + 1).max();
         let sessions: Vec<ServiceSessionRecord> =
             read_json(&state_dir.join("sessions.json"))?.unwrap_or_default();
         // With port 0 in lab.toml, use the addresses a running lab recorded (so a second
@@ -377,12 +398,15 @@ impl LabState {
             router_addr: pick(config.router.address, recorded.as_ref().map(|r| r.router)),
             config,
             identities: HashMap::new(),
-            api_sessions: api_sessions
+            api_sessions: loaded
+                .records
                 .into_iter()
                 .map(|s| (s.token.clone(), s))
                 .collect(),
             sessions: sessions.into_iter().map(|s| (s.token.clone(), s)).collect(),
             last_change_at: now_micros(),
+            next_api_session_serial: next_api_session_serial.unwrap_or(0),
+            last_expiry_sweep: 0,
             extra_routers: Vec::new(),
         };
         let state = LabState {
@@ -391,6 +415,7 @@ impl LabState {
             signer,
             instance_id,
             inner: Mutex::new(inner),
+            api_store,
             router: Mutex::new(Weak::new()),
             api_session_removals: tokio::sync::watch::Sender::new(0),
         };
@@ -440,21 +465,22 @@ impl LabState {
         write_json_atomic(&self.identity_path(&record.id), record)
     }
 
-    fn save_api_sessions(&self, inner: &Inner) -> Result<(), LabError> {
-        let list: Vec<&ApiSessionRecord> = inner.api_sessions.values().collect();
-        write_json_atomic(&self.state_dir().join("api-sessions.json"), &list)
-    }
-
     fn save_sessions(&self, inner: &Inner) -> Result<(), LabError> {
         let list: Vec<&ServiceSessionRecord> = inner.sessions.values().collect();
         write_json_atomic(&self.state_dir().join("sessions.json"), &list)
     }
 
-    /// Writes API sessions (with their latest activity) and service sessions to disk.
+    /// Writes API sessions (with their latest activity) and service sessions to disk, and
+    /// waits until both are written.
     pub fn flush(&self) -> Result<(), LabError> {
         let inner = self.lock();
-        self.save_api_sessions(&inner)?;
-        self.save_sessions(&inner)
+        let api_sessions = self
+            .api_store
+            .snapshot(inner.api_sessions.values().cloned().collect());
+        let sessions = self.save_sessions(&inner);
+        drop(inner);
+        api_sessions.wait()?;
+        sessions
     }
 
     /// The lab directory.
@@ -817,122 +843,6 @@ impl LabState {
         Ok(find(inner))
     }
 
-    // ---- API sessions ----------------------------------------------------------------
-
-    /// `POST /authenticate?method=cert`: maps the TLS client certificate to an identity and
-    /// opens an API session remembering `config_types`.
-    pub fn authenticate(
-        &self,
-        client_cert_der: Option<&[u8]>,
-        config_types: Vec<String>,
-        ip_address: String,
-    ) -> Result<ApiSessionInfo, AuthError> {
-        let der = client_cert_der.ok_or(AuthError::NoCertificate)?;
-        let fp = CertFingerprint::of_der(der);
-        let mut inner = self.lock();
-        let id = self
-            .identity_for_cert(&mut inner, &fp)?
-            .ok_or(AuthError::UnknownCertificate)?;
-        let now = now_micros();
-        Self::expire(&mut inner, now);
-        if inner.api_sessions.len() >= MAX_API_SESSIONS {
-            return Err(AuthError::TooManySessions);
-        }
-        let record = ApiSessionRecord {
-            id: uuid::Uuid::new_v4().to_string(),
-            token: uuid::Uuid::new_v4().to_string(),
-            identity_id: id,
-            cert_fingerprint: fp,
-            config_types,
-            created_at: now,
-            last_activity_at: now,
-            ip_address,
-        };
-        inner
-            .api_sessions
-            .insert(record.token.clone(), record.clone());
-        self.save_api_sessions(&inner)?;
-        Self::api_session_info(&inner, &record).ok_or(AuthError::UnknownCertificate)
-    }
-
-    fn timeout_micros(inner: &Inner) -> i64 {
-        i64::try_from(inner.config.controller.api_session_timeout_secs)
-            .unwrap_or(i64::MAX / 2_000_000)
-            .saturating_mul(1_000_000)
-    }
-
-    /// Drops expired API sessions and the service sessions that hang off them.
-    fn expire(inner: &mut Inner, now: i64) {
-        let timeout = Self::timeout_micros(inner);
-        inner
-            .api_sessions
-            .retain(|_, s| s.last_activity_at.saturating_add(timeout) > now);
-        let live: std::collections::HashSet<String> =
-            inner.api_sessions.values().map(|s| s.id.clone()).collect();
-        inner
-            .sessions
-            .retain(|_, s| live.contains(&s.api_session_id));
-    }
-
-    fn api_session_info(inner: &Inner, r: &ApiSessionRecord) -> Option<ApiSessionInfo> {
-        let identity = find_identity(&inner.config, &r.identity_id).map(Self::identity_info)?;
-        let timeout = Self::timeout_micros(inner);
-        Some(ApiSessionInfo {
-            id: r.id.clone(),
-            token: r.token.clone(),
-            identity,
-            cert_fingerprint: r.cert_fingerprint.clone(),
-            config_types: r.config_types.clone(),
-            created_at: r.created_at,
-            last_activity_at: r.last_activity_at,
-            expires_at: r.last_activity_at.saturating_add(timeout),
-            expiration_seconds: inner.config.controller.api_session_timeout_secs,
-            ip_address: r.ip_address.clone(),
-        })
-    }
-
-    /// Looks up a live API session by token and marks activity (extending its expiry).
-    /// `None` when unknown, expired, or its identity is no longer declared.
-    pub fn touch_api_session(&self, token: &str) -> Option<ApiSessionInfo> {
-        let now = now_micros();
-        let mut inner = self.lock();
-        Self::expire(&mut inner, now);
-        let record = inner.api_sessions.get_mut(token)?;
-        record.last_activity_at = now;
-        let record = record.clone();
-        Self::api_session_info(&inner, &record)
-    }
-
-    /// The live API sessions of an identity (oldest first).
-    pub fn api_sessions_of(&self, identity_id: &str) -> Vec<ApiSessionInfo> {
-        let now = now_micros();
-        let mut inner = self.lock();
-        Self::expire(&mut inner, now);
-        let mut list: Vec<ApiSessionInfo> = inner
-            .api_sessions
-            .values()
-            .filter(|s| s.identity_id == identity_id)
-            .filter_map(|s| Self::api_session_info(&inner, s))
-            .collect();
-        list.sort_by_key(|s| s.created_at);
-        list
-    }
-
-    /// `DELETE /current-api-session`: ends the API session and its service sessions; routers
-    /// then close the channels that presented it.
-    pub fn delete_api_session(&self, token: &str) -> Result<bool, LabError> {
-        let mut inner = self.lock();
-        let Some(removed) = inner.api_sessions.remove(token) else {
-            return Ok(false);
-        };
-        inner.sessions.retain(|_, s| s.api_session_id != removed.id);
-        self.save_api_sessions(&inner)?;
-        self.save_sessions(&inner)?;
-        drop(inner);
-        self.announce_api_session_removals();
-        Ok(true)
-    }
-
     // ---- service sessions ------------------------------------------------------------
 
     /// `POST /sessions`: creates (or returns the existing) service session of this API session
@@ -1074,12 +984,21 @@ impl LabState {
     pub fn service_session(&self, token: &str) -> Result<ServiceSessionInfo, RouterAuthError> {
         let now = now_micros();
         let mut inner = self.lock();
-        Self::expire(&mut inner, now);
+        self.expire(&mut inner, now);
         let record = inner
             .sessions
             .get(token)
             .cloned()
             .ok_or(RouterAuthError::UnknownServiceSession)?;
+        // Its API session may have expired since the last sweep.
+        let timeout = Self::timeout_micros(&inner);
+        if inner
+            .api_sessions
+            .get(&record.api_session_token)
+            .is_none_or(|a| a.last_activity_at.saturating_add(timeout) <= now)
+        {
+            return Err(RouterAuthError::UnknownServiceSession);
+        }
         let info =
             Self::session_info(&inner, &record).ok_or(RouterAuthError::ServiceSessionRevoked)?;
         let (Some(identity), Some(service)) = (

@@ -122,3 +122,75 @@ async fn credentials_minted_by_a_second_lab_handle_work_in_the_running_lab() {
     assert_eq!(r.status, 200, "{:?}", r.body);
     running.shutdown().await;
 }
+
+/// The inode of `path`, `None` while it does not exist.
+fn inode(path: &std::path::Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| m.ino())
+}
+
+#[tokio::test]
+async fn a_burst_of_logins_is_journaled_not_rewritten_and_survives_a_restart() {
+    let (dir, lab) = new_lab(ephemeral_config());
+    let running = lab.start().await.unwrap();
+    let state = lab.state();
+    let mut certs = Vec::new();
+    for name in ["client", "reflectz"] {
+        certs.push(state.issue_client_cert(name).unwrap().0.cert_der);
+    }
+    let snapshot = dir.path().join("state/api-sessions.json");
+    let journal = dir.path().join("state/api-sessions.journal");
+    let login = |n: usize| {
+        state
+            .authenticate(Some(&certs[n % 2]), Vec::new(), "127.0.0.1".into())
+            .unwrap()
+            .token
+    };
+    let mut tokens = vec![login(0)];
+    let before = inode(&snapshot);
+    for n in 1..100 {
+        tokens.push(login(n));
+    }
+    // The snapshot was not rewritten (a rewrite renames a new file into place) ...
+    assert_eq!(
+        inode(&snapshot),
+        before,
+        "api-sessions.json rewritten by a login"
+    );
+    // ... the logins went to the journal, one line each, written off the lock (so wait).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let lines = loop {
+        let text = std::fs::read_to_string(&journal).unwrap_or_default();
+        let lines = text.lines().filter(|l| l.starts_with("{\"put\"")).count();
+        if lines == tokens.len() || std::time::Instant::now() > deadline {
+            break lines;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    assert_eq!(lines, tokens.len());
+
+    // Another process opening the lab now (no flush yet) replays the journal.
+    let other = Lab::open(dir.path()).unwrap();
+    for t in &tokens {
+        assert!(
+            other.state().api_session_exists(t),
+            "session {t} not replayed"
+        );
+    }
+    drop(other);
+
+    // A logout is journaled too, and a clean restart keeps the rest.
+    assert!(state.delete_api_session(&tokens[0]).unwrap());
+    running.shutdown().await;
+    drop(lab);
+    let lab = Lab::open(dir.path()).unwrap();
+    assert!(!lab.state().api_session_exists(&tokens[0]));
+    for t in &tokens[1..] {
+        assert!(lab.state().api_session_exists(t), "session {t} lost");
+    }
+    assert_eq!(
+        std::fs::metadata(&journal).unwrap().len(),
+        0,
+        "not compacted at shutdown"
+    );
+}

@@ -21,10 +21,16 @@ use tokio_rustls::TlsAcceptor;
 use crate::state::LabState;
 use crate::tls_accept;
 
-/// Most TLS connections served at once; further ones wait in the accept backlog.
+/// Most TLS connections served at once (counted from the end of their handshake); further
+/// handshaken ones wait for a place.
 pub const MAX_CONNECTIONS: usize = 256;
-/// Time allowed for a TLS handshake.
-pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most connections accepted whose TLS handshake has not finished; when full, a new one takes
+/// the place of the oldest that has not sent a byte (see `tls_accept`). Twice the served
+/// places, so a burst of real clients is not evicted by itself.
+pub const MAX_PENDING_HANDSHAKES: usize = 512;
+/// Time allowed from accept to the end of the TLS handshake (a loopback handshake takes a
+/// few milliseconds; an idle connection is closed after this).
+pub const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(3);
 /// Time allowed to read request headers.
 pub const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 /// Time in-flight requests get to finish at shutdown.
@@ -55,9 +61,13 @@ pub async fn serve(
         serve_connection(tcp, peer, acceptor, state, shutdown)
     };
     let drain = SHUTDOWN_GRACE + Duration::from_secs(1);
+    let limits = tls_accept::AcceptLimits {
+        served: MAX_CONNECTIONS,
+        pending: MAX_PENDING_HANDSHAKES,
+    };
     tls_accept::serve_connections(
         listener,
-        MAX_CONNECTIONS,
+        limits,
         shutdown,
         "controller",
         serve,
@@ -68,7 +78,7 @@ pub async fn serve(
 }
 
 async fn serve_connection(
-    tcp: tokio::net::TcpStream,
+    tcp: tls_accept::Incoming,
     peer: SocketAddr,
     acceptor: TlsAcceptor,
     state: Arc<LabState>,

@@ -66,7 +66,7 @@ use terminators::TerminatorTable;
 /// Tunables of the router. [`Default`] gives the values of a real router where one exists.
 #[derive(Debug, Clone)]
 pub struct RouterOptions {
-    /// Time for the TLS handshake.
+    /// Time from accept to the end of the TLS handshake.
     pub tls_handshake_timeout: Duration,
     /// Time for the hello after the TLS handshake (real router: 5 s).
     pub hello_timeout: Duration,
@@ -82,8 +82,12 @@ pub struct RouterOptions {
     pub outbound_queue_bytes: u32,
     /// How long a full outbound queue is tolerated before its channel is closed.
     pub stall_timeout: Duration,
-    /// Most channels served at once; further TLS connections wait in the backlog.
+    /// Most channels served at once (counted from the end of their TLS handshake); further
+    /// handshaken connections wait for a place.
     pub max_channels: usize,
+    /// Most connections accepted whose TLS handshake has not finished; when full, a new one
+    /// takes the place of the oldest that has not sent a byte (see `tls_accept`).
+    pub max_pending_handshakes: usize,
     /// Most conns per channel.
     pub max_conns_per_channel: usize,
     /// Most Connects per channel waiting for their host.
@@ -99,7 +103,7 @@ pub struct RouterOptions {
 impl Default for RouterOptions {
     fn default() -> Self {
         RouterOptions {
-            tls_handshake_timeout: Duration::from_secs(10),
+            tls_handshake_timeout: Duration::from_secs(3),
             hello_timeout: Duration::from_secs(5),
             dial_timeout: Duration::from_secs(5),
             inspect_interval: Duration::from_secs(10),
@@ -108,6 +112,7 @@ impl Default for RouterOptions {
             outbound_queue_bytes: 8 * 1024 * 1024,
             stall_timeout: Duration::from_secs(30),
             max_channels: 1024,
+            max_pending_handshakes: 1024,
             max_conns_per_channel: 4096,
             max_pending_dials_per_channel: 256,
             max_binds_per_channel: 1024,
@@ -259,9 +264,13 @@ pub async fn serve(
         let stop = stop.child_token();
         serve_connection(tcp, peer, acceptor, core, stop)
     };
+    let limits = tls_accept::AcceptLimits {
+        served: max_channels,
+        pending: core.options.max_pending_handshakes,
+    };
     tls_accept::serve_connections(
         listener,
-        max_channels,
+        limits,
         shutdown,
         "router",
         serve,
@@ -272,13 +281,13 @@ pub async fn serve(
 }
 
 async fn serve_connection(
-    tcp: tokio::net::TcpStream,
+    tcp: tls_accept::Incoming,
     peer: SocketAddr,
     acceptor: TlsAcceptor,
     core: Arc<RouterCore>,
     stop: CancellationToken,
 ) {
-    let _ = tcp.set_nodelay(true);
+    let _ = tcp.tcp().set_nodelay(true);
     let timeout = core.options.tls_handshake_timeout;
     let Some(mut tls) = tls_accept::handshake(&acceptor, tcp, peer, timeout, "router").await else {
         return;

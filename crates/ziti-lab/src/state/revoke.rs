@@ -29,9 +29,15 @@ impl LabState {
         }
         let mut inner = self.lock();
         inner.identities.remove(&info.id);
-        inner.api_sessions.retain(|_, s| s.identity_id != info.id);
+        let store = &self.api_store;
+        inner.api_sessions.retain(|token, s| {
+            let keep = s.identity_id != info.id;
+            if !keep {
+                store.remove(token);
+            }
+            keep
+        });
         inner.sessions.retain(|_, s| s.identity_id != info.id);
-        self.save_api_sessions(&inner)?;
         self.save_sessions(&inner)?;
         drop(inner);
         self.announce_api_session_removals();
