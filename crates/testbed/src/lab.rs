@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use dark_listener::context::{Context, ContextOptions};
 use dark_listener::identity::Identity;
+use ziti_lab::router::RouterOptions;
 use ziti_lab::{
     IdentityDecl, Lab, LabConfig, LabPki, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl,
 };
@@ -126,8 +127,13 @@ pub struct TestLab {
 impl TestLab {
     /// Initialises a lab with `config` and starts it.
     pub async fn start_with(config: LabConfig) -> Self {
+        Self::start_with_router(config, RouterOptions::default()).await
+    }
+
+    /// Initialises a lab with `config` and starts it with the router tuned by `options`.
+    pub async fn start_with_router(config: LabConfig, options: RouterOptions) -> Self {
         let (dir, lab) = new_lab(config);
-        let running = lab.start().await.unwrap();
+        let running = lab.start_with(options).await.unwrap();
         TestLab {
             dir,
             lab,
