@@ -9,7 +9,7 @@
 //! needing inbound traffic). Then `darkscrape reflectz` and `darkscrape node-exporter` run in
 //! the namespace with `ip netns exec`, dial out to the lab, and a Rust scraper outside dials
 //! them through the lab. The node exporter must report the namespace's veth, not the host's,
-//! which shows it really runs inside.
+//! which shows it really runs inside, and neither may hold a listening socket.
 //!
 //! Needs root, `ip` (iproute2) and `nft` (nftables); scripts/install-test-deps.sh installs
 //! both and CI runs as root. Without root it fails and says so.
@@ -350,7 +350,12 @@ async fn reflectz_and_the_node_exporter_behind_a_closed_firewall_are_scraped_ove
         ns.host_veth
     );
 
-    // Still nothing gets in, and both workloads stop cleanly.
+    // Neither holds a listening socket (their /proc tables are the namespace's), still
+    // nothing gets in, and both workloads stop cleanly.
+    for (what, child) in [("reflectz", &reflectz), ("the node exporter", &node)] {
+        ziti_lab::sockets::check_process_dark(child.id().expect("still running"))
+            .unwrap_or_else(|not_dark| panic!("{what} in the namespace: {not_dark}"));
+    }
     assert!(greeting_from(inside).await.is_err());
     stop_cleanly(reflectz, "-TERM", &reflectz_log).await;
     stop_cleanly(node, "-TERM", &node_log).await;
