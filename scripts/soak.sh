@@ -70,7 +70,10 @@ socks = [socket.socket() for _ in range(3)]
 for s in socks: s.bind(("127.0.0.1", 0))
 print(*[s.getsockname()[1] for s in socks])')
 
-"$BIN" lab init "$DIR/lab" >/dev/null
+setup() { # setup COMMAND...: runs it with its output in $DIR/setup.log, shown on failure
+  "$@" >>"$DIR/setup.log" 2>&1 || { cat "$DIR/setup.log" >&2; exit 1; }
+}
+setup "$BIN" lab init "$DIR/lab"
 cat >"$DIR/lab/lab.toml" <<EOF
 [controller]
 address = "127.0.0.1:$CTRL_PORT"
@@ -125,7 +128,7 @@ identities = ["#scraper"]
 services = ["#soak-metrics"]
 EOF
 for name in reflectz node scraper client; do
-  "$BIN" lab identity "$DIR/lab" "$name" --out "$DIR/$name.json" >/dev/null
+  setup "$BIN" lab identity "$DIR/lab" "$name" --out "$DIR/$name.json"
 done
 
 NAMES=(lab reflectz node-exporter gateway driver)
