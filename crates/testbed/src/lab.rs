@@ -1,6 +1,8 @@
 //! In-process labs for tests: one RSA PKI generated once (RSA key generation is slow in debug
 //! builds) into the system temp directory and copied into each lab, labs in temp dirs on
-//! ephemeral or fixed free loopback ports, and identity files.
+//! ephemeral or fixed free loopback ports (or, with a PKI of their own, on another address),
+//! optionally with tuned router options, identity files, and dialing a service until its host
+//! has bound it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
