@@ -3,6 +3,7 @@
 #  - Debian packages: prometheus (server + promtool), prometheus-node-exporter, libsodium-dev,
 #    valgrind (crates/node-exporter/scripts/build-small.sh records the functions that run),
 #    iproute2 (the netclass test builds a network namespace with `ip netns`; it needs root),
+#    nftables (tests/netns_firewall.rs closes its namespace to inbound connections with `nft`),
 #    binutils (strip, readelf) and util-linux (unshare) for scripts/image-check.sh.
 #  - A Python venv at .venv-peers with the real OpenZiti C SDK (openziti==0.6.0, C SDK 0.29.3)
 #    and PyNaCl (libsodium), used as peers nobody here wrote.
@@ -16,7 +17,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DEBS=(prometheus prometheus-node-exporter libsodium-dev valgrind iproute2 binutils util-linux)
+DEBS=(prometheus prometheus-node-exporter libsodium-dev valgrind iproute2 nftables binutils util-linux)
 missing=()
 for p in "${DEBS[@]}"; do
   dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")

@@ -12,29 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::Duration;
 
-use dark_listener::context::{Context, DialOptions};
-use dark_listener::stream::DarkStream;
 use dark_metrics::exposition::{Format, MetricFamily};
 use dark_metrics::scrape::{scrape, ScrapeError, ScrapeRequest};
 use lab::{context, start_lab, HOST, SCRAPER, SERVICE};
-use testbed::lab::TestLab;
+use testbed::lab::{addressed, dial_when_bound, TestLab};
 use testbed::process::stop_cleanly;
-
-async fn dial_when_bound(ctx: &Context, terminator: &str) -> DarkStream {
-    let options = DialOptions {
-        terminator_identity: Some(terminator.to_string()),
-        ..DialOptions::default()
-    };
-    let mut last = None;
-    for _ in 0..150 {
-        match ctx.dial(SERVICE, options.clone()).await {
-            Ok(stream) => return stream,
-            Err(error) => last = Some(error),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot dial {SERVICE} at {terminator}: {last:?}");
-}
 
 fn has(families: &[MetricFamily], name: &str) -> bool {
     families.iter().any(|f| f.name == name)
@@ -71,9 +53,12 @@ async fn darkscrape_node_exporter_serves_dark_and_stops_on_signals() {
     let pid = child.id().unwrap();
     let mut request = ScrapeRequest::new(SERVICE, "/metrics");
     request.accept = "*/*".to_string();
-    let served = scrape(dial_when_bound(&scraper, HOST).await, &request)
-        .await
-        .unwrap();
+    let served = scrape(
+        dial_when_bound(&scraper, SERVICE, addressed(HOST), 150).await,
+        &request,
+    )
+    .await
+    .unwrap();
     assert_eq!(served.format, Format::Text004, "text 0.0.4 by default");
     for name in [
         "node_load1",
@@ -106,7 +91,7 @@ async fn darkscrape_node_exporter_serves_dark_and_stops_on_signals() {
     );
     let pid = child.id().unwrap();
     let served = scrape(
-        dial_when_bound(&scraper, "node-b").await,
+        dial_when_bound(&scraper, SERVICE, addressed("node-b"), 150).await,
         &ScrapeRequest::new(SERVICE, "/node"),
     )
     .await
@@ -116,7 +101,7 @@ async fn darkscrape_node_exporter_serves_dark_and_stops_on_signals() {
     assert!(!has(&served.families, "process_resident_memory_bytes"));
     assert!(!has(&served.families, "dark_metrics_collector_success"));
     match scrape(
-        dial_when_bound(&scraper, "node-b").await,
+        dial_when_bound(&scraper, SERVICE, addressed("node-b"), 150).await,
         &ScrapeRequest::new(SERVICE, "/metrics"),
     )
     .await

@@ -12,12 +12,11 @@ mod support;
 
 use std::time::Duration;
 
-use dark_listener::context::{Context, DialOptions};
+use dark_listener::context::DialOptions;
 use dark_listener::listener::BindOptions;
-use dark_listener::stream::DarkStream;
 use support::{payload, round_trip, spawn_echo, start_lab, E2EE, PLAIN};
 use testbed::go_peer::{go_dial, GoHost};
-use testbed::lab::TestLab;
+use testbed::lab::{dial_when_bound, TestLab};
 
 const SIZES: [usize; 5] = [1, 1000, 65_536, 300_001, 1 << 20];
 
@@ -87,20 +86,6 @@ async fn a_go_sdk_8_mib_encrypted_write_reaches_a_rust_host_whole() {
     go_sdk_single_large_write(E2EE).await;
 }
 
-/// The first dial of a Go-hosted service: retried (every 100 ms, at most 150 times) until
-/// the Go host's terminator exists.
-async fn dial_when_bound(ctx: &Context, service: &str, options: &DialOptions) -> DarkStream {
-    let mut last = None;
-    for _ in 0..150 {
-        match ctx.dial(service, options.clone()).await {
-            Ok(stream) => return stream,
-            Err(error) => last = Some(error),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot dial the Go-hosted {service} within 15 s: {last:?}");
-}
-
 /// Echo of every size in [`SIZES`] through a Rust dialer; the Go host half-closes after
 /// the dialer's half-close, so the whole stream must arrive and end.
 async fn rust_round_trips(lab: &TestLab, service: &str, options: DialOptions) {
@@ -108,7 +93,7 @@ async fn rust_round_trips(lab: &TestLab, service: &str, options: DialOptions) {
     for (i, size) in SIZES.into_iter().enumerate() {
         let data = payload(size, 60 + i as u8);
         let stream = if i == 0 {
-            dial_when_bound(&dialer, service, &options).await
+            dial_when_bound(&dialer, service, options.clone(), 150).await
         } else {
             dialer.dial(service, options.clone()).await.unwrap()
         };

@@ -28,7 +28,8 @@ use dark_listener::context::DialOptions;
 use http_body_util::{BodyExt, Empty};
 use hyper::client::conn::http1::SendRequest;
 use hyper_util::rt::TokioIo;
-use support::{dial_when_bound, start_lab, DEMO, HOST, SCRAPER};
+use support::{start_lab, DEMO, HOST, SCRAPER};
+use testbed::lab::dial_when_bound;
 use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, BufReader};
 
 const ACCEPT: &str = "application/openmetrics-text;version=1.0.0,application/openmetrics-text;version=0.0.1;q=0.75,text/plain;version=0.0.4;q=0.5,*/*;q=0.1";

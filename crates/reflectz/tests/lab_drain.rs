@@ -17,7 +17,8 @@ use std::time::{Duration, Instant};
 
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::stream::DarkStream;
-use support::{dial_when_bound, start_lab, ECHO, HOST, SCRAPER};
+use support::{start_lab, ECHO, HOST, SCRAPER};
+use testbed::lab::dial_when_bound;
 use testbed::process::{built_binary, exits_cleanly, send_signal};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Child;

@@ -16,10 +16,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use dark_listener::context::DialOptions;
-use support::{
-    addressed, dial_when_bound, http_get, sample_value, start_lab, DEMO, ECHO, HOST, METRICS,
-    SCRAPER,
-};
+use support::{http_get, sample_value, start_lab, DEMO, ECHO, HOST, METRICS, SCRAPER};
+use testbed::lab::{addressed, dial_when_bound};
 use testbed::process::{built_binary, stop_cleanly};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 

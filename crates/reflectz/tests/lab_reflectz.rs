@@ -10,11 +10,9 @@ use std::time::Duration;
 
 use dark_listener::context::{Context, DialOptions};
 use reflectz::{ReflectMetrics, ReflectzConfig, RunSummary};
-use support::{
-    addressed, dial_when_bound, http_get, sample_value, start_lab, support_file, ECHO, HOST,
-    METRICS, SCRAPER,
-};
+use support::{http_get, sample_value, start_lab, support_file, ECHO, HOST, METRICS, SCRAPER};
 use testbed::lab::TestLab;
+use testbed::lab::{addressed, dial_when_bound};
 use testbed::peers::peer_python;
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::sync::oneshot;

@@ -1,14 +1,18 @@
 //! In-process labs for tests: one RSA PKI generated once (RSA key generation is slow in debug
 //! builds) into the system temp directory and copied into each lab, labs in temp dirs on
-//! ephemeral or fixed free loopback ports, and identity files.
+//! ephemeral or fixed free loopback ports (or, with a PKI of their own, on another address),
+//! optionally with tuned router options, identity files, and dialing a service until its host
+//! has bound it.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use dark_listener::context::{Context, ContextOptions};
+use dark_listener::context::{Context, ContextOptions, DialOptions};
 use dark_listener::identity::Identity;
+use dark_listener::stream::DarkStream;
+use ziti_lab::router::RouterOptions;
 use ziti_lab::{
     IdentityDecl, Lab, LabConfig, LabPki, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl,
 };
@@ -113,6 +117,33 @@ pub fn new_lab(config: LabConfig) -> (tempfile::TempDir, Lab) {
     (dir, lab)
 }
 
+/// Dials `service` with `options` every 100 ms until its host's bind is in place, for at
+/// most `attempts` tries; panics with the last refusal after that.
+pub async fn dial_when_bound(
+    ctx: &Context,
+    service: &str,
+    options: DialOptions,
+    attempts: u32,
+) -> DarkStream {
+    let mut last = None;
+    for _ in 0..attempts {
+        match ctx.dial(service, options.clone()).await {
+            Ok(stream) => return stream,
+            Err(error) => last = Some(error),
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("cannot dial {service} ({options:?}) in {attempts} tries: {last:?}");
+}
+
+/// Dial options addressing the terminator hosted by `identity`.
+pub fn addressed(identity: &str) -> DialOptions {
+    DialOptions {
+        terminator_identity: Some(identity.to_string()),
+        ..DialOptions::default()
+    }
+}
+
 /// A running lab in a temp dir, with logged-in contexts for its identities.
 pub struct TestLab {
     /// The lab directory (removed on drop).
@@ -126,7 +157,26 @@ pub struct TestLab {
 impl TestLab {
     /// Initialises a lab with `config` and starts it.
     pub async fn start_with(config: LabConfig) -> Self {
+        Self::start_with_router(config, RouterOptions::default()).await
+    }
+
+    /// Initialises a lab with `config` and starts it with the router tuned by `options`.
+    pub async fn start_with_router(config: LabConfig, options: RouterOptions) -> Self {
         let (dir, lab) = new_lab(config);
+        let running = lab.start_with(options).await.unwrap();
+        TestLab {
+            dir,
+            lab,
+            running: Some(running),
+        }
+    }
+
+    /// Initialises a lab with `config` and a PKI of its own, whose server certificates name
+    /// the configured addresses (the shared PKI names only 127.0.0.1), and starts it: for
+    /// labs served on an address other than loopback, such as a veth of a test namespace.
+    pub async fn start_with_own_pki(config: LabConfig) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let lab = Lab::init_with(dir.path(), config).unwrap();
         let running = lab.start().await.unwrap();
         TestLab {
             dir,

@@ -13,7 +13,9 @@
 //! * [`prometheus`]: a real Prometheus server started with a given configuration and
 //!   queried over its HTTP API.
 //! * [`lab`]: in-process labs for tests: a cached RSA PKI shared by every test binary, lab
-//!   directories in temp dirs, ephemeral or fixed free loopback ports, identity files.
+//!   directories in temp dirs, ephemeral or fixed free loopback ports, identity files, a
+//!   router tuned by test options (e.g. a payload tap), a PKI of its own for a lab served
+//!   off loopback, and dialing a service until its host has bound it.
 //!
 //! [`lab::TestLab`] hands out `dark_listener` contexts. dark-listener's own integration tests
 //! use it too: they, ziti-lab and this crate all link the one (non-test) build of the

@@ -5,11 +5,8 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
 
 use bytes::Bytes;
-use dark_listener::context::{Context, DialOptions};
-use dark_listener::stream::DarkStream;
 use http_body_util::Empty;
 use testbed::http::send_on;
 use testbed::lab::{group_config, ServiceGroup, TestLab};
@@ -40,33 +37,6 @@ fn config() -> LabConfig {
 /// A running lab with this fixture's identities, services and policies.
 pub async fn start_lab() -> TestLab {
     TestLab::start_with(config()).await
-}
-
-/// Dials `service` every 100 ms until the host's bind is in place, for at most `attempts`
-/// tries; panics with the last error after that.
-pub async fn dial_when_bound(
-    ctx: &Context,
-    service: &str,
-    options: DialOptions,
-    attempts: u32,
-) -> DarkStream {
-    let mut last = None;
-    for _ in 0..attempts {
-        match ctx.dial(service, options.clone()).await {
-            Ok(stream) => return stream,
-            Err(error) => last = Some(error),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot dial {service}: {last:?}");
-}
-
-/// Dial options addressing the terminator hosted by `identity`.
-pub fn addressed(identity: &str) -> DialOptions {
-    DialOptions {
-        terminator_identity: Some(identity.to_string()),
-        ..DialOptions::default()
-    }
 }
 
 /// One HTTP/1.1 GET on `io`: status, content type and body.

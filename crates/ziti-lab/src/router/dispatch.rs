@@ -41,7 +41,7 @@ pub async fn frame(core: &Arc<RouterCore>, ch: &Arc<EdgeChannel>, frame: Frame) 
         ct::LATENCY => {
             let _ = ch.send(LatencyProbe::response(&frame, 0)).await;
         }
-        ct::DATA => relay_data(ch, &frame).await,
+        ct::DATA => relay_data(core, ch, &frame).await,
         ct::STATE_CLOSED => close_from_sdk(ch, &frame).await,
         ct::CONNECT => connect(core, ch, frame).await,
         ct::DIAL_SUCCESS => dial_success(ch, frame).await,
@@ -85,7 +85,7 @@ pub async fn frame(core: &Arc<RouterCore>, ch: &Arc<EdgeChannel>, frame: Frame) 
 
 // ---- circuits --------------------------------------------------------------------------
 
-async fn relay_data(ch: &Arc<EdgeChannel>, frame: &Frame) {
+async fn relay_data(core: &RouterCore, ch: &Arc<EdgeChannel>, frame: &Frame) {
     let data = match Data::from_frame(frame) {
         Ok(d) => d,
         Err(e) => {
@@ -101,6 +101,9 @@ async fn relay_data(ch: &Arc<EdgeChannel>, frame: &Frame) {
         );
         return;
     };
+    if let Some(tap) = &core.options.payload_tap {
+        tap.record(&peer.circuit_id, &data.payload);
+    }
     let out = Data {
         conn_id: peer.conn_id,
         flags: data.flags,

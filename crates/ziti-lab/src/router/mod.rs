@@ -13,6 +13,7 @@
 //! | [`channel`] | one channel's outbound queue, conn table and pending requests |
 //! | [`dispatch`] | what each incoming message does (Connect, Bind, Data, …) |
 //! | [`terminators`] | the terminator table and terminator selection |
+//! | [`tap`] | the opt-in record of relayed Data payloads (tests) |
 //! | [`denial`] | refusal texts and error codes |
 //!
 //! **Tasks.** Per channel: one reader task (handshake, then decode and dispatch frames in
@@ -38,6 +39,7 @@ pub mod channel;
 pub mod denial;
 pub mod dispatch;
 pub mod handshake;
+pub mod tap;
 pub mod terminators;
 
 use std::collections::HashMap;
@@ -76,6 +78,8 @@ pub struct RouterOptions {
     pub inspect_interval: Duration,
     /// ConnInspectRequests sent before an unanswered terminator is dropped.
     pub inspect_attempts: u32,
+    /// A tap recording relayed Data payloads (tests only; `None`, the default, records nothing).
+    pub payload_tap: Option<tap::PayloadTap>,
     /// Frames a channel's outbound queue holds.
     pub outbound_queue_frames: usize,
     /// Bytes (encoded frames) a channel's outbound queue holds; a larger frame takes it all.
@@ -108,6 +112,7 @@ impl Default for RouterOptions {
             dial_timeout: Duration::from_secs(5),
             inspect_interval: Duration::from_secs(10),
             inspect_attempts: 3,
+            payload_tap: None,
             outbound_queue_frames: 256,
             outbound_queue_bytes: 8 * 1024 * 1024,
             stall_timeout: Duration::from_secs(30),
