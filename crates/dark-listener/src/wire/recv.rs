@@ -157,6 +157,16 @@ impl ReceiveBuffer {
         &mut self.buf
     }
 
+    /// Makes room for the rest of the incomplete frame at once, for a caller that has
+    /// accounted for its whole announced size (the lab router's budget for frames still
+    /// arriving): one allocation instead of a doubling series whose freed steps the
+    /// allocator may keep. Only pages that bytes are written to become resident.
+    pub fn reserve_incomplete_frame(&mut self) {
+        if let Some(total) = self.incomplete_frame_len() {
+            self.buf.reserve(total - self.buf.len());
+        }
+    }
+
     /// After a frame of `frame_len` bytes was split off: if the allocation under the buffer
     /// (at least the frame plus the room left) is large, move what follows the frame to a
     /// fresh buffer, so the large allocation lives only as long as the frame.

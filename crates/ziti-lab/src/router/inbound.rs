@@ -99,6 +99,7 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
                     Ok(p) => budget = Some(p),
                     Err(_) => return,
                 }
+                received.reserve_incomplete_frame();
             }
         }
         let read = tokio::select! {
