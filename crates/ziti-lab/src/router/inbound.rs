@@ -19,7 +19,6 @@
 //!   Data frame of this SDK and of the C SDK) never wait. Memory held for frames in reception
 //!   is thus at most the budget plus [`KEEP_CAPACITY`] per channel, however many peers stall.
 
-use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -33,12 +32,10 @@ use super::channel::EdgeChannel;
 use super::{dispatch, RouterCore};
 
 /// Resolves at `deadline`, never without one.
-fn expiry(deadline: Option<std::time::Instant>) -> impl Future<Output = ()> {
-    async move {
-        match deadline {
-            Some(at) => tokio::time::sleep_until(Instant::from_std(at)).await,
-            None => std::future::pending().await,
-        }
+async fn expiry(deadline: Option<std::time::Instant>) {
+    match deadline {
+        Some(at) => tokio::time::sleep_until(Instant::from_std(at)).await,
+        None => std::future::pending().await,
     }
 }
 
