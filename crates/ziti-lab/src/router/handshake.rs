@@ -29,7 +29,9 @@ use crate::state::{ApiSessionInfo, LabState};
 
 use super::share::{IdentityShares, ShareFull, ShareSlot};
 
-/// Why a channel never became usable (logged at debug; the SDK only sees the connection close).
+/// Why a channel never became usable. Logged at debug, where the SDK only sees the
+/// connection close, except [`HandshakeError::ShareFull`], which is logged at warn and told
+/// to the SDK in a failed hello reply.
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeError {
     /// The first bytes were not the channel v2 magic (the unknown-version reply was sent).
