@@ -3,10 +3,11 @@
 //! all but the last 64 KiB, and stalls.
 //!
 //! The lab runs as a separate `darkscrape lab run` process so that its resident memory
-//! (`VmRSS` of `/proc/PID/status`) is its own. The test asserts that every peer is dropped
-//! at the frame deadline, that the lab's RSS stays under [`PEAK_BOUND_MIB`] above its
-//! baseline while the peers are connected, and that it falls back to within
-//! [`AFTER_BOUND_MIB`] of the baseline once they are gone. Set `DARKSCRAPE_LAB_BINARY` to run
+//! (`VmRSS` of `/proc/PID/status`) is its own. In each of [`ROUNDS`] rounds the test asserts
+//! that every peer is dropped at the frame deadline, that the lab's RSS stays under
+//! [`PEAK_BOUND_MIB`] above its baseline while the peers are connected, and that it falls
+//! back to within [`AFTER_BOUND_MIB`] of the baseline once they are gone (the second round
+//! shows that freed memory does not stay with the allocator and pile up). Set `DARKSCRAPE_LAB_BINARY` to run
 //! it against another build of `darkscrape` (for instance one from before the fix).
 
 #[path = "support/router_lab.rs"]
@@ -28,8 +29,10 @@ use router_lab::{RawChannel, ReadEnd};
 use tokio::io::AsyncWriteExt;
 use tokio::time::Instant;
 
-/// Stalled peers.
+/// Stalled peers per round.
 const PEERS: usize = 100;
+/// Rounds of stalled peers.
+const ROUNDS: usize = 2;
 /// The lab's frame deadline in this test.
 const DEADLINE: Duration = Duration::from_secs(5);
 /// Time on top of the deadline within which every stalled peer must be closed.
@@ -156,6 +159,43 @@ async fn stall(mut ch: RawChannel, give_up: Instant) -> PeerEnd {
     }
 }
 
+/// One round: [`PEERS`] peers log in and stall; returns the lab's peak RSS (KiB) while they
+/// were connected and how many were still open when the test stopped waiting.
+async fn stalled_round(
+    router: std::net::SocketAddr,
+    logins: &[Arc<Login>],
+    pid: u32,
+) -> (u64, usize) {
+    let mut peers = Vec::new();
+    for i in 0..PEERS {
+        peers.push(channel(router, &logins[i % logins.len()]).await);
+    }
+    let give_up = Instant::now() + DEADLINE + MARGIN;
+    let stalls: Vec<_> = peers
+        .into_iter()
+        .map(|ch| tokio::spawn(stall(ch, give_up)))
+        .collect();
+    let peak = Arc::new(AtomicU64::new(0));
+    let sampler = {
+        let peak = peak.clone();
+        tokio::spawn(async move {
+            loop {
+                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+    };
+    let mut still_open = 0;
+    for s in stalls {
+        if let PeerEnd::StillOpen = s.await.unwrap() {
+            still_open += 1;
+        }
+    }
+    sampler.abort();
+    let peak = peak.load(Ordering::Relaxed).max(rss_kib(pid));
+    (peak, still_open)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stalled_peers_are_dropped_at_the_deadline_and_their_memory_returns() {
     let mut config = router_lab::test_config();
@@ -201,65 +241,40 @@ async fn stalled_peers_are_dropped_at_the_deadline_and_their_memory_returns() {
     tokio::time::sleep(Duration::from_millis(500)).await;
     let baseline = rss_kib(pid);
 
-    // The peers, and the lab's RSS sampled while they are connected.
-    let mut peers = Vec::new();
-    for i in 0..PEERS {
-        peers.push(channel(router, &logins[i % logins.len()]).await);
-    }
-    let all_sent_by = Instant::now();
-    let give_up = all_sent_by + DEADLINE + MARGIN;
-    let stalls: Vec<_> = peers
-        .into_iter()
-        .map(|ch| tokio::spawn(stall(ch, give_up)))
-        .collect();
-    let peak = Arc::new(AtomicU64::new(0));
-    let sampler = {
-        let peak = peak.clone();
-        tokio::spawn(async move {
-            loop {
-                peak.fetch_max(rss_kib(pid), Ordering::Relaxed);
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        })
-    };
-    let mut still_open = 0;
-    for s in stalls {
-        if let PeerEnd::StillOpen = s.await.unwrap() {
-            still_open += 1;
-        }
-    }
-    sampler.abort();
-    let peak = peak.load(Ordering::Relaxed).max(rss_kib(pid));
     let log_text = || std::fs::read_to_string(&log_path).unwrap_or_default();
-
-    // After: the channels are gone; give the lab a moment to tear them down.
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    let after = rss_kib(pid);
     let mib = |kib: u64| kib / 1024;
-    eprintln!(
-        "lab RSS: baseline {} MiB, peak with {PEERS} stalled peers {} MiB, after {} MiB",
-        mib(baseline),
-        mib(peak),
-        mib(after)
-    );
-    assert!(
-        peak.saturating_sub(baseline) < PEAK_BOUND_MIB * 1024,
-        "the lab grew from {} MiB to {} MiB with {PEERS} stalled peers (bound: +{PEAK_BOUND_MIB} MiB)",
-        mib(baseline),
-        mib(peak)
-    );
-    assert_eq!(
-        still_open,
-        0,
-        "{still_open} of {PEERS} stalled peers were still connected {MARGIN:?} after the frame deadline of {DEADLINE:?}; lab log:\n{}",
-        log_text()
-    );
-    assert!(
-        after.saturating_sub(baseline) < AFTER_BOUND_MIB * 1024,
-        "the lab stayed at {} MiB after the stalled peers left (baseline {} MiB, bound: +{AFTER_BOUND_MIB} MiB)",
-        mib(after),
-        mib(baseline)
-    );
+    // Two rounds: memory freed after the first must not stay with the allocator and pile
+    // up under the second.
+    for round in 1..=ROUNDS {
+        let (peak, still_open) = stalled_round(router, &logins, pid).await;
+        // After: the channels are gone; give the lab a moment to tear them down.
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let after = rss_kib(pid);
+        eprintln!(
+            "round {round}: lab RSS baseline {} MiB, peak with {PEERS} stalled peers {} MiB, after {} MiB",
+            mib(baseline),
+            mib(peak),
+            mib(after)
+        );
+        assert!(
+            peak.saturating_sub(baseline) < PEAK_BOUND_MIB * 1024,
+            "round {round}: the lab grew from {} MiB to {} MiB with {PEERS} stalled peers (bound: +{PEAK_BOUND_MIB} MiB)",
+            mib(baseline),
+            mib(peak)
+        );
+        assert_eq!(
+            still_open,
+            0,
+            "round {round}: {still_open} of {PEERS} stalled peers were still connected {MARGIN:?} after the frame deadline of {DEADLINE:?}; lab log:\n{}",
+            log_text()
+        );
+        assert!(
+            after.saturating_sub(baseline) < AFTER_BOUND_MIB * 1024,
+            "round {round}: the lab stayed at {} MiB after the stalled peers left (baseline {} MiB, bound: +{AFTER_BOUND_MIB} MiB)",
+            mib(after),
+            mib(baseline)
+        );
+    }
     assert!(
         log_text().contains("frame deadline passed"),
         "the lab logged no frame deadline: {}",

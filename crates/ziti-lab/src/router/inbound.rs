@@ -42,7 +42,7 @@ async fn expiry(deadline: Option<std::time::Instant>) {
 /// Reads, decodes and dispatches the frames of channel `ch` (peer `peer`) until it closes.
 pub(super) async fn read_loop<R: AsyncRead + Unpin>(
     mut reader: R,
-    mut received: ReceiveBuffer,
+    received: ReceiveBuffer,
     core: &Arc<RouterCore>,
     ch: &Arc<EdgeChannel>,
     peer: SocketAddr,
@@ -56,8 +56,12 @@ pub(super) async fn read_loop<R: AsyncRead + Unpin>(
             "frame deadline passed; closing the channel"
         );
     };
-    // Budget held for the incomplete frame at the front of the buffer.
+    // Budget held for the incomplete frame at the front of the buffer. Declared before the
+    // buffer so that, when the channel closes, the buffer is freed before the budget goes
+    // to the next large frame (measured: the other order let two generations of stalled
+    // frames overlap in memory).
     let mut budget: Option<OwnedSemaphorePermit> = None;
+    let mut received = received;
     loop {
         // Dispatch everything already buffered, in order.
         loop {
