@@ -260,7 +260,7 @@ pub enum FrameError {
         buffered: usize,
     },
     /// A frame whose header arrived was not complete within the frame deadline.
-    #[error("a frame of {announced} bytes announced by its header was not complete {after:?} after its first byte arrived ({received} bytes received); the peer stalled or is too slow, so the channel is closed")]
+    #[error("a frame of {announced} bytes announced by its header was not complete {after:?} after its first byte arrived ({received} bytes received); the peer stalled or is too slow, so the channel is closed (if the link really is that slow, raise the frame deadline: ChannelOptions::frame_deadline in the SDK, RouterOptions::frame_deadline in the lab)")]
     Incomplete {
         /// The frame deadline in force.
         after: std::time::Duration,
