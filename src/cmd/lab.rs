@@ -24,6 +24,21 @@ enum LabCommand {
     Run {
         /// Lab directory created by `lab init`.
         dir: PathBuf,
+        /// Seconds a peer has to complete a frame once its first bytes reached the router
+        /// (default 30); a peer stalled mid-frame longer has its channel closed.
+        #[arg(
+            long,
+            env = "DARKSCRAPE_LAB_FRAME_DEADLINE_SECS",
+            value_name = "SECONDS"
+        )]
+        frame_deadline_secs: Option<f64>,
+        /// Most router channels one identity may hold at once (default 128).
+        #[arg(
+            long,
+            env = "DARKSCRAPE_LAB_MAX_CHANNELS_PER_IDENTITY",
+            value_name = "N"
+        )]
+        max_channels_per_identity: Option<usize>,
     },
     /// Print a fresh one-time enrollment JWT for an identity (older unused JWTs stop working;
     /// enrolling with it replaces the identity's previously enrolled certificate).
@@ -65,12 +80,29 @@ pub fn run(args: LabArgs) -> anyhow::Result<()> {
             );
             Ok(())
         }
-        LabCommand::Run { dir } => {
+        LabCommand::Run {
+            dir,
+            frame_deadline_secs,
+            max_channels_per_identity,
+        } => {
+            let mut options = ziti_lab::router::RouterOptions::default();
+            if let Some(secs) = frame_deadline_secs {
+                options.frame_deadline = std::time::Duration::try_from_secs_f64(secs)
+                    .ok()
+                    .filter(|d| !d.is_zero())
+                    .with_context(|| {
+                        format!("--frame-deadline-secs {secs} is not a positive number of seconds")
+                    })?;
+            }
+            if let Some(n) = max_channels_per_identity {
+                anyhow::ensure!(n > 0, "--max-channels-per-identity must be at least 1");
+                options.max_channels_per_identity = n;
+            }
             let lab = ziti_lab::Lab::open(&dir)?;
             let runtime =
                 tokio::runtime::Runtime::new().context("cannot start the tokio runtime")?;
             runtime.block_on(async move {
-                let running = lab.start().await?;
+                let running = lab.start_with(options).await?;
                 tracing::info!(
                     controller = %running.controller_url(),
                     router = %running.router_addr(),

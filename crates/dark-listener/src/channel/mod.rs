@@ -9,7 +9,10 @@
 //!   round trip and proves the router accepted the token: a router closes the connection
 //!   right after acknowledging a hello whose token it rejects, which is reported as
 //!   [`ChannelError::AuthenticationRejected`].
-//! * A **reader** task that routes replies to their waiters by ReplyFor, Data and
+//! * A **reader** task ([`receive`]: the wire module's [`ReceiveBuffer`], which grows with
+//!   the bytes that arrive and shrinks after a large frame) that closes the channel when the
+//!   router starts a frame and does not complete it within [`ChannelOptions::frame_deadline`],
+//!   and that routes replies to their waiters by ReplyFor, Data and
 //!   StateClosed to streams by conn id, Dial to binds by bind conn id (Dials for unknown
 //!   bind ids are refused with DialFailed), answers ConnInspectRequest (2 for live binds, 1
 //!   for streams, 0 for unknown ids) and router latency probes, and drops the rest.
@@ -34,6 +37,7 @@
 
 mod ids;
 pub mod pool;
+mod receive;
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -41,13 +45,11 @@ use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use futures_util::StreamExt;
 use rustls::pki_types::ServerName;
 use rustls::ClientConfig;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio::time::Instant;
-use tokio_util::codec::FramedRead;
 use tokio_util::sync::CancellationToken;
 
 pub use self::ids::ConnIdAllocator;
@@ -60,7 +62,8 @@ use crate::wire::edge::{
     LatencyProbe, StateClosed,
 };
 use crate::wire::frame::{Frame, FrameCodec, FrameLimits, SequenceCounter};
-use crate::wire::FrameBatch;
+use crate::wire::recv::DEFAULT_FRAME_DEADLINE;
+use crate::wire::{FrameBatch, ReceiveBuffer};
 
 /// Tunables of a router channel.
 #[derive(Debug, Clone)]
@@ -79,6 +82,11 @@ pub struct ChannelOptions {
     pub max_conns: usize,
     /// Frame size limits for what the router sends.
     pub frame_limits: FrameLimits,
+    /// Time the router has to complete a frame once its first bytes arrived; a router that
+    /// stalls mid-frame past it gets its channel closed (default
+    /// [`DEFAULT_FRAME_DEADLINE`], 30 s). Time the reader spends waiting for a slow stream
+    /// (back-pressure) does not count.
+    pub frame_deadline: Duration,
     /// First reconnect delay after a failed connect.
     pub reconnect_initial: Duration,
     /// Longest reconnect delay.
@@ -95,6 +103,7 @@ impl Default for ChannelOptions {
             stream_queue: 64,
             max_conns: 65_536,
             frame_limits: FrameLimits::default(),
+            frame_deadline: DEFAULT_FRAME_DEADLINE,
             reconnect_initial: Duration::from_millis(250),
             reconnect_max: Duration::from_secs(30),
         }
@@ -381,7 +390,11 @@ impl RouterChannel {
         S: AsyncRead + AsyncWrite + Send + 'static,
     {
         let (read_half, mut writer) = tokio::io::split(stream);
-        let mut reader = FramedRead::new(read_half, FrameCodec::with_limits(options.frame_limits));
+        let mut reader = read_half;
+        let mut received = ReceiveBuffer::new(
+            FrameCodec::with_limits(options.frame_limits),
+            options.frame_deadline,
+        );
         let hello = Hello {
             session_token: Bytes::copy_from_slice(api_session_token.as_bytes()),
             identifier: Bytes::copy_from_slice(identifier.as_bytes()),
@@ -403,19 +416,19 @@ impl RouterChannel {
             reason: format!("writing the hello failed: {e}"),
         })?;
         let reply = loop {
-            match reader.next().await {
-                None => {
+            match receive::next_frame(&mut received, &mut reader).await {
+                Ok(None) => {
                     return Err(ChannelError::AuthenticationRejected {
                         router: router.clone(),
                     })
                 }
-                Some(Err(e)) => {
+                Err(e) => {
                     return Err(ChannelError::Protocol {
                         router: router.clone(),
                         detail: format!("reading the hello reply: {e}"),
                     })
                 }
-                Some(Ok(frame)) => {
+                Ok(Some(frame)) => {
                     if frame.content_type == ct::RESULT
                         && matches!(frame.reply_for(), Ok(Some(HELLO_SEQUENCE)))
                     {
@@ -458,7 +471,7 @@ impl RouterChannel {
             options,
         });
         tokio::spawn(write_loop(shared.clone(), writer, out_rx));
-        tokio::spawn(read_loop(shared.clone(), reader));
+        tokio::spawn(read_loop(shared.clone(), reader, received));
         tokio::spawn(probe_loop(Arc::downgrade(&shared), shared.closed.clone()));
         Ok(Self { shared })
     }
@@ -751,7 +764,7 @@ fn number(shared: &Shared, sequence: &mut SequenceCounter, item: Outbound) -> Fr
     }
 }
 
-async fn read_loop<R>(shared: Arc<Shared>, mut reader: FramedRead<R, FrameCodec>)
+async fn read_loop<R>(shared: Arc<Shared>, mut reader: R, mut received: ReceiveBuffer)
 where
     R: AsyncRead + Unpin,
 {
@@ -759,27 +772,28 @@ where
     let reason = loop {
         let next = tokio::select! {
             _ = shared.closed.cancelled() => return,
-            next = reader.next() => next,
+            next = receive::next_frame(&mut received, &mut reader) => next,
         };
         match next {
-            None if frames_seen == 0 => {
+            Ok(None) if frames_seen == 0 => {
                 break ChannelError::AuthenticationRejected {
                     router: shared.router.clone(),
                 }
             }
-            None => {
+            Ok(None) => {
                 break ChannelError::Closed {
                     router: shared.router.clone(),
                     reason: "the router closed the connection".into(),
                 }
             }
-            Some(Err(e)) => {
+            Err(e) => {
+                tracing::warn!(router = %shared.router, error = %e, "closing the router channel");
                 break ChannelError::Protocol {
                     router: shared.router.clone(),
                     detail: e.to_string(),
-                }
+                };
             }
-            Some(Ok(frame)) => {
+            Ok(Some(frame)) => {
                 frames_seen += 1;
                 dispatch(&shared, frame).await;
             }

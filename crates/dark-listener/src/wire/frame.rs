@@ -14,9 +14,10 @@
 //! | 20+H | B | body |
 //!
 //! [`FrameCodec`] implements [`tokio_util::codec::Decoder`] and [`Encoder`]. It checks both
-//! lengths against [`FrameLimits`] as soon as the 20-byte header is in, *before* reserving
-//! room for the rest, so the buffer a peer can make it grow is bounded by one frame within
-//! the limits (plus `BytesMut`'s growth slack); it accepts input split at any byte boundary.
+//! lengths against [`FrameLimits`] as soon as the 20-byte header is in and never reserves
+//! room for the rest of a frame: the buffer grows only with bytes that arrived (see
+//! [`super::recv::ReceiveBuffer`], which also shrinks it after a large frame and tracks the
+//! deadline for completing a frame). It accepts input split at any byte boundary.
 //!
 //! A listener whose first message has a bad magic answers with [`unknown_version_reply`]
 //! and closes: [`FrameError::BadMagic`] says whether it was the first message.
@@ -258,6 +259,16 @@ pub enum FrameError {
         /// Bytes left undecoded.
         buffered: usize,
     },
+    /// A frame whose header arrived was not complete within the frame deadline.
+    #[error("a frame of {announced} bytes announced by its header was not complete {after:?} after its first byte arrived ({received} bytes received); the peer stalled or is too slow, so the channel is closed (if the link really is that slow, raise the frame deadline: ChannelOptions::frame_deadline in the SDK, RouterOptions::frame_deadline in the lab)")]
+    Incomplete {
+        /// The frame deadline in force.
+        after: std::time::Duration,
+        /// The frame's size as announced by its header (0 if the header itself is incomplete).
+        announced: usize,
+        /// Bytes of it received.
+        received: usize,
+    },
     /// A frame to encode has a header section or body over `i32::MAX` bytes.
     #[error("cannot encode a frame part of {len} bytes; the wire allows at most 2^31-1")]
     TooLargeToEncode {
@@ -350,6 +361,16 @@ fn check_len(field: LengthField, len: u32, limit: u32) -> Result<(), FrameError>
     Ok(())
 }
 
+/// The size on the wire (20-byte header + header section + body) of the frame at the start
+/// of `src`, once its 20-byte header is there; `None` before. The lengths are not checked
+/// here: the decoder checks them first, so call this only after a decode returned `Ok(None)`.
+pub fn announced_frame_len(src: &[u8]) -> Option<usize> {
+    if src.len() < FRAME_HEADER_LEN {
+        return None;
+    }
+    Some(FRAME_HEADER_LEN + le_u32(src, 12) as usize + le_u32(src, 16) as usize)
+}
+
 fn le_u32(b: &[u8], at: usize) -> u32 {
     u32::from_le_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
 }
@@ -405,11 +426,12 @@ impl Decoder for FrameCodec {
         if (1..HEADER_ENTRY_PREFIX_LEN as u32).contains(&header_len) {
             return Err(FrameError::HeaderSectionTooShort { len: header_len });
         }
-        // Both lengths are bounded by the limits here, so this sum cannot overflow and the
-        // reservation below is at most 20 + max_header_bytes + max_body_bytes.
+        // Both lengths are bounded by the limits here, so this sum cannot overflow. Nothing
+        // is reserved for the rest of the frame: a peer that announces a large frame and
+        // stalls would otherwise make every channel hold the whole announced size.
+        // [`super::recv::ReceiveBuffer`] grows the buffer with the bytes that really arrive.
         let total = FRAME_HEADER_LEN + header_len as usize + body_len as usize;
         if src.len() < total {
-            src.reserve(total - src.len());
             return Ok(None);
         }
         let content_type = le_u32(src, 4) as i32;

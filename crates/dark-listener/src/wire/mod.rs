@@ -9,6 +9,7 @@
 //! | numbers | [`consts`] | [`consts::content_type`], [`consts::header`], [`consts::flags`], [`consts::ErrorCode`] | §1.3, §2.1, §2.2 |
 //! | header values | [`headers`] | [`Headers`], [`headers::HeaderError`] | §1.2 |
 //! | framing | [`frame`] | [`Frame`], [`FrameCodec`], [`FrameLimits`], [`SequenceCounter`], [`frame::unknown_version_reply`] | §1.1, §1.4, §1.6, §1.8 |
+//! | reading | [`recv`] | [`ReceiveBuffer`] (buffer that grows with arrived bytes and shrinks after large frames, frame deadline) | |
 //! | writing | [`batch`] | [`FrameBatch`] (frames as I/O slices, large bodies not copied) | |
 //! | messages | [`edge`] | [`edge::EdgeMessage`], [`edge::Connect`], [`edge::Bind`], [`edge::Dial`], [`edge::Data`], … | §1.5, §2.3, §3 |
 //!
@@ -33,7 +34,9 @@ pub mod consts;
 pub mod edge;
 pub mod frame;
 pub mod headers;
+pub mod recv;
 
 pub use batch::FrameBatch;
 pub use frame::{Frame, FrameCodec, FrameError, FrameLimits, SequenceCounter};
 pub use headers::Headers;
+pub use recv::ReceiveBuffer;

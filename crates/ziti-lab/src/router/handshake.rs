@@ -6,14 +6,18 @@
 //! 2. the hello must arrive within the hello timeout and fit the hello limits (headers ≤ 16384,
 //!    body ≤ 4192 bytes);
 //! 3. the hello is acknowledged (Result, sequence -1, ReplyFor = hello sequence, success,
-//!    connection id, router id, version, SupportsBindSuccess) **before** anything is checked;
-//! 4. then the API session token (1002) and the client certificate's fingerprint are checked
-//!    against [`LabState`]; on failure the TLS connection is closed without a message.
+//!    connection id, router id, version, SupportsBindSuccess) even when the API session token
+//!    (1002) or the client certificate's fingerprint is refused by [`LabState`]: then, as a
+//!    real router does, the TLS connection is closed right after the acknowledgement without
+//!    a message;
+//! 4. a valid session whose identity already holds its share of the router's channels
+//!    ([`IdentityShares`]) gets a failed hello reply instead, whose body says so, and the
+//!    connection is closed.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use bytes::BytesMut;
+use bytes::{Bytes, BytesMut};
 use dark_listener::wire::consts::{content_type as ct, header, HELLO_SEQUENCE};
 use dark_listener::wire::edge::{HelloReply, RouterVersion};
 use dark_listener::wire::frame::{unknown_version_reply, Frame, FrameCodec, FrameError};
@@ -23,7 +27,11 @@ use tokio_util::codec::Decoder;
 use crate::pki::CertFingerprint;
 use crate::state::{ApiSessionInfo, LabState};
 
-/// Why a channel never became usable (logged at debug; the SDK only sees the connection close).
+use super::share::{IdentityShares, ShareFull, ShareSlot};
+
+/// Why a channel never became usable. Logged at debug, where the SDK only sees the
+/// connection close, except [`HandshakeError::ShareFull`], which is logged at warn and told
+/// to the SDK in a failed hello reply.
 #[derive(Debug, thiserror::Error)]
 pub enum HandshakeError {
     /// The first bytes were not the channel v2 magic (the unknown-version reply was sent).
@@ -50,6 +58,9 @@ pub enum HandshakeError {
     /// The token or certificate was refused.
     #[error("authentication failed: {0}")]
     Refused(#[from] crate::state::RouterAuthError),
+    /// The identity already holds its share of the router's channels.
+    #[error("channel refused: {0}")]
+    ShareFull(#[from] ShareFull),
 }
 
 /// A channel that passed the handshake.
@@ -61,6 +72,8 @@ pub struct Accepted {
     pub pending_bytes: BytesMut,
     /// The codec, past the hello (it applies the post-hello limits now).
     pub codec: FrameCodec,
+    /// The channel's place in its identity's share; keep it while the channel lives.
+    pub share: ShareSlot,
 }
 
 /// What the router says about itself in the hello acknowledgement.
@@ -72,6 +85,17 @@ pub struct RouterHelloInfo {
     pub version: RouterVersion,
 }
 
+/// What the router checks a hello against.
+#[derive(Debug, Clone, Copy)]
+pub struct HelloPolicy<'a> {
+    /// Tokens and certificates.
+    pub state: &'a Arc<LabState>,
+    /// Each identity's share of the channels.
+    pub shares: &'a Arc<IdentityShares>,
+    /// Time for the hello to arrive.
+    pub hello_timeout: Duration,
+}
+
 /// Runs the handshake on a TLS stream whose client certificate has `fingerprint`.
 pub async fn accept_channel<S>(
     stream: &mut S,
@@ -79,12 +103,16 @@ pub async fn accept_channel<S>(
     connection_id: &str,
     fingerprint: &CertFingerprint,
     info: &RouterHelloInfo,
-    state: &Arc<LabState>,
-    hello_timeout: Duration,
+    policy: HelloPolicy<'_>,
 ) -> Result<Accepted, HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
+    let HelloPolicy {
+        state,
+        shares,
+        hello_timeout,
+    } = policy;
     let mut codec = codec;
     let mut buf = BytesMut::with_capacity(4096);
     let hello = match tokio::time::timeout(
@@ -109,6 +137,18 @@ where
     if hello.content_type != ct::HELLO {
         return Err(HandshakeError::NotHello(hello.content_type));
     }
+    // The real router validates only after acknowledging: a refused token or certificate
+    // still gets the acknowledgement, then the close.
+    let granted = match authenticate(&hello, fingerprint, state) {
+        Ok(session) => match shares.take(&session.identity.id, &session.identity.name) {
+            Ok(share) => Ok((session, share)),
+            Err(full) => {
+                refuse(stream, &full, &hello, connection_id, info).await?;
+                return Err(full.into());
+            }
+        },
+        Err(refused) => Err(refused),
+    };
     let reply = HelloReply {
         success: true,
         connection_id: Some(connection_id.to_owned()),
@@ -129,19 +169,56 @@ where
         .await
         .map_err(HandshakeError::Write)?;
     stream.flush().await.map_err(HandshakeError::Write)?;
-    // The real router validates only after acknowledging; so does the lab.
+    let (session, share) = granted?;
+    Ok(Accepted {
+        session,
+        pending_bytes: buf,
+        codec,
+        share,
+    })
+}
+
+/// Answers the hello with a failure whose body is `full`'s text (best effort: the peer may be
+/// gone already).
+async fn refuse<S>(
+    stream: &mut S,
+    full: &ShareFull,
+    hello: &Frame,
+    connection_id: &str,
+    info: &RouterHelloInfo,
+) -> Result<(), HandshakeError>
+where
+    S: AsyncWrite + Unpin,
+{
+    let refusal = HelloReply {
+        success: false,
+        message: Bytes::from(full.to_string()),
+        connection_id: Some(connection_id.to_owned()),
+        router_id: Some(info.router_id.clone()),
+        version: Some(info.version.clone()),
+        ..HelloReply::default()
+    }
+    .to_frame(HELLO_SEQUENCE)
+    .replying_to(hello.sequence);
+    let mut out = BytesMut::new();
+    refusal.encode_into(&mut out)?;
+    let _ = stream.write_all(&out).await;
+    let _ = stream.flush().await;
+    Ok(())
+}
+
+fn authenticate(
+    hello: &Frame,
+    fingerprint: &CertFingerprint,
+    state: &LabState,
+) -> Result<ApiSessionInfo, HandshakeError> {
     let token = hello
         .headers
         .get_bytes(header::SESSION_TOKEN)
         .and_then(|t| std::str::from_utf8(t).ok())
         .filter(|t| !t.is_empty())
         .ok_or(HandshakeError::NoToken)?;
-    let session = state.router_authenticate(token, fingerprint)?;
-    Ok(Accepted {
-        session,
-        pending_bytes: buf,
-        codec,
-    })
+    Ok(state.router_authenticate(token, fingerprint)?)
 }
 
 async fn read_first_frame<S>(

@@ -10,6 +10,8 @@
 //! | module | owns |
 //! | --- | --- |
 //! | [`handshake`] | magic check, hello, hello acknowledgement, token + certificate check |
+//! | [`share`] | each identity's share of the channels |
+//! | [`inbound`] | reading a channel: frame deadline, budget for frames still arriving |
 //! | [`channel`] | one channel's outbound queue, conn table and pending requests |
 //! | [`dispatch`] | what each incoming message does (Connect, Bind, Data, …) |
 //! | [`terminators`] | the terminator table and terminator selection |
@@ -25,7 +27,9 @@
 //! StateConnected before any data of the host.
 //!
 //! **Bounds and back-pressure.** Frames are limited by [`FrameLimits`] (the hello by the hello
-//! limits); each channel has at most [`RouterOptions::max_conns_per_channel`] conns,
+//! limits), must complete within [`RouterOptions::frame_deadline`], and frames over 128 KiB
+//! share [`RouterOptions::incomplete_frame_budget_bytes`] while they arrive; one identity
+//! holds at most [`RouterOptions::max_channels_per_identity`] channels; each channel has at most [`RouterOptions::max_conns_per_channel`] conns,
 //! [`RouterOptions::max_pending_dials_per_channel`] dials in flight,
 //! [`RouterOptions::max_binds_per_channel`] terminators and an outbound queue of
 //! [`RouterOptions::outbound_queue_frames`] frames and [`RouterOptions::outbound_queue_bytes`]
@@ -39,6 +43,8 @@ pub mod channel;
 pub mod denial;
 pub mod dispatch;
 pub mod handshake;
+pub mod inbound;
+pub mod share;
 pub mod tap;
 pub mod terminators;
 
@@ -48,14 +54,13 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use bytes::BytesMut;
 use dark_listener::wire::edge::RouterVersion;
 use dark_listener::wire::frame::{FrameCodec, FrameLimits};
-use dark_listener::wire::FrameBatch;
-use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use dark_listener::wire::recv::DEFAULT_FRAME_DEADLINE;
+use dark_listener::wire::{FrameBatch, ReceiveBuffer};
+use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, watch};
 use tokio_rustls::TlsAcceptor;
-use tokio_util::codec::Decoder;
 use tokio_util::sync::CancellationToken;
 
 use crate::pki::CertFingerprint;
@@ -63,6 +68,7 @@ use crate::state::LabState;
 use crate::tls_accept;
 
 use channel::{ChannelLimits, EdgeChannel, OutboundQueue, QueuedFrame};
+use share::IdentityShares;
 use terminators::TerminatorTable;
 
 /// Tunables of the router. [`Default`] gives the values of a real router where one exists.
@@ -92,6 +98,21 @@ pub struct RouterOptions {
     /// Most connections accepted whose TLS handshake has not finished; when full, a new one
     /// takes the place of the oldest that has not sent a byte (see `tls_accept`).
     pub max_pending_handshakes: usize,
+    /// Most channels one identity may hold at once (default 128); a hello over it gets a
+    /// failed hello reply naming the identity and the bound (see [`share`]). One process
+    /// holds one channel per router per context, so 128 lets one identity run ~120
+    /// concurrent `darkscrape dial` processes (the most issue 18 measured against the lab)
+    /// while no identity can take more than an eighth of [`RouterOptions::max_channels`].
+    pub max_channels_per_identity: usize,
+    /// Time a peer has to complete a frame once its first bytes arrived (default 30 s,
+    /// dark-listener's [`DEFAULT_FRAME_DEADLINE`]); past it the channel is closed and the
+    /// peer and identity logged (see [`inbound`]).
+    pub frame_deadline: Duration,
+    /// Bytes all channels together may hold for frames larger than 128 KiB that are still
+    /// arriving (default 64 MiB; see [`inbound`]). A frame takes its announced size (at
+    /// most all of it) when its header arrives; further large frames wait unread until
+    /// budget frees or their deadline ends them. Smaller frames never wait.
+    pub incomplete_frame_budget_bytes: u32,
     /// Most conns per channel.
     pub max_conns_per_channel: usize,
     /// Most Connects per channel waiting for their host.
@@ -118,6 +139,9 @@ impl Default for RouterOptions {
             stall_timeout: Duration::from_secs(30),
             max_channels: 1024,
             max_pending_handshakes: 1024,
+            max_channels_per_identity: 128,
+            frame_deadline: DEFAULT_FRAME_DEADLINE,
+            incomplete_frame_budget_bytes: 64 * 1024 * 1024,
             max_conns_per_channel: 4096,
             max_pending_dials_per_channel: 256,
             max_binds_per_channel: 1024,
@@ -135,6 +159,9 @@ pub struct RouterCore {
     /// Router id (header 8 of the hello reply).
     pub router_id: String,
     fabric: Arc<Fabric>,
+    shares: Arc<IdentityShares>,
+    incomplete_frames: Arc<tokio::sync::Semaphore>,
+    incomplete_budget_bytes: u32,
 }
 
 /// What the lab's routers share: terminators, channels and id counters. A circuit may start
@@ -189,9 +216,15 @@ impl RouterCore {
         router_id: String,
         fabric: Arc<Fabric>,
     ) -> Self {
+        let incomplete_budget_bytes = options.incomplete_frame_budget_bytes.max(1);
         RouterCore {
             router_id,
             state,
+            shares: IdentityShares::new(options.max_channels_per_identity),
+            incomplete_frames: Arc::new(tokio::sync::Semaphore::new(
+                incomplete_budget_bytes as usize,
+            )),
+            incomplete_budget_bytes,
             options,
             fabric,
         }
@@ -220,6 +253,11 @@ impl RouterCore {
     /// Number of live channels.
     pub fn channel_count(&self) -> usize {
         self.channels().len()
+    }
+
+    /// Number of live channels of the identity `identity_id`.
+    pub fn identity_channel_count(&self, identity_id: &str) -> usize {
+        self.shares.count(identity_id)
     }
 
     /// A fresh circuit id.
@@ -318,12 +356,20 @@ async fn serve_connection(
             &connection_id,
             &fingerprint,
             &hello_info,
-            &core.state,
-            core.options.hello_timeout,
+            handshake::HelloPolicy {
+                state: &core.state,
+                shares: &core.shares,
+                hello_timeout: core.options.hello_timeout,
+            },
         ) => a,
     };
     let accepted = match accepted {
         Ok(a) => a,
+        Err(e @ handshake::HandshakeError::ShareFull(_)) => {
+            tracing::warn!(%peer, error = %e, "router channel refused");
+            let _ = tokio::time::timeout(Duration::from_secs(1), tls.shutdown()).await;
+            return;
+        }
         Err(e) => {
             tracing::debug!(%peer, error = %e, "router channel refused");
             let _ = tokio::time::timeout(Duration::from_secs(1), tls.shutdown()).await;
@@ -360,19 +406,20 @@ async fn serve_connection(
     ));
     let (read_half, write_half) = tokio::io::split(tls);
     let writer = tokio::spawn(write_loop(write_half, rx, budget, closing.clone()));
-    read_loop(
-        read_half,
+    let received = ReceiveBuffer::with_pending(
         accepted.codec,
         accepted.pending_bytes,
-        &core,
-        &ch,
-    )
-    .await;
+        core.options.frame_deadline,
+    );
+    inbound::read_loop(read_half, received, &core, &ch, peer).await;
+    // The identity's place is given back only once the channel is fully torn down.
+    let share = accepted.share;
     ch.close();
     session_watch.abort();
     core.channels().remove(&id);
     dispatch::channel_closed(&core, &ch).await;
     let _ = writer.await;
+    drop(share);
     tracing::debug!(%peer, channel = id, "router channel closed");
 }
 
@@ -402,52 +449,6 @@ async fn close_when_api_session_removed(
             );
             closing.cancel();
             return;
-        }
-    }
-}
-
-async fn read_loop<R: AsyncRead + Unpin>(
-    mut reader: R,
-    mut codec: FrameCodec,
-    mut buf: BytesMut,
-    core: &Arc<RouterCore>,
-    ch: &Arc<EdgeChannel>,
-) {
-    loop {
-        // Dispatch everything already buffered, in order.
-        loop {
-            match codec.decode(&mut buf) {
-                Ok(Some(frame)) => dispatch::frame(core, ch, frame).await,
-                Ok(None) => break,
-                Err(e) => {
-                    tracing::warn!(channel = ch.id, error = %e, "malformed frame; closing the channel");
-                    return;
-                }
-            }
-            if ch.closing().is_cancelled() {
-                return;
-            }
-        }
-        let read = tokio::select! {
-            _ = ch.closing().cancelled() => return,
-            r = reader.read_buf(&mut buf) => r,
-        };
-        match read {
-            Ok(0) => {
-                if !buf.is_empty() {
-                    tracing::debug!(
-                        channel = ch.id,
-                        buffered = buf.len(),
-                        "channel closed mid-frame"
-                    );
-                }
-                return;
-            }
-            Ok(_) => {}
-            Err(e) => {
-                tracing::debug!(channel = ch.id, error = %e, "channel read failed");
-                return;
-            }
         }
     }
 }
