@@ -8,7 +8,8 @@
 //! 3. the hello is acknowledged (Result, sequence -1, ReplyFor = hello sequence, success,
 //!    connection id, router id, version, SupportsBindSuccess) **before** anything is checked;
 //! 4. then the API session token (1002) and the client certificate's fingerprint are checked
-//!    against [`LabState`]; on failure the TLS connection is closed without a message.
+//!    against [`LabState`] — a legacy token, or an OIDC access JWT checked by
+//!   [`super::token::authenticate`]; on failure the TLS connection is closed without a message.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -50,6 +51,9 @@ pub enum HandshakeError {
     /// The token or certificate was refused.
     #[error("authentication failed: {0}")]
     Refused(#[from] crate::state::RouterAuthError),
+    /// The OIDC access token was refused.
+    #[error("OIDC token refused: {0}")]
+    OidcRefused(#[from] super::token::ChannelTokenError),
 }
 
 /// A channel that passed the handshake.
@@ -61,6 +65,8 @@ pub struct Accepted {
     pub pending_bytes: BytesMut,
     /// The codec, past the hello (it applies the post-hello limits now).
     pub codec: FrameCodec,
+    /// Set when the hello presented an OIDC access token.
+    pub oidc: Option<super::token::OidcChannel>,
 }
 
 /// What the router says about itself in the hello acknowledgement.
@@ -72,12 +78,15 @@ pub struct RouterHelloInfo {
     pub version: RouterVersion,
 }
 
-/// Runs the handshake on a TLS stream whose client certificate has `fingerprint`.
+/// Runs the handshake on a TLS stream whose client certificate is `leaf_der` (fingerprint
+/// `fingerprint`).
+#[allow(clippy::too_many_arguments)]
 pub async fn accept_channel<S>(
     stream: &mut S,
     codec: FrameCodec,
     connection_id: &str,
     fingerprint: &CertFingerprint,
+    leaf_der: &[u8],
     info: &RouterHelloInfo,
     state: &Arc<LabState>,
     hello_timeout: Duration,
@@ -136,11 +145,17 @@ where
         .and_then(|t| std::str::from_utf8(t).ok())
         .filter(|t| !t.is_empty())
         .ok_or(HandshakeError::NoToken)?;
-    let session = state.router_authenticate(token, fingerprint)?;
+    let (session, oidc) = if super::token::looks_like_jwt(token) {
+        let (session, oidc) = super::token::authenticate(state, token, leaf_der)?;
+        (session, Some(oidc))
+    } else {
+        (state.router_authenticate(token, fingerprint)?, None)
+    };
     Ok(Accepted {
         session,
         pending_bytes: buf,
         codec,
+        oidc,
     })
 }
 
