@@ -163,7 +163,7 @@ fn default_enrollment_ttl() -> u64 {
 }
 
 /// Whether OIDC is on when `lab.toml` does not say.
-pub const DEFAULT_OIDC: bool = false;
+pub const DEFAULT_OIDC: bool = true;
 /// Default OIDC access token lifetime, seconds (`common/oidc_tokens.go`).
 pub const DEFAULT_OIDC_ACCESS_TOKEN_SECS: u64 = 30 * 60;
 /// Default OIDC refresh token lifetime, seconds (`common/oidc_tokens.go`).
