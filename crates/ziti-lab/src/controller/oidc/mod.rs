@@ -249,6 +249,11 @@ pub fn now_secs() -> i64 {
     crate::timefmt::now_micros() / 1_000_000
 }
 
+/// Now, Unix seconds, rounded up.
+pub fn now_secs_ceil() -> i64 {
+    (crate::timefmt::now_micros() + 999_999) / 1_000_000
+}
+
 /// An OAuth 2.0 error response (`{"error","error_description"}`, RFC 6749 §5.2).
 pub fn oauth_error(status: StatusCode, error: &str, description: impl Into<String>) -> ApiResponse {
     let body = json!({"error": error, "error_description": description.into()});

@@ -26,7 +26,7 @@ use serde_json::json;
 
 use super::flow::{body, media_type, pairs, value};
 use super::tokens::{self, Audience, IdClaims, OidcClaims, TokenError, CLIENT_IDS};
-use super::{json_ok, now_secs, oauth_error, AuthRequest, OidcContext};
+use super::{json_ok, now_secs, now_secs_ceil, oauth_error, AuthRequest, OidcContext};
 use crate::controller::envelope::ApiResponse;
 use crate::controller::ConnectionInfo;
 use crate::state::LabState;
@@ -274,6 +274,9 @@ fn mint(
 ) -> Result<Minted, ApiResponse> {
     let config = state.config().controller;
     let now = now_secs();
+    // Expiries count from the next whole second, so a token lives at least `expires_in`
+    // seconds (clients schedule refreshes from `expires_in`, routers close at `exp`).
+    let from = now_secs_ceil();
     let secs = |s: u64| i64::try_from(s).unwrap_or(i64::MAX / 2);
     let sign = |claims: &dyn erased::Claims| {
         claims.sign(&ctx.signer).map_err(|e| {
@@ -290,13 +293,13 @@ fn mint(
     access.jti = uuid::Uuid::new_v4().to_string();
     access.iat = now;
     access.nbf = now;
-    access.exp = now.saturating_add(secs(config.oidc_access_token_secs));
+    access.exp = from.saturating_add(secs(config.oidc_access_token_secs));
     let mut refresh = base.clone();
     refresh.z_t = tokens::TYPE_REFRESH.into();
     refresh.jti = uuid::Uuid::new_v4().to_string();
     refresh.iat = now;
     refresh.nbf = now;
-    refresh.exp = now.saturating_add(secs(config.oidc_refresh_token_secs));
+    refresh.exp = from.saturating_add(secs(config.oidc_refresh_token_secs));
     let id = IdClaims {
         iss: base.iss.clone(),
         sub: base.sub.clone(),
