@@ -9,7 +9,7 @@
 //!    connection id, router id, version, SupportsBindSuccess) **before** anything is checked;
 //! 4. then the API session token (1002) and the client certificate's fingerprint are checked
 //!    against [`LabState`] — a legacy token, or an OIDC access JWT checked by
-//!   [`super::token::authenticate`]; on failure the TLS connection is closed without a message.
+//!    [`super::token::authenticate`]; on failure the TLS connection is closed without a message.
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::tokens::CLIENT_IDS;
 use super::{
-    json_ok, now_secs, oauth_error, redirect, AuthRequest, Login, OidcContext,
+    json_ok, now_secs, oauth_error, redirect, AuthRequest, Login, OAuthError, OidcContext,
     AUTH_REQUEST_TTL_SECS,
 };
 use crate::controller::envelope::ApiResponse;
@@ -42,10 +42,10 @@ pub fn value<'a>(pairs: &'a [(String, String)], key: &str) -> Option<&'a str> {
 }
 
 /// Reads a request body (bounded in size and time) as an OAuth error on failure.
-pub async fn body(req: Request<hyper::body::Incoming>) -> Result<bytes::Bytes, ApiResponse> {
+pub async fn body(req: Request<hyper::body::Incoming>) -> Result<bytes::Bytes, OAuthError> {
     crate::controller::routes::read_body(req)
         .await
-        .map_err(|e| oauth_error(e.status, "invalid_request", e.message))
+        .map_err(|e| OAuthError::new(e.status, "invalid_request", e.message))
 }
 
 /// The media type of a request, lowercased, without parameters.
@@ -144,10 +144,10 @@ pub async fn authorize(
         }
         match body(req).await {
             Ok(b) => params.extend(pairs(&String::from_utf8_lossy(&b))),
-            Err(resp) => return resp,
+            Err(e) => return e.response(),
         }
     }
-    let bad = |error: &str, description: String| {
+    let bad = |error: &'static str, description: String| {
         tracing::info!(peer = %conn.peer, error, reason = %description, "OIDC authorize refused");
         oauth_error(StatusCode::BAD_REQUEST, error, description)
     };
@@ -261,7 +261,7 @@ fn parse_login_body(
     media: &str,
     body: &[u8],
     query: &[(String, String)],
-) -> Result<LoginBody, ApiResponse> {
+) -> Result<LoginBody, OAuthError> {
     let (mut id, config_types) = match media {
         "application/x-www-form-urlencoded" | "" => {
             let form = pairs(&String::from_utf8_lossy(body));
@@ -278,7 +278,7 @@ fn parse_login_body(
                 json!({})
             } else {
                 serde_json::from_slice(body).map_err(|e| {
-                    oauth_error(
+                    OAuthError::new(
                         StatusCode::BAD_REQUEST,
                         "invalid_request",
                         format!("the login body is not valid JSON: {e}"),
@@ -301,7 +301,7 @@ fn parse_login_body(
             )
         }
         other => {
-            return Err(oauth_error(
+            return Err(OAuthError::new(
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 "invalid_request",
                 format!("the content type {other:?} is not supported (supported: application/x-www-form-urlencoded, application/json)"),
@@ -329,11 +329,11 @@ pub async fn login_cert(
     let query = pairs(req.uri().query().unwrap_or(""));
     let raw = match body(req).await {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(e) => return e.response(),
     };
     let login = match parse_login_body(&media, &raw, &query) {
         Ok(l) => l,
-        Err(resp) => return resp,
+        Err(e) => return e.response(),
     };
     let now = now_secs();
     let known = {

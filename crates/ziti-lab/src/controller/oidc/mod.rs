@@ -254,18 +254,50 @@ pub fn now_secs_ceil() -> i64 {
     (crate::timefmt::now_micros() + 999_999) / 1_000_000
 }
 
-/// An OAuth 2.0 error response (`{"error","error_description"}`, RFC 6749 §5.2).
-pub fn oauth_error(status: StatusCode, error: &str, description: impl Into<String>) -> ApiResponse {
-    let body = json!({"error": error, "error_description": description.into()});
-    let mut resp = http::Response::new(Full::new(Bytes::from(body.to_string())));
-    *resp.status_mut() = status;
-    resp.headers_mut().insert(
-        header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
-    resp.headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    resp
+/// An OAuth 2.0 error (RFC 6749 §5.2): status, `error` code and a description saying what was
+/// wrong and what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OAuthError {
+    /// HTTP status.
+    pub status: StatusCode,
+    /// `error`: `invalid_request`, `invalid_grant`, `invalid_client`, `access_denied`, …
+    pub error: &'static str,
+    /// `error_description`.
+    pub description: String,
+}
+
+impl OAuthError {
+    /// An error with `status`, code `error` and `description`.
+    pub fn new(status: StatusCode, error: &'static str, description: impl Into<String>) -> Self {
+        OAuthError {
+            status,
+            error,
+            description: description.into(),
+        }
+    }
+
+    /// The response: `{"error","error_description"}`, `Cache-Control: no-store`.
+    pub fn response(&self) -> ApiResponse {
+        let body = json!({"error": self.error, "error_description": self.description});
+        let mut resp = http::Response::new(Full::new(Bytes::from(body.to_string())));
+        *resp.status_mut() = self.status;
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        resp.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        resp
+    }
+}
+
+/// An OAuth 2.0 error response (see [`OAuthError`]).
+pub fn oauth_error(
+    status: StatusCode,
+    error: &'static str,
+    description: impl Into<String>,
+) -> ApiResponse {
+    OAuthError::new(status, error, description).response()
 }
 
 /// A JSON body with status 200 and `Cache-Control: no-store`.
@@ -303,7 +335,7 @@ pub fn issuer_for(
     ctx: &OidcContext,
     state: &LabState,
     req: &Request<hyper::body::Incoming>,
-) -> Result<String, ApiResponse> {
+) -> Result<String, OAuthError> {
     let port = state.controller_addr().port().to_string();
     let host = req
         .headers()
@@ -314,7 +346,7 @@ pub fn issuer_for(
         .unwrap_or_default();
     let bad = |why: String| {
         tracing::info!(host = %host, reason = %why, "OIDC request refused: bad Host");
-        oauth_error(
+        OAuthError::new(
             StatusCode::NOT_FOUND,
             "invalid_request",
             format!(
@@ -368,7 +400,7 @@ pub async fn handle(
     };
     let issuer = match issuer_for(&ctx, state, &req) {
         Ok(i) => i,
-        Err(resp) => return resp,
+        Err(e) => return e.response(),
     };
     let path = req.uri().path().trim_end_matches('/').to_owned();
     let rest = path.strip_prefix(OIDC_PATH).unwrap_or("");

@@ -26,7 +26,7 @@ use serde_json::json;
 
 use super::flow::{body, media_type, pairs, value};
 use super::tokens::{self, Audience, IdClaims, OidcClaims, TokenError, CLIENT_IDS};
-use super::{json_ok, now_secs, now_secs_ceil, oauth_error, AuthRequest, OidcContext};
+use super::{json_ok, now_secs, now_secs_ceil, oauth_error, AuthRequest, OAuthError, OidcContext};
 use crate::controller::envelope::ApiResponse;
 use crate::controller::ConnectionInfo;
 use crate::state::LabState;
@@ -40,12 +40,12 @@ pub const TYPE_URN_REFRESH: &str = "urn:ietf:params:oauth:token-type:refresh_tok
 /// RFC 8693 token type of ID tokens.
 pub const TYPE_URN_ID: &str = "urn:ietf:params:oauth:token-type:id_token";
 
-fn grant_error(description: impl Into<String>) -> ApiResponse {
-    oauth_error(StatusCode::BAD_REQUEST, "invalid_grant", description)
+fn grant_error(description: impl Into<String>) -> OAuthError {
+    OAuthError::new(StatusCode::BAD_REQUEST, "invalid_grant", description)
 }
 
-fn request_error(description: impl Into<String>) -> ApiResponse {
-    oauth_error(StatusCode::BAD_REQUEST, "invalid_request", description)
+fn request_error(description: impl Into<String>) -> OAuthError {
+    OAuthError::new(StatusCode::BAD_REQUEST, "invalid_request", description)
 }
 
 /// The client id of a token request: `client_id` in the form, or the user of HTTP Basic.
@@ -73,7 +73,8 @@ pub async fn token(
     req: Request<hyper::body::Incoming>,
 ) -> ApiResponse {
     if media_type(&req) != "application/x-www-form-urlencoded" {
-        return request_error("the token endpoint takes an application/x-www-form-urlencoded body");
+        return request_error("the token endpoint takes an application/x-www-form-urlencoded body")
+            .response();
     }
     let head_client = {
         // Basic auth is read before the body is consumed.
@@ -82,7 +83,7 @@ pub async fn token(
     };
     let raw = match body(req).await {
         Ok(b) => b,
-        Err(resp) => return resp,
+        Err(e) => return e.response(),
     };
     let form = pairs(&String::from_utf8_lossy(&raw));
     let client = value(&form, "client_id")
@@ -102,17 +103,15 @@ pub async fn token(
         "authorization_code" => authorization_code(state, ctx, &client, &form),
         "refresh_token" => {
             let Some(subject) = value(&form, "refresh_token").filter(|t| !t.is_empty()) else {
-                return request_error("refresh_token is required for grant_type=refresh_token");
+                return request_error("refresh_token is required for grant_type=refresh_token")
+                    .response();
             };
             refresh(state, ctx, conn, issuer, subject, tokens::TYPE_REFRESH, TYPE_URN_REFRESH)
-                .map(|r| {
-                    ctx.tables().stats.refresh_grants += 1;
-                    r
-                })
+                .inspect(|_| ctx.tables().stats.refresh_grants += 1)
         }
         GRANT_TOKEN_EXCHANGE => exchange(state, ctx, conn, issuer, &form),
         "" => Err(request_error("grant_type is required")),
-        other => Err(oauth_error(
+        other => Err(OAuthError::new(
             StatusCode::BAD_REQUEST,
             "unsupported_grant_type",
             format!("grant_type {other:?} is not supported; use authorization_code, refresh_token or {GRANT_TOKEN_EXCHANGE}"),
@@ -120,9 +119,9 @@ pub async fn token(
     };
     match outcome {
         Ok(resp) => resp,
-        Err(resp) => {
-            tracing::info!(peer = %conn.peer, grant, status = resp.status().as_u16(), "OIDC token request refused");
-            resp
+        Err(e) => {
+            tracing::info!(peer = %conn.peer, grant, status = e.status.as_u16(), error = e.error, reason = %e.description, "OIDC token request refused");
+            e.response()
         }
     }
 }
@@ -132,7 +131,7 @@ fn authorization_code(
     ctx: &OidcContext,
     client: &str,
     form: &[(String, String)],
-) -> Result<ApiResponse, ApiResponse> {
+) -> Result<ApiResponse, OAuthError> {
     let code = value(form, "code").unwrap_or("");
     if code.is_empty() {
         return Err(request_error(
@@ -243,7 +242,7 @@ fn issue(
     request: &AuthRequest,
     identity_name: &str,
     with_id_token: bool,
-) -> Result<ApiResponse, ApiResponse> {
+) -> Result<ApiResponse, OAuthError> {
     let tokens = mint(state, ctx, base, &request.nonce, identity_name)?;
     let mut body = json!({
         "access_token": tokens.access,
@@ -271,7 +270,7 @@ fn mint(
     base: &OidcClaims,
     nonce: &str,
     identity_name: &str,
-) -> Result<Minted, ApiResponse> {
+) -> Result<Minted, OAuthError> {
     let config = state.config().controller;
     let now = now_secs();
     // Expiries count from the next whole second, so a token lives at least `expires_in`
@@ -281,7 +280,7 @@ fn mint(
     let sign = |claims: &dyn erased::Claims| {
         claims.sign(&ctx.signer).map_err(|e| {
             tracing::error!(error = %e, "cannot sign an OIDC token");
-            oauth_error(
+            OAuthError::new(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "server_error",
                 format!("cannot sign the token ({e}); the lab's controller key is unusable"),
@@ -344,7 +343,7 @@ fn subject(
     conn: &ConnectionInfo,
     token: &str,
     expected_type: &'static str,
-) -> Result<(OidcClaims, String), ApiResponse> {
+) -> Result<(OidcClaims, String), OAuthError> {
     let claims = tokens::verify(
         token,
         &ctx.signer,
@@ -355,7 +354,7 @@ fn subject(
     )
     .map_err(|e| match e {
         TokenError::NoCertificate | TokenError::CertificateMismatch | TokenError::Unbound => {
-            oauth_error(StatusCode::FORBIDDEN, "access_denied", e.to_string())
+            OAuthError::new(StatusCode::FORBIDDEN, "access_denied", e.to_string())
         }
         other => grant_error(other.to_string()),
     })?;
@@ -373,7 +372,7 @@ fn refresh(
     subject_token: &str,
     expected_type: &'static str,
     _urn: &str,
-) -> Result<ApiResponse, ApiResponse> {
+) -> Result<ApiResponse, OAuthError> {
     let (claims, name) = subject(state, ctx, conn, subject_token, expected_type)?;
     let request = carried_request(issuer, &claims);
     tracing::info!(identity = %name, "OIDC tokens refreshed");
@@ -401,7 +400,7 @@ fn exchange(
     conn: &ConnectionInfo,
     issuer: &str,
     form: &[(String, String)],
-) -> Result<ApiResponse, ApiResponse> {
+) -> Result<ApiResponse, OAuthError> {
     let subject_token = value(form, "subject_token").unwrap_or("");
     if subject_token.is_empty() {
         return Err(request_error(
