@@ -515,9 +515,7 @@ async fn no_credential_appears_in_the_log() {
     let _guard = tracing::subscriber::set_default(subscriber);
     let f = Fixture::new(|_| {}).await;
     let (verifier, challenge) = pkce();
-    let r = f.client.authorize("openziti", REDIRECT, &challenge).await;
-    let request_id = r.location().rsplit('=').next().unwrap().to_owned();
-    let code = f.client.code("openziti", &challenge).await;
+    let (code, request_id) = f.client.code_and_request_id("openziti", &challenge).await;
     let tokens = f
         .client
         .exchange_code(&code, &verifier, "openziti")

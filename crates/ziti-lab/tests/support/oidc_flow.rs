@@ -153,6 +153,11 @@ impl OidcClient {
 
     /// Authorize → login → callback; the code (state checked).
     pub async fn code(&self, client_id: &str, challenge: &str) -> String {
+        self.code_and_request_id(client_id, challenge).await.0
+    }
+
+    /// [`code`](Self::code), and the auth request id it went through.
+    pub async fn code_and_request_id(&self, client_id: &str, challenge: &str) -> (String, String) {
         let r = self.authorize(client_id, REDIRECT, challenge).await;
         assert_eq!(r.status, 302, "{:?}", r.body);
         let login = r.location();
@@ -184,7 +189,7 @@ impl OidcClient {
             .collect();
         let get = |k: &str| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
         assert_eq!(get("state").as_deref(), Some("state-1"));
-        get("code").expect("no code in the callback redirect")
+        (get("code").expect("no code in the callback redirect"), id)
     }
 
     /// The code exchange.
