@@ -67,6 +67,17 @@ pub struct ControllerConfig {
     /// recently used API session (as a logout would). At least 1.
     #[serde(default = "default_max_api_sessions_per_identity")]
     pub max_api_sessions_per_identity: usize,
+    /// Whether the controller serves the `edge-oidc` API under `/oidc` and advertises it in
+    /// `/version` (`OIDC_AUTH`), as ziti 2.x controllers do by default. Legacy
+    /// `/authenticate` stays available either way.
+    #[serde(default = "default_oidc")]
+    pub oidc: bool,
+    /// Lifetime of OIDC access tokens, seconds (ziti 2.x: 30 min).
+    #[serde(default = "default_oidc_access_token")]
+    pub oidc_access_token_secs: u64,
+    /// Lifetime of OIDC refresh tokens, seconds (ziti 2.x: 24 h).
+    #[serde(default = "default_oidc_refresh_token")]
+    pub oidc_refresh_token_secs: u64,
 }
 
 /// `[router]`.
@@ -165,6 +176,25 @@ fn default_max_api_sessions_per_identity() -> usize {
     DEFAULT_MAX_API_SESSIONS_PER_IDENTITY
 }
 
+/// Whether OIDC is on when `lab.toml` does not say.
+pub const DEFAULT_OIDC: bool = true;
+/// Default OIDC access token lifetime, seconds (`common/oidc_tokens.go`).
+pub const DEFAULT_OIDC_ACCESS_TOKEN_SECS: u64 = 30 * 60;
+/// Default OIDC refresh token lifetime, seconds (`common/oidc_tokens.go`).
+pub const DEFAULT_OIDC_REFRESH_TOKEN_SECS: u64 = 24 * 3600;
+
+fn default_oidc() -> bool {
+    DEFAULT_OIDC
+}
+
+fn default_oidc_access_token() -> u64 {
+    DEFAULT_OIDC_ACCESS_TOKEN_SECS
+}
+
+fn default_oidc_refresh_token() -> u64 {
+    DEFAULT_OIDC_REFRESH_TOKEN_SECS
+}
+
 impl Default for ControllerConfig {
     fn default() -> Self {
         ControllerConfig {
@@ -173,6 +203,9 @@ impl Default for ControllerConfig {
             api_session_timeout_secs: DEFAULT_API_SESSION_TIMEOUT_SECS,
             enrollment_ttl_secs: DEFAULT_ENROLLMENT_TTL_SECS,
             max_api_sessions_per_identity: DEFAULT_MAX_API_SESSIONS_PER_IDENTITY,
+            oidc: DEFAULT_OIDC,
+            oidc_access_token_secs: DEFAULT_OIDC_ACCESS_TOKEN_SECS,
+            oidc_refresh_token_secs: DEFAULT_OIDC_REFRESH_TOKEN_SECS,
         }
     }
 }

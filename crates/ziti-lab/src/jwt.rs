@@ -90,6 +90,16 @@ impl EnrollmentSigner {
         &self.kid
     }
 
+    /// The RSA public key as JWK `n` and `e` (base64url, big-endian, no leading zeros).
+    pub fn public_jwk_parts(&self) -> (String, String) {
+        let parts = ring::rsa::PublicKeyComponents::<Vec<u8>>::from(self.key.public());
+        let trim = |b: &[u8]| {
+            let start = b.iter().position(|x| *x != 0).unwrap_or(b.len());
+            URL_SAFE_NO_PAD.encode(&b[start..])
+        };
+        (trim(&parts.n), trim(&parts.e))
+    }
+
     /// Encodes and signs enrollment `claims`.
     pub fn sign(&self, claims: &EnrollmentClaims) -> Result<String, LabError> {
         self.sign_claims(claims)
@@ -100,7 +110,8 @@ impl EnrollmentSigner {
         self.sign_claims(claims)
     }
 
-    fn sign_claims<T: Serialize>(&self, claims: &T) -> Result<String, LabError> {
+    /// Encodes and signs any claim set (the OIDC tokens of [`crate::controller::oidc`]).
+    pub fn sign_claims<T: Serialize>(&self, claims: &T) -> Result<String, LabError> {
         let header = serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": self.kid});
         let claims_json =
             serde_json::to_vec(claims).map_err(|e| LabError::pki("encoding JWT claims", e))?;
@@ -158,7 +169,8 @@ pub fn decode_and_verify_service_access(
     decode_and_verify_as(jwt, spki_der)
 }
 
-fn decode_and_verify_as<T: serde::de::DeserializeOwned>(
+/// [`decode_and_verify`] for any claim set `T`.
+pub fn decode_and_verify_as<T: serde::de::DeserializeOwned>(
     jwt: &str,
     spki_der: &[u8],
 ) -> Result<(serde_json::Value, T), JwtDecodeError> {

@@ -105,7 +105,7 @@ fn assert_error(reply: &Reply, status: u16, code: &str) {
 }
 
 #[tokio::test]
-async fn version_is_served_on_every_prefix_without_oidc() {
+async fn version_is_served_on_every_prefix() {
     let f = Fixture::new("client").await;
     let instance = f.lab.state().instance_id().to_owned();
     for path in [
@@ -127,8 +127,12 @@ async fn version_is_served_on_every_prefix_without_oidc() {
             d["apiVersions"]["edge-client"]["v1"]["path"],
             "/edge/client/v1"
         );
-        assert!(d["apiVersions"].get("edge-oidc").is_none());
-        assert_eq!(d["capabilities"], serde_json::json!([]));
+        // OIDC is on by default, as on a ziti 2.x controller (tests/oidc.rs covers it off).
+        assert_eq!(d["apiVersions"]["edge-oidc"]["v1"]["path"], "/oidc");
+        assert_eq!(
+            d["capabilities"],
+            serde_json::json!(["OIDC_AUTH", "OIDC_AUTH_WITH_CSR"])
+        );
     }
 }
 

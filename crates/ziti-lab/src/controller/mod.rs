@@ -7,6 +7,7 @@
 
 pub mod envelope;
 pub mod model;
+pub mod oidc;
 pub mod routes;
 
 use std::net::SocketAddr;

@@ -33,6 +33,16 @@ pub fn version(controller_url: &str, build_date: &str) -> Value {
     })
 }
 
+/// Adds what a 2.x controller with the `edge-oidc` API bound lists in `/version`
+/// (`controller/internal/routes/version_router.go`): capabilities `OIDC_AUTH` and
+/// `OIDC_AUTH_WITH_CSR` (no `HA_CONTROLLER`: the lab is not a raft cluster) and
+/// `apiVersions["edge-oidc"]["v1"]` with path `/oidc`.
+pub fn advertise_oidc(version: &mut Value, controller_url: &str) {
+    version["apiVersions"]["edge-oidc"] =
+        json!({"v1": {"path": "/oidc", "apiBaseUrls": [format!("{controller_url}/oidc")]}});
+    version["capabilities"] = json!(["OIDC_AUTH", "OIDC_AUTH_WITH_CSR"]);
+}
+
 /// `currentApiSessionDetail`.
 pub fn api_session(s: &ApiSessionInfo) -> Value {
     let created = format_micros(s.created_at);

@@ -92,7 +92,8 @@ pub async fn handle(
     resp
 }
 
-async fn read_body(req: Request<hyper::body::Incoming>) -> Result<Bytes, ApiError> {
+/// Reads a request body, bounded by [`MAX_BODY_BYTES`] and [`BODY_READ_TIMEOUT`].
+pub(crate) async fn read_body(req: Request<hyper::body::Incoming>) -> Result<Bytes, ApiError> {
     let body = Limited::new(req.into_body(), MAX_BODY_BYTES);
     match tokio::time::timeout(BODY_READ_TIMEOUT, body.collect()).await {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
@@ -139,14 +140,20 @@ async fn route(
     conn: &ConnectionInfo,
     req: Request<hyper::body::Incoming>,
 ) -> Result<ApiResponse, ApiError> {
+    if super::oidc::is_oidc_path(req.uri().path()) {
+        return Ok(super::oidc::handle(state, conn, req).await);
+    }
     let path = normalise_path(req.uri().path()).ok_or_else(ApiError::not_found)?;
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let method = req.method().clone();
     match (&method, segments.as_slice()) {
-        (&Method::GET, []) | (&Method::GET, ["version"]) => Ok(data(
-            StatusCode::OK,
-            model::version(&state.controller_url(), build_date()),
-        )),
+        (&Method::GET, []) | (&Method::GET, ["version"]) => {
+            let mut version = model::version(&state.controller_url(), build_date());
+            if state.config().controller.oidc {
+                model::advertise_oidc(&mut version, &state.controller_url());
+            }
+            Ok(data(StatusCode::OK, version))
+        }
         (&Method::GET, [".well-known", "est", "cacerts"]) => Ok(cacerts(state)),
         (&Method::POST, ["enroll"]) => enroll(state, req, None).await,
         (&Method::POST, ["enroll", "ott"]) => enroll(state, req, Some("ott")).await,
@@ -164,12 +171,24 @@ async fn route(
 }
 
 /// The API session of a request: `zt-session` header naming a live session, on a connection
-/// presenting the same client certificate that authenticated.
+/// presenting the same client certificate that authenticated; or an OIDC access token in
+/// `Authorization: Bearer` (see [`super::oidc::bearer`]).
 fn require_session(
-    state: &LabState,
+    state: &Arc<LabState>,
     conn: &ConnectionInfo,
     req: &Request<hyper::body::Incoming>,
 ) -> Result<ApiSessionInfo, ApiError> {
+    if let Some(token) = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(super::oidc::bearer::bearer_token)
+    {
+        return super::oidc::bearer::session_for(state, conn, token).map_err(|e| {
+            tracing::info!(peer = %conn.peer, reason = %e, "bearer token refused");
+            ApiError::unauthorized()
+        });
+    }
     let token = req
         .headers()
         .get("zt-session")

@@ -17,7 +17,7 @@ use dark_listener::wire::consts::{content_type as ct, header as h, ConnType, Pre
 use dark_listener::wire::edge::{
     Bind, BindSuccess, ConnInspectRequest, ConnInspectResponse, Connect, Data, Dial, DialFailed,
     DialSuccess, HealthEvent, LatencyProbe, PublicKey, StateClosed, StateConnected, Unbind,
-    UpdateBind, UpdateTokenFailure,
+    UpdateBind,
 };
 use dark_listener::wire::frame::Frame;
 use tokio::sync::oneshot;
@@ -61,19 +61,7 @@ pub async fn frame(core: &Arc<RouterCore>, ch: &Arc<EdgeChannel>, frame: Frame) 
             }
         },
         ct::CONN_INSPECT_RESPONSE => inspect_response(ch, &frame),
-        ct::UPDATE_TOKEN => {
-            // Only JWT API sessions can be refreshed on a channel; the lab issues legacy ones.
-            let mut reply = UpdateTokenFailure {
-                reason: Bytes::from_static(
-                    b"token updates need a JWT API session; this router only knows legacy sessions",
-                ),
-                ..UpdateTokenFailure::default()
-            }
-            .to_frame(0);
-            reply.reply_to(&frame);
-            let _ = ch.send(reply).await;
-            ch.close();
-        }
+        ct::UPDATE_TOKEN => super::token::update(core, ch, &frame).await,
         other => tracing::debug!(
             channel = ch.id,
             content_type = other,

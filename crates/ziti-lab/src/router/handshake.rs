@@ -7,7 +7,8 @@
 //!    body ≤ 4192 bytes);
 //! 3. the hello is acknowledged (Result, sequence -1, ReplyFor = hello sequence, success,
 //!    connection id, router id, version, SupportsBindSuccess) even when the API session token
-//!    (1002) or the client certificate's fingerprint is refused by [`LabState`]: then, as a
+//!    (1002) or the client certificate's fingerprint is refused by [`LabState`] (a legacy
+//!    token, or an OIDC access JWT checked by [`super::token::authenticate`]): then, as a
 //!    real router does, the TLS connection is closed right after the acknowledgement without
 //!    a message;
 //! 4. a valid session whose identity already holds its share of the router's channels
@@ -58,6 +59,9 @@ pub enum HandshakeError {
     /// The token or certificate was refused.
     #[error("authentication failed: {0}")]
     Refused(#[from] crate::state::RouterAuthError),
+    /// The OIDC access token was refused.
+    #[error("OIDC token refused: {0}")]
+    OidcRefused(#[from] super::token::ChannelTokenError),
     /// The identity already holds its share of the router's channels.
     #[error("channel refused: {0}")]
     ShareFull(#[from] ShareFull),
@@ -74,6 +78,8 @@ pub struct Accepted {
     pub codec: FrameCodec,
     /// The channel's place in its identity's share; keep it while the channel lives.
     pub share: ShareSlot,
+    /// Set when the hello presented an OIDC access token.
+    pub oidc: Option<super::token::OidcChannel>,
 }
 
 /// What the router says about itself in the hello acknowledgement.
@@ -96,12 +102,14 @@ pub struct HelloPolicy<'a> {
     pub hello_timeout: Duration,
 }
 
-/// Runs the handshake on a TLS stream whose client certificate has `fingerprint`.
+/// Runs the handshake on a TLS stream whose client certificate is `leaf_der` (fingerprint
+/// `fingerprint`).
 pub async fn accept_channel<S>(
     stream: &mut S,
     codec: FrameCodec,
     connection_id: &str,
     fingerprint: &CertFingerprint,
+    leaf_der: &[u8],
     info: &RouterHelloInfo,
     policy: HelloPolicy<'_>,
 ) -> Result<Accepted, HandshakeError>
@@ -139,9 +147,9 @@ where
     }
     // The real router validates only after acknowledging: a refused token or certificate
     // still gets the acknowledgement, then the close.
-    let granted = match authenticate(&hello, fingerprint, state) {
-        Ok(session) => match shares.take(&session.identity.id, &session.identity.name) {
-            Ok(share) => Ok((session, share)),
+    let granted = match authenticate(&hello, fingerprint, leaf_der, state) {
+        Ok((session, oidc)) => match shares.take(&session.identity.id, &session.identity.name) {
+            Ok(share) => Ok((session, share, oidc)),
             Err(full) => {
                 refuse(stream, &full, &hello, connection_id, info).await?;
                 return Err(full.into());
@@ -169,12 +177,13 @@ where
         .await
         .map_err(HandshakeError::Write)?;
     stream.flush().await.map_err(HandshakeError::Write)?;
-    let (session, share) = granted?;
+    let (session, share, oidc) = granted?;
     Ok(Accepted {
         session,
         pending_bytes: buf,
         codec,
         share,
+        oidc,
     })
 }
 
@@ -207,18 +216,25 @@ where
     Ok(())
 }
 
+/// The API session a hello presents: a legacy token, or an OIDC access JWT (then also what
+/// the router must watch on that channel).
 fn authenticate(
     hello: &Frame,
     fingerprint: &CertFingerprint,
-    state: &LabState,
-) -> Result<ApiSessionInfo, HandshakeError> {
+    leaf_der: &[u8],
+    state: &Arc<LabState>,
+) -> Result<(ApiSessionInfo, Option<super::token::OidcChannel>), HandshakeError> {
     let token = hello
         .headers
         .get_bytes(header::SESSION_TOKEN)
         .and_then(|t| std::str::from_utf8(t).ok())
         .filter(|t| !t.is_empty())
         .ok_or(HandshakeError::NoToken)?;
-    Ok(state.router_authenticate(token, fingerprint)?)
+    if super::token::looks_like_jwt(token) {
+        let (session, oidc) = super::token::authenticate(state, token, leaf_der)?;
+        return Ok((session, Some(oidc)));
+    }
+    Ok((state.router_authenticate(token, fingerprint)?, None))
 }
 
 async fn read_first_frame<S>(

@@ -17,6 +17,7 @@
 //! | [`terminators`] | the terminator table and terminator selection |
 //! | [`tap`] | the opt-in record of relayed Data payloads (tests) |
 //! | [`denial`] | refusal texts and error codes |
+//! | [`token`] | OIDC access tokens on channels: hello check, UpdateToken, expiry |
 //!
 //! **Tasks.** Per channel: one reader task (handshake, then decode and dispatch frames in
 //! order) and one writer task (drains the channel's bounded outbound queue into the TLS
@@ -47,6 +48,7 @@ pub mod inbound;
 pub mod share;
 pub mod tap;
 pub mod terminators;
+pub mod token;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -335,16 +337,17 @@ async fn serve_connection(
     let Some(mut tls) = tls_accept::handshake(&acceptor, tcp, peer, timeout, "router").await else {
         return;
     };
-    let Some(fingerprint) = tls
+    let Some(leaf_der) = tls
         .get_ref()
         .1
         .peer_certificates()
         .and_then(|c| c.first())
-        .map(|c| CertFingerprint::of_der(c.as_ref()))
+        .map(|c| c.as_ref().to_vec())
     else {
         tracing::debug!(%peer, "router connection without a client certificate");
         return;
     };
+    let fingerprint = CertFingerprint::of_der(&leaf_der);
     let id = core.fabric.next_channel_id.fetch_add(1, Ordering::Relaxed);
     let connection_id = format!("lab-ch{id}");
     let hello_info = core.hello_info();
@@ -355,6 +358,7 @@ async fn serve_connection(
             FrameCodec::for_listener(core.options.frame_limits),
             &connection_id,
             &fingerprint,
+            &leaf_der,
             &hello_info,
             handshake::HelloPolicy {
                 state: &core.state,
@@ -404,6 +408,15 @@ async fn serve_connection(
         id,
         closing.clone(),
     ));
+    if let Some(oidc) = &accepted.oidc {
+        token::watch_channel(
+            &core,
+            id,
+            &accepted.session.identity.id,
+            oidc,
+            closing.clone(),
+        );
+    }
     let (read_half, write_half) = tokio::io::split(tls);
     let writer = tokio::spawn(write_loop(write_half, rx, budget, closing.clone()));
     let received = ReceiveBuffer::with_pending(
