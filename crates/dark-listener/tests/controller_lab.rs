@@ -8,7 +8,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use dark_listener::controller::{
-    ControllerClient, ControllerClientOptions, ControllerError, ControllerSession,
+    AuthMethod, ControllerClient, ControllerClientOptions, ControllerError, ControllerSession,
     ControllerSessionOptions, SessionType,
 };
 use dark_listener::identity::Identity;
@@ -110,6 +110,9 @@ impl TestLab {
 
 fn fast_keeper_options() -> ControllerSessionOptions {
     ControllerSessionOptions {
+        // These tests reach into the lab's API session store by the session's token, which
+        // only a legacy login hands out; the OIDC keeper is tested in sdk_oidc.rs.
+        auth: AuthMethod::Legacy,
         service_poll_interval: Duration::from_millis(200),
         min_refresh_delay: Duration::from_millis(200),
         backoff_initial: Duration::from_millis(100),

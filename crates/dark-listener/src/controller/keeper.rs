@@ -408,7 +408,31 @@ impl Inner {
         }
         let tokens = self.client.authenticate_oidc(&request).await?;
         self.set_refresh_token(tokens.refresh_token.clone());
-        Ok(api_session_of(&tokens, &request.config_types))
+        Ok(self
+            .described(api_session_of(&tokens, &request.config_types))
+            .await)
+    }
+
+    /// Completes an OIDC session from `GET /current-api-session` (identity, expiry as the
+    /// controller sees it); the token stays the access token. Without an answer the session
+    /// keeps what the token's claims say.
+    async fn described(&self, mut session: ApiSession) -> ApiSession {
+        match self.client.current_api_session().await {
+            Ok(detail) => {
+                session.identity = detail.identity;
+                if session.identity_id.is_none() {
+                    session.identity_id = detail.identity_id;
+                }
+                if !detail.id.is_empty() {
+                    session.id = detail.id;
+                }
+            }
+            Err(err) => tracing::debug!(
+                error = %err,
+                "GET /current-api-session with the OIDC token failed; using the token's claims"
+            ),
+        }
+        session
     }
 
     fn set_refresh_token(&self, token: Option<String>) {
@@ -464,6 +488,21 @@ impl Inner {
     }
 
     fn refresh_after(&self, session: &ApiSession) -> Duration {
+        if self.client.uses_oidc() {
+            // The access token's own expiry, to the millisecond: whole seconds would move a
+            // short token's refresh past its end.
+            if let Some(remaining) = super::oidc::claims::decode_unverified(&session.token)
+                .ok()
+                .and_then(|claims| claims.expires_at)
+                .map(|exp| {
+                    (std::time::UNIX_EPOCH + Duration::from_secs(exp))
+                        .duration_since(std::time::SystemTime::now())
+                        .unwrap_or(Duration::ZERO)
+                })
+            {
+                return refresh_delay(remaining, self.options.min_refresh_delay);
+            }
+        }
         let remaining = session
             .expiration_seconds
             .map(Duration::from_secs)
