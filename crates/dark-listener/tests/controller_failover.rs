@@ -81,3 +81,29 @@ fn a_client_needs_at_least_one_valid_controller_url() {
     .unwrap_err();
     assert!(err.to_string().contains("https://"), "{err}");
 }
+
+#[tokio::test]
+async fn a_call_before_version_uses_the_ztapi_path_and_returns() {
+    // Before /version the API path comes from ztAPI; reading it once took the client's lock
+    // twice and hung every call made before a /version answer.
+    let tls = std::sync::Arc::new(
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth(),
+    );
+    let dead = format!("https://{}/edge/client/v1", free_loopback_addr());
+    let client = ControllerClient::new(&dead, tls, quick()).unwrap();
+    assert_eq!(client.api_path(), "/edge/client/v1");
+    let answered = tokio::time::timeout(Duration::from_secs(10), client.current_identity()).await;
+    let err = answered
+        .expect("a call before /version returns")
+        .expect_err("nothing listens");
+    assert!(
+        err.to_string().contains("not logged in") || err.is_transport(),
+        "{err}"
+    );
+}

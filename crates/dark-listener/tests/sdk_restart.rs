@@ -214,15 +214,27 @@ async fn streams_keep_flowing_while_the_controller_restarts() {
         accepts_tcp(router_addr).await,
         "the router stopped too; only the controller should be down"
     );
-    // The restarted controller will not know this API session.
-    let token = forgotten
+    // The restarted controller will not know this API session (the lab's record of it: a
+    // legacy session's own token, or the session an OIDC token names).
+    let session = forgotten
         .controller()
         .unwrap()
         .snapshot()
         .api_session
-        .unwrap()
-        .token;
-    assert!(lab.lab.state().delete_api_session(&token).unwrap());
+        .unwrap();
+    let identity_id = session
+        .identity_id
+        .clone()
+        .or_else(|| session.identity.as_ref().map(|i| i.id.clone()))
+        .expect("the session names its identity");
+    let record = lab
+        .lab
+        .state()
+        .api_sessions_of(&identity_id)
+        .into_iter()
+        .find(|s| s.id == session.id)
+        .expect("the lab knows the session");
+    assert!(lab.lab.state().delete_api_session(&record.token).unwrap());
     let outage_start = rounds.load(Ordering::SeqCst);
     tokio::time::sleep(CONTROLLER_OUTAGE).await;
     let outage_end = rounds.load(Ordering::SeqCst);

@@ -9,7 +9,7 @@
 //!   round trip and proves the router accepted the token: a router closes the connection
 //!   right after acknowledging a hello whose token it rejects, which is reported as
 //!   [`ChannelError::AuthenticationRejected`].
-//! * A **reader** task ([`receive`]: the wire module's [`ReceiveBuffer`], which grows with
+//! * A **reader** task (`receive`: the wire module's [`ReceiveBuffer`], which grows with
 //!   the bytes that arrive and shrinks after a large frame) that closes the channel when the
 //!   router starts a frame and does not complete it within [`ChannelOptions::frame_deadline`],
 //!   and that routes replies to their waiters by ReplyFor, Data and

@@ -225,10 +225,9 @@ impl ControllerClient {
 
     /// The API path in use: learned from `/version`, else the `ztAPI` path.
     pub fn api_path(&self) -> String {
-        self.state()
-            .api_path
-            .clone()
-            .unwrap_or_else(|| self.url().path)
+        // The learned path is read first: url() takes the same lock.
+        let learned = self.state().api_path.clone();
+        learned.unwrap_or_else(|| self.url().path)
     }
 
     /// The current API session token, if logged in.

@@ -140,7 +140,7 @@ pub(crate) async fn login(
     )
     .await?;
     if page.status != StatusCode::OK {
-        return Err(unexpected("authorize", &page));
+        return Err(refusal("authorize", &page));
     }
     let auth_request_id = page
         .headers
@@ -196,7 +196,7 @@ pub(crate) async fn login(
                     .into(),
             });
         }
-        return Err(unexpected("login/cert", &answer));
+        return Err(refusal("login/cert", &answer));
     };
     let (code, state) = code_and_state(&location)?;
     if state != secrets.state {
@@ -340,17 +340,22 @@ async fn post_form(
         })
 }
 
+/// A failed answer: the OAuth error it carries (RFC 6749 §5.2), else the status and body.
+fn refusal(step: &'static str, answer: &HttpAnswer) -> OidcError {
+    match serde_json::from_slice::<OauthErrorBody>(&answer.body) {
+        Ok(e) if !answer.status.is_success() => OidcError::Refused {
+            step,
+            status: answer.status.as_u16(),
+            error: e.error,
+            description: e.error_description.unwrap_or_default(),
+        },
+        _ => unexpected(step, answer),
+    }
+}
+
 fn token_answer(step: &'static str, answer: HttpAnswer) -> Result<OidcTokens, OidcError> {
     if answer.status != StatusCode::OK {
-        if let Ok(e) = serde_json::from_slice::<OauthErrorBody>(&answer.body) {
-            return Err(OidcError::Refused {
-                step,
-                status: answer.status.as_u16(),
-                error: e.error,
-                description: e.error_description.unwrap_or_default(),
-            });
-        }
-        return Err(unexpected(step, &answer));
+        return Err(refusal(step, &answer));
     }
     let parsed: TokenAnswer =
         serde_json::from_slice(&answer.body).map_err(|e| OidcError::Protocol {
