@@ -13,7 +13,7 @@
 //! | [`e2ee`] | protocol, no I/O | libsodium-compatible key exchange and secretstream framing |
 //! | [`identity`] | configuration | identity files (`ztAPI`, `id.cert/key/ca`) |
 //! | [`tls`] | I/O setup | rustls client configurations built from an identity |
-//! | [`controller`] | I/O | the controller's edge client REST API (legacy cert authentication) |
+//! | [`controller`] | I/O | the controller's edge client REST API: certificate OIDC login or the legacy API session, refresh, fail-over across `ztAPIs` |
 //! | [`enroll`] | I/O | one-time-token enrollment: JWT check, CSR, identity file |
 //! | [`channel`] | I/O | TLS channels to edge routers: hello, reader/writer tasks, conn ids, latency probes, reconnect |
 //! | [`stream`] | I/O | `DarkStream`: one overlay connection as tokio `AsyncRead + AsyncWrite` (e2ee, FIN, close) |

@@ -1,4 +1,6 @@
-//! [`ControllerClient`]: one method per edge client API call, in legacy (`zt-session`) mode.
+//! [`ControllerClient`]: one method per edge client API call, authenticated with an OIDC
+//! access token (`Authorization: Bearer`) or a legacy `zt-session` token, over every
+//! controller of the identity in turn.
 //!
 //! The client owns the base URL, the API path learned from `GET /version`, and the current
 //! API session token. It does not retry or schedule anything; [`super::ControllerSession`]

@@ -1,4 +1,5 @@
-//! The controller side of the SDK: the edge client REST API in legacy (`zt-session`) mode.
+//! The controller side of the SDK: the edge client REST API, logged in with the certificate
+//! OIDC flow of ziti 2.x (`oidc`) or the legacy `zt-session` API session.
 //!
 //! * [`ControllerClient`] — one async method per API call (`/version`, `/authenticate`,
 //!   `/current-api-session`, `/current-identity`, `/services`, `/sessions`, …) over hyper and
@@ -7,6 +8,7 @@
 //!   before expiry, re-login when the controller forgets it, capped exponential backoff with
 //!   jitter while the controller is unreachable), keeps the service list current, and hands
 //!   out Dial/Bind sessions to the channel layer.
+//! * [`oidc`] — the certificate OIDC login with PKCE, its tokens and their claims.
 //! * [`model`] — the JSON documents.
 //!
 //! Existing router connections never wait on the controller: the session keeper only
