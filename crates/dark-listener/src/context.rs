@@ -15,6 +15,7 @@ use bytes::Bytes;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
+use crate::channel::core::replies::{self, ConnectOutcome};
 use crate::channel::{ChannelError, ChannelOptions, RouterChannel, RouterPool};
 use crate::controller::{
     error_chain, ControllerClient, ControllerClientOptions, ControllerError, ControllerSession,
@@ -25,8 +26,8 @@ use crate::identity::{Identity, IdentityError};
 use crate::listener::{BindError, BindOptions, ServiceListener};
 use crate::stream::{DarkStream, StreamInfo, StreamRole};
 use crate::tls::TlsSetupError;
-use crate::wire::consts::{content_type as ct, ErrorCode};
-use crate::wire::edge::{Connect, Data, StateClosed, StateConnected, StructuredError};
+use crate::wire::consts::ErrorCode;
+use crate::wire::edge::{Connect, Data, StructuredError};
 
 /// Tunables of a [`Context`].
 #[derive(Debug, Clone, Default)]
@@ -566,11 +567,10 @@ async fn dial_on_channel(
         }
     };
     let router = channel.router().to_string();
-    match reply.content_type {
-        ct::STATE_CONNECTED => {}
-        ct::STATE_CLOSED => {
+    let connected = match replies::connect_outcome(&reply) {
+        ConnectOutcome::Connected(connected) => connected,
+        ConnectOutcome::Refused(closed) => {
             channel.unregister(conn_id);
-            let closed = StateClosed::from_frame(&reply).unwrap_or_default();
             return Err(DialError::Refused {
                 service: service.to_string(),
                 router,
@@ -579,24 +579,18 @@ async fn dial_on_channel(
                 structured: closed.error.structured.map(Box::new),
             });
         }
-        other => {
+        ConnectOutcome::Unexpected(content_type) => {
             channel.unregister(conn_id);
             return Err(DialError::UnexpectedReply {
                 service: service.to_string(),
                 router,
-                content_type: other,
+                content_type,
             });
         }
-    }
-    let connected = match StateConnected::from_frame(&reply) {
-        Ok(c) => c,
-        Err(e) => {
+        ConnectOutcome::Malformed(detail) => {
             channel.unregister(conn_id);
-            let _ = channel.try_send(close_frame(conn_id));
-            return Err(channel_err(ChannelError::Protocol {
-                router,
-                detail: format!("StateConnected: {e}"),
-            }));
+            let _ = channel.try_send(replies::close_frame(conn_id));
+            return Err(channel_err(ChannelError::Protocol { router, detail }));
         }
     };
     let crypto = match keys {
@@ -618,7 +612,7 @@ async fn dial_on_channel(
                 Ok(session) => Some(session),
                 Err(err) => {
                     channel.unregister(conn_id);
-                    let _ = channel.send(close_frame(conn_id)).await;
+                    let _ = channel.send(replies::close_frame(conn_id)).await;
                     return Err(err);
                 }
             }
@@ -647,14 +641,6 @@ async fn dial_on_channel(
     Ok(DarkStream::new(channel.clone(), info, inbound, crypto))
 }
 
-fn close_frame(conn_id: u32) -> crate::wire::frame::Frame {
-    StateClosed {
-        conn_id,
-        ..StateClosed::default()
-    }
-    .to_frame(0)
-}
-
 #[cfg(test)]
 mod tests {
     //! The dial side against a scripted router on an in-memory pipe: the Connect on the wire,
@@ -663,8 +649,10 @@ mod tests {
 
     use super::*;
     use crate::scripted_router::{next_frame, scripted_channel, RouterRead, RouterWrite};
-    use crate::wire::consts::{flags, header as h};
-    use crate::wire::edge::{ErrorDetails, PublicKey as WirePublicKey};
+    use crate::wire::consts::{content_type as ct, flags, header as h};
+    use crate::wire::edge::{
+        ErrorDetails, PublicKey as WirePublicKey, StateClosed, StateConnected,
+    };
     use futures_util::SinkExt;
     use std::io::IoSlice;
     use tokio::io::{AsyncReadExt, AsyncWrite, AsyncWriteExt};

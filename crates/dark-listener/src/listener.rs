@@ -27,16 +27,15 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::channel::core::replies;
 use crate::channel::{BindEvent, ChannelError, RouterChannel};
 use crate::context::ContextInner;
 use crate::controller::schedule::Backoff;
 use crate::controller::{ControllerError, RouterAddress, SessionType};
 use crate::e2ee::{E2eeSession, KeyPair, Role};
 use crate::stream::{DarkStream, StreamInfo, StreamRole};
-use crate::wire::consts::{content_type as ct, Precedence};
-use crate::wire::edge::{
-    Bind, Data, Dial, DialFailed, DialSuccess, PublicKey, StateClosed, Unbind,
-};
+use crate::wire::consts::Precedence;
+use crate::wire::edge::{Bind, Data, Dial, DialSuccess, PublicKey, Unbind};
 
 /// Options of [`crate::context::Context::bind`].
 #[derive(Debug, Clone)]
@@ -601,24 +600,11 @@ async fn bind_on_channel(
         r = channel.request(bind.to_frame(0), spec.options.request_timeout) => r,
     };
     match reply {
-        Ok(f) if f.content_type == ct::STATE_CONNECTED => {}
-        Ok(f) if f.content_type == ct::STATE_CLOSED => {
-            channel.unregister(bind_id);
-            let closed = StateClosed::from_frame(&f).unwrap_or_default();
-            return (
-                BindEnd::Refused(String::from_utf8_lossy(&closed.reason).into_owned()),
-                false,
-            );
-        }
         Ok(f) => {
-            channel.unregister(bind_id);
-            return (
-                BindEnd::Refused(format!(
-                    "unexpected answer to Bind: content type {}",
-                    f.content_type
-                )),
-                false,
-            );
+            if let Err(reason) = replies::bind_outcome(&f) {
+                channel.unregister(bind_id);
+                return (BindEnd::Refused(reason), false);
+            }
         }
         Err(err) => {
             channel.unregister(bind_id);
@@ -640,7 +626,7 @@ async fn bind_on_channel(
                     listener_id: Some(spec.listener_id.clone()),
                 };
                 let _ = channel.send(unbind.to_frame(0)).await;
-                let _ = channel.send(StateClosed { conn_id: bind_id, ..StateClosed::default() }.to_frame(0)).await;
+                let _ = channel.send(replies::close_frame(bind_id)).await;
                 channel.unregister(bind_id);
                 tracing::info!(service = %spec.service, router = %channel.router(), "service unbound");
                 break BindEnd::Stopped;
@@ -670,12 +656,7 @@ async fn answer_dial(
 ) {
     let refuse = |reason: String| {
         tracing::info!(service = %spec.service, router = %channel.router(), reason, "dial refused");
-        DialFailed {
-            bind_conn_id: bind_id,
-            reason: Bytes::from(reason),
-        }
-        .to_frame(0)
-        .replying_to(sequence)
+        replies::dial_refusal(bind_id, sequence, reason)
     };
     let Some(new_id) = dial.new_conn_id else {
         let _ = channel
@@ -784,7 +765,7 @@ mod tests {
     use super::*;
     use crate::scripted_router::{next_frame, scripted_channel};
     use crate::wire::consts::header as h;
-    use crate::wire::edge::StateConnected;
+    use crate::wire::edge::{DialFailed, StateClosed, StateConnected};
     use futures_util::SinkExt;
     use tokio::io::AsyncReadExt;
 

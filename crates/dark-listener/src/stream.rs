@@ -33,7 +33,7 @@ use tokio_util::sync::PollSender;
 use crate::channel::{Outbound, RouterChannel, StreamEvent};
 use crate::e2ee::E2eeSession;
 use crate::wire::consts::flags;
-use crate::wire::edge::{Data, StateClosed};
+use crate::wire::edge::Data;
 
 /// Most application bytes one Data frame carries. Sealed (e2ee), the frame body is
 /// [`SEAL_OVERHEAD`](crate::e2ee::SEAL_OVERHEAD) bytes longer.
@@ -194,11 +194,7 @@ impl DarkStream {
     }
 
     fn state_closed(&self) -> crate::wire::frame::Frame {
-        StateClosed {
-            conn_id: self.info.conn_id,
-            ..StateClosed::default()
-        }
-        .to_frame(0)
+        crate::channel::core::replies::close_frame(self.info.conn_id)
     }
 
     fn channel_lost(&self) -> io::Error {
