@@ -15,15 +15,17 @@
 //! | [`tls`] | I/O setup | rustls client configurations built from an identity |
 //! | [`controller`] | I/O | the controller's edge client REST API: certificate OIDC login or the legacy API session, refresh, fail-over across `ztAPIs` |
 //! | [`enroll`] | I/O | one-time-token enrollment: JWT check, CSR, identity file |
-//! | [`channel`] | I/O | TLS channels to edge routers: hello, reader/writer tasks, conn ids, latency probes, reconnect |
+//! | [`channel::core`] | protocol, no I/O | `ChannelCore`: conn ids, the stream and bind table, reply waiters, what each inbound frame and each reply means |
+//! | [`channel`] | I/O | TLS channels to edge routers: hello, the tokio driver (reader/writer/probe tasks) around the core, reconnect |
 //! | [`stream`] | I/O | `DarkStream`: one overlay connection as tokio `AsyncRead + AsyncWrite` (e2ee, FIN, close) |
 //! | [`listener`] | I/O | hosting: Bind on routers, re-bind, Dial → accepted stream, Unbind |
 //! | [`refusal`] | API | the words of a refused dial: the service by name, the router's codes explained |
 //! | [`context`] | API | `Context`: identity → TLS → controller session → channels; `bind`, `dial`, `shutdown` |
 //!
-//! Nothing in the protocol layer touches a socket or a clock: tests feed it bytes and read
-//! bytes back. To serve HTTP on a listener, use `dark_metrics::serve::serve_connections`
-//! (the workspace's one HTTP accept loop; it takes any tower service).
+//! Nothing in the protocol layer touches a socket or a clock: tests feed it bytes (or frames,
+//! for the channel core) and read bytes and actions back. To serve HTTP on a listener, use
+//! `dark_metrics::serve::serve_connections` (the workspace's one HTTP accept loop; it takes
+//! any tower service).
 //!
 //! Which peers it was tested against (OpenZiti Go SDK v1.9.0, C SDK 0.29.3, the embedded lab;
 //! not yet a real 2.x controller and router) and what passed: `COMPATIBILITY.md` in this

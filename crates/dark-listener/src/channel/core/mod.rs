@@ -6,7 +6,7 @@
 //! stream and decode errors, and commands (open a stream or a bind, accept a router-provided
 //! conn, forget a conn, wait for a reply, close), and answers with [`ChannelAction`]s: frames
 //! to send, replies for waiters, events for streams and binds. It has no sockets, no clock
-//! and no tokio; the tokio driver in [`super::driver`] does the I/O and the waiting.
+//! and no tokio; the channel's tokio driver (`channel/driver.rs`) does the I/O and the waiting.
 //!
 //! The core is generic over what the driver keeps per stream (`S`), per bind (`B`) and per
 //! waiting request (`W`): the driver uses queue senders, the unit tests plain labels.
