@@ -16,7 +16,9 @@ use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 
-use super::core::{BindEvent, ChannelAction, ChannelCore, StreamEvent};
+use super::core::{
+    probe_verdict, BindEvent, ChannelAction, ChannelCore, ProbeVerdict, StreamEvent,
+};
 use super::{receive, ChannelError, ChannelOptions, Outbound, RouterChannel};
 use crate::wire::edge::HelloReply;
 use crate::wire::frame::{Frame, SequenceCounter};
@@ -279,18 +281,18 @@ async fn probe_loop(shared: std::sync::Weak<Shared>, closed: CancellationToken) 
         };
         let channel = RouterChannel { shared: strong };
         let timeout = channel.shared.options.probe_timeout;
-        match channel.probe(timeout).await {
-            Ok(_) => {}
-            Err(ChannelError::ProbeTimeout { .. })
-                if channel.shared.reader_parked.load(Ordering::Relaxed) =>
-            {
+        let result = channel.probe(timeout).await.map(|_| ());
+        let parked = channel.shared.reader_parked.load(Ordering::Relaxed);
+        match probe_verdict(result, parked) {
+            ProbeVerdict::ProbeAgain if parked => {
                 tracing::debug!(router = %channel.shared.router, "probe unanswered while the reader waits on a slow stream; not declaring the router dead");
             }
-            Err(err @ ChannelError::ProbeTimeout { .. }) => {
+            ProbeVerdict::ProbeAgain => {}
+            ProbeVerdict::Dead(err) => {
                 channel.shared.fail(err);
                 return;
             }
-            Err(_) => return,
+            ProbeVerdict::Stop => return,
         }
     }
 }

@@ -12,7 +12,7 @@
 //! waiting request (`W`): the driver uses queue senders, the unit tests plain labels.
 //!
 //! What a reply to a Hello, Bind, Connect or UpdateToken means is decided by the pure
-//! functions of [`replies`].
+//! functions of [`replies`]; what an unanswered latency probe means, by [`probe_verdict`].
 
 pub mod replies;
 #[cfg(test)]
@@ -401,5 +401,29 @@ impl<S: Clone, B: Clone, W> ChannelCore<S, B, W> {
             waiters: self.waiters.drain().map(|(_, w)| w).collect(),
             conns: self.conns.drain().map(|(_, c)| c).collect(),
         }
+    }
+}
+
+/// What the probe task does after a latency probe.
+#[derive(Debug)]
+pub enum ProbeVerdict {
+    /// The router answered, or the probe went unanswered while the channel's reader was
+    /// parked on a slow stream (the answer is then queued behind that stream's data, so
+    /// silence proves nothing): probe again after the interval.
+    ProbeAgain,
+    /// The router is considered dead: close the channel with this reason.
+    Dead(ChannelError),
+    /// The channel closed for another reason: stop probing.
+    Stop,
+}
+
+/// Decides what a probe's `result` means; `reader_parked` says whether the channel's reader
+/// was waiting for room in a stream's queue (back-pressure) when the probe timed out.
+pub fn probe_verdict(result: Result<(), ChannelError>, reader_parked: bool) -> ProbeVerdict {
+    match result {
+        Ok(()) => ProbeVerdict::ProbeAgain,
+        Err(ChannelError::ProbeTimeout { .. }) if reader_parked => ProbeVerdict::ProbeAgain,
+        Err(err @ ChannelError::ProbeTimeout { .. }) => ProbeVerdict::Dead(err),
+        Err(_) => ProbeVerdict::Stop,
     }
 }

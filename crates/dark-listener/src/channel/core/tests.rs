@@ -552,3 +552,36 @@ fn close_frame_is_a_bare_state_closed() {
     assert!(closed.reason.is_empty());
     assert_eq!(frame.reply_for(), Ok(None));
 }
+
+#[test]
+fn probe_verdicts() {
+    let timeout = || ChannelError::ProbeTimeout {
+        router: "r".into(),
+        after: std::time::Duration::from_secs(10),
+    };
+    assert!(matches!(
+        probe_verdict(Ok(()), false),
+        ProbeVerdict::ProbeAgain
+    ));
+    assert!(matches!(
+        probe_verdict(Ok(()), true),
+        ProbeVerdict::ProbeAgain
+    ));
+    // Silence while the reader waits on a slow stream proves nothing.
+    assert!(matches!(
+        probe_verdict(Err(timeout()), true),
+        ProbeVerdict::ProbeAgain
+    ));
+    assert!(matches!(
+        probe_verdict(Err(timeout()), false),
+        ProbeVerdict::Dead(ChannelError::ProbeTimeout { .. })
+    ));
+    let closed = ChannelError::Closed {
+        router: "r".into(),
+        reason: "gone".into(),
+    };
+    assert!(matches!(
+        probe_verdict(Err(closed), false),
+        ProbeVerdict::Stop
+    ));
+}
