@@ -9,7 +9,7 @@
 mod golden;
 
 use bytes::{Bytes, BytesMut};
-use dark_listener::wire::consts::{content_type, header};
+use dark_listener::wire::consts::{content_type, header, NOT_A_REPLY};
 use dark_listener::wire::edge::{
     ChannelResult, Connect, EdgeMessage, Hello, HelloReply, LatencyProbe, LatencyResponse,
     RouterCapabilities, RouterVersion,
@@ -357,6 +357,39 @@ fn latency_result_decodes_and_encodes() {
             reply_for: 7,
         }
         .to_frame(12),
+        &bytes,
+    );
+}
+
+// §1.3 content type 4 LatencyResponse, "used by latency.AddLatencyProbeResponder, not by edge
+// routers". The notes give no layout; it is read from the upstream file they cite (§9:
+// openziti/channel latency/latency.go, `Responder.HandleReceive`): a fresh message, not a
+// reply, whose only header is 128 copied from the probe.
+const LATENCY_RESPONSE_CT4: &str = concat!(
+    "03 06 09 0c",             // §1.1 magic v2
+    "04 00 00 00",             // §1.3 content type 4 LatencyResponse
+    "09 00 00 00",             // §1.4 the responder's own seq 9
+    "10 00 00 00",             // §1.1 header length 16
+    "00 00 00 00",             // §1.1 body length 0
+    "80 00 00 00 08 00 00 00", // §1.3 header 128 copied from the probe, 8 bytes
+    "08 07 06 05 04 03 02 01", // §1.7 the probe's u64 timestamp
+);
+
+#[test]
+fn latency_response_of_content_type_4_decodes_and_encodes() {
+    let bytes = unhex(LATENCY_RESPONSE_CT4);
+    let frame = decode_one(&bytes);
+    assert_eq!(frame.content_type, content_type::LATENCY_RESPONSE);
+    assert_eq!(frame.reply_for().unwrap(), None);
+    let answer = LatencyResponse::from_frame(&frame).unwrap();
+    assert_eq!(answer.reply_for, NOT_A_REPLY);
+    assert_eq!(answer.probe.as_ref(), &unhex("08 07 06 05 04 03 02 01")[..]);
+    let EdgeMessage::LatencyResponse(parsed) = EdgeMessage::parse(&frame).unwrap() else {
+        panic!("content type 4 is a LatencyResponse");
+    };
+    assert_eq!(parsed, answer);
+    assert_encodes_to(
+        &EdgeMessage::LatencyResponse(answer).to_frame(9).unwrap(),
         &bytes,
     );
 }
