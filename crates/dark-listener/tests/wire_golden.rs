@@ -1,9 +1,11 @@
 //! Golden byte fixtures for the channel layer, from the reference notes
-//! (ziti-edge-protocol.md §1.1, §1.5, §1.6, §1.7 and ziti-controller-api.md §5.1): Hello,
-//! HelloReply (a Result), latency probe and its answer, Connect's worked example, and version
-//! negotiation. The hex literals are written by hand from the text, not produced by our
-//! encoder, so an encoder bug cannot hide behind a matching decoder. Edge messages are in
-//! `wire_golden_dialer.rs` and `wire_golden_host.rs`; the helpers are in `golden/mod.rs`.
+//! (ziti-edge-protocol.md §1.1, §1.3–§1.7 and ziti-controller-api.md §5.1): Hello (ours, the
+//! C SDK 0.29.3's and the C SDK 1.x grouped one), HelloReply (a Result, accepted and
+//! rejected), the latency probe and both answer forms (Result, content type 4), Connect's
+//! worked example, and version negotiation. The hex literals are written by hand from the
+//! text, not produced by our encoder, so an encoder bug cannot hide behind a matching decoder.
+//! Edge messages are in `wire_golden_dialer.rs` and `wire_golden_host.rs`; the helpers are in
+//! `golden/mod.rs`.
 
 #[macro_use]
 mod golden;
@@ -392,4 +394,47 @@ fn latency_response_of_content_type_4_decodes_and_encodes() {
         &EdgeMessage::LatencyResponse(answer).to_frame(9).unwrap(),
         &bytes,
     );
+}
+
+// §1.5 the C SDK 1.x hello: besides 1002 it always sends 1023 SupportsInspect, 9 IsGrouped,
+// 11 IsFirstGroupConnection and 7 Type "edge.default"; seq 1 (§1.4: its first message).
+const C_SDK_GROUPED_HELLO: &str = concat!(
+    "03 06 09 0c",                                     // §1.1 magic v2
+    "00 00 00 00",                                     // §1.3 content type 0 Hello
+    "01 00 00 00",                                     // §1.4 seq 1
+    "3a 00 00 00",                                     // §1.1 header length 58
+    "10 00 00 00",                                     // §1.1 body length 16
+    "ea 03 00 00 03 00 00 00 61 62 63",                // §2.2 1002 SessionToken "abc"
+    "ff 03 00 00 01 00 00 00 01",                      // §2.2 1023 SupportsInspect true
+    "09 00 00 00 01 00 00 00 01",                      // §1.3 9 IsGrouped true
+    "0b 00 00 00 01 00 00 00 01",                      // §1.3 11 IsFirstGroupConnection true
+    "07 00 00 00 0c 00 00 00",                         // §1.3 7 Type, 12 bytes:
+    "65 64 67 65 2e 64 65 66 61 75 6c 74",             // "edge.default"
+    "7a 69 74 69 2d 73 64 6b 2d 63 5b 30 5d 40 6c 62", // body "ziti-sdk-c[0]@lb"
+);
+
+#[test]
+fn c_sdk_grouped_hello_decodes_and_encodes() {
+    let bytes = unhex(C_SDK_GROUPED_HELLO);
+    let frame = decode_one(&bytes);
+    assert_eq!(frame.sequence, 1);
+    let hello = Hello::from_frame(&frame).unwrap();
+    assert_eq!(hello.session_token.as_ref(), b"abc");
+    assert_eq!(hello.identifier.as_ref(), b"ziti-sdk-c[0]@lb");
+    assert!(hello.supports_inspect);
+    assert!(hello.is_grouped);
+    assert!(hello.is_first_group_connection);
+    assert_eq!(hello.underlay_type.as_deref(), Some("edge.default"));
+    assert_eq!(hello.connection_id, None);
+    assert_eq!(hello.group_secret, None);
+    let ours = Hello {
+        session_token: Bytes::from_static(b"abc"),
+        identifier: Bytes::from_static(b"ziti-sdk-c[0]@lb"),
+        is_grouped: true,
+        underlay_type: Some("edge.default".into()),
+        is_first_group_connection: true,
+        supports_inspect: true,
+        ..Hello::default()
+    };
+    assert_encodes_to(&ours.to_frame(1), &bytes);
 }
