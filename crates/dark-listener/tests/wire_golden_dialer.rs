@@ -75,7 +75,7 @@ fn connect_with_every_sdk_header_decodes_and_encodes() {
     assert_eq!(connect.connection_marker, None);
     assert_eq!(connect.use_xgress_to_sdk, None);
     assert_eq!(connect.crypto_method, CryptoMethod::Libsodium);
-    // What context.rs builds for such a dial (it never writes 1009).
+    // What context/dial.rs builds for such a dial (it never writes 1009).
     let ours = Connect {
         conn_id: 7,
         token: Bytes::from_static(b"dial-tok"),
@@ -322,7 +322,7 @@ fn state_closed_by_router_and_by_sdk() {
         EdgeMessage::parse(&frame).unwrap(),
         EdgeMessage::StateClosed(_)
     ));
-    // What stream.rs and listener.rs send when our side closes.
+    // What the SDK sends when its side closes a stream or a bind.
     let ours = StateClosed {
         conn_id: 1 << 31,
         ..StateClosed::default()
@@ -465,7 +465,7 @@ fn update_token_decodes_and_encodes() {
     assert!(frame.headers.is_empty());
     let update = UpdateToken::from_frame(&frame).unwrap();
     assert_eq!(update.token.as_ref(), b"eyJ.e30.sig");
-    // What channel/mod.rs sends after a refresh.
+    // What channel/mod.rs (update_token) sends after a refresh.
     let ours = UpdateToken {
         token: Bytes::from_static(b"eyJ.e30.sig"),
     };

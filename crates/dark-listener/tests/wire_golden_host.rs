@@ -77,7 +77,7 @@ const BIND_GO_SDK: &str = concat!(
     "74 6f 6b",                   // body "tok"
 );
 
-/// What listener.rs builds, given the optional parts.
+/// What listener/router_bind.rs builds, given the optional parts.
 fn sdk_bind(full: bool) -> Bind {
     Bind {
         conn_id: 1,
@@ -323,7 +323,7 @@ fn dial_success_decodes_and_encodes() {
         assert_eq!(success.bind_conn_id, 1);
         assert_eq!(success.new_conn_id, 1 << 31);
         assert_eq!(success.public_key, keyed.then(fixture_key));
-        // What listener.rs answers a Dial with.
+        // What listener/router_bind.rs answers a Dial with.
         let ours = DialSuccess {
             bind_conn_id: 1,
             new_conn_id: 1 << 31,
@@ -418,7 +418,7 @@ fn conn_inspect_request_and_response() {
     assert_eq!(response.conn_id, 1);
     assert_eq!(response.conn_type, ConnType::Bind);
     assert_eq!(response.details.as_ref(), br#"{"connId":1,"type":"bind"}"#);
-    // What channel/mod.rs answers for a live bind.
+    // What the channel core (channel/core/mod.rs) answers for a live bind.
     let ours = ConnInspectResponse {
         conn_id: 1,
         conn_type: ConnType::Bind,
