@@ -14,12 +14,11 @@ mod support;
 use std::process::Stdio;
 use std::time::Duration;
 
-use dark_listener::context::{Context, DialOptions};
+use dark_listener::context::DialOptions;
 use dark_listener::listener::BindOptions;
-use dark_listener::stream::DarkStream;
 use support::{config, payload, round_trip, spawn_echo, PLAIN};
 use testbed::go_peer::{go_dial, GoHost};
-use testbed::lab::TestLab;
+use testbed::lab::{dial_when_bound, TestLab};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use ziti_lab::controller::oidc::{context, OidcStats};
 
@@ -33,18 +32,6 @@ async fn oidc_lab(access_secs: u64) -> TestLab {
 
 fn stats(lab: &TestLab) -> OidcStats {
     context(&lab.lab.state()).unwrap().stats()
-}
-
-async fn dial_when_bound(ctx: &Context, service: &str) -> DarkStream {
-    let mut last = None;
-    for _ in 0..150 {
-        match ctx.dial(service, DialOptions::default()).await {
-            Ok(stream) => return stream,
-            Err(error) => last = Some(error),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot dial the Go-hosted {service} within 15 s: {last:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -76,7 +63,7 @@ async fn go_sdk_logs_in_with_oidc_and_exchanges_data_with_a_legacy_rust_sdk() {
     let go_host = GoHost::start("host", &[], &lab.identity_file("host-b"), PLAIN).await;
     let dialer = lab.context("dialer").await;
     let data = payload(100_000, 7);
-    let stream = dial_when_bound(&dialer, PLAIN).await;
+    let stream = dial_when_bound(&dialer, PLAIN, DialOptions::default(), 150).await;
     assert_eq!(round_trip(stream, &data).await, data);
     let after_host = stats(&lab);
     assert!(
@@ -96,7 +83,7 @@ async fn a_stream_to_a_go_host_survives_token_refreshes() {
     let lab = oidc_lab(4).await;
     let go_host = GoHost::start("host", &[], &lab.identity_file("host-b"), PLAIN).await;
     let dialer = lab.context("dialer").await;
-    let mut stream = dial_when_bound(&dialer, PLAIN).await;
+    let mut stream = dial_when_bound(&dialer, PLAIN, DialOptions::default(), 150).await;
     let before = stats(&lab);
     let started = tokio::time::Instant::now();
     let mut round = 0u32;

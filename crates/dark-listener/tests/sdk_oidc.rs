@@ -16,7 +16,7 @@ use dark_listener::controller::{AuthMethod, ControllerSessionOptions};
 use dark_listener::listener::BindOptions;
 use support::{payload, round_trip, spawn_echo, E2EE, PLAIN};
 use testbed::go_peer::{go_dial, GoHost};
-use testbed::lab::TestLab;
+use testbed::lab::{dial_when_bound, TestLab};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// A lab with OIDC on and access tokens living `access_secs`.
@@ -42,18 +42,6 @@ fn uses_oidc(ctx: &Context) -> bool {
     ctx.controller().expect("running").client().uses_oidc()
 }
 
-async fn dial_when_bound(ctx: &Context, service: &str) -> dark_listener::stream::DarkStream {
-    let mut last = None;
-    for _ in 0..150 {
-        match ctx.dial(service, DialOptions::default()).await {
-            Ok(stream) => return stream,
-            Err(error) => last = Some(error),
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    panic!("cannot dial {service} within 15 s: {last:?}");
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oidc_and_auto_log_in_with_oidc_and_legacy_stays_legacy() {
     let lab = oidc_lab(1800).await;
@@ -74,7 +62,7 @@ async fn oidc_and_auto_log_in_with_oidc_and_legacy_stays_legacy() {
             "",
         );
         let data = payload(300_001, 7);
-        let stream = dial_when_bound(&auto, service).await;
+        let stream = dial_when_bound(&auto, service, DialOptions::default(), 150).await;
         assert_eq!(stream.is_encrypted(), service == E2EE);
         assert!(round_trip(stream, &data).await == data, "{service} echo");
         drop(echo);
@@ -85,7 +73,7 @@ async fn oidc_and_auto_log_in_with_oidc_and_legacy_stays_legacy() {
         "",
     );
     let data = payload(10_000, 9);
-    let stream = dial_when_bound(&auto, PLAIN).await;
+    let stream = dial_when_bound(&auto, PLAIN, DialOptions::default(), 150).await;
     assert!(round_trip(stream, &data).await == data);
     drop(echo);
     for ctx in [host, auto, legacy] {
@@ -103,7 +91,7 @@ async fn an_open_stream_keeps_flowing_across_three_token_lifetimes() {
     let dialer = lab.context_with("dialer", options(AuthMethod::Oidc)).await;
     let mut tokens = dialer.controller().unwrap().subscribe();
     let first_token = tokens.borrow().api_session.as_ref().unwrap().token.clone();
-    let mut stream = dial_when_bound(&dialer, E2EE).await;
+    let mut stream = dial_when_bound(&dialer, E2EE, DialOptions::default(), 150).await;
 
     let until = Instant::now() + Duration::from_secs(LIFETIME * 3 + 2);
     let mut seen = std::collections::BTreeSet::from([first_token]);
@@ -143,7 +131,7 @@ async fn a_deleted_identity_is_cut_off_when_its_token_runs_out() {
     let host = lab.context_with("host-a", options(AuthMethod::Oidc)).await;
     let echo = spawn_echo(host.bind(PLAIN, BindOptions::default()).await.unwrap(), "");
     let dialer = lab.context_with("dialer", options(AuthMethod::Oidc)).await;
-    let mut stream = dial_when_bound(&dialer, PLAIN).await;
+    let mut stream = dial_when_bound(&dialer, PLAIN, DialOptions::default(), 150).await;
     stream.write_all(b"before\n").await.unwrap();
     let mut back = [0u8; 7];
     stream.read_exact(&mut back).await.unwrap();
@@ -206,7 +194,7 @@ async fn the_go_sdk_and_ours_exchange_data_with_both_login_methods() {
     for auth in [AuthMethod::Oidc, AuthMethod::Legacy] {
         let dialer = lab.context_with("dialer", options(auth)).await;
         let data = payload(1 << 20, 3);
-        let stream = dial_when_bound(&dialer, E2EE).await;
+        let stream = dial_when_bound(&dialer, E2EE, DialOptions::default(), 150).await;
         assert!(round_trip(stream, &data).await == data, "{auth} dialer");
         dialer.shutdown(Duration::from_secs(2)).await;
     }

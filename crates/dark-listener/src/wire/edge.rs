@@ -36,7 +36,7 @@ use serde::{Deserialize, Serialize};
 
 use super::consts::{
     capability, content_type as ct, crypto_method, header as h, ConnType, ErrorCode, Precedence,
-    RetryHint, PUBLIC_KEY_LEN,
+    RetryHint, NOT_A_REPLY, PUBLIC_KEY_LEN,
 };
 use super::frame::Frame;
 use super::headers::{HeaderError, Headers};
@@ -640,16 +640,22 @@ impl LatencyProbe {
 }
 
 /// A latency answer: a Result (2) or LatencyResponse (4) carrying the echoed header 128.
+///
+/// The two forms differ upstream. An edge router answers with a Result that *replies* to the
+/// probe (ReplyFor, ResultSuccess, 128 copied: channel `latency.LatencyHandler`). Content type
+/// 4 comes from channel `latency.Responder`, which is not a reply: it copies header 128 into a
+/// fresh message with no other header, and the prober matches it by content type.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct LatencyResponse {
     /// Header 128 as echoed.
     pub probe: Bytes,
-    /// Header 1 ReplyFor.
+    /// Header 1 ReplyFor; [`NOT_A_REPLY`] (-1) for a content type 4 answer without it.
     pub reply_for: i32,
 }
 
 impl LatencyResponse {
-    /// Parse a latency answer of content type 2 or 4. ReplyFor is required.
+    /// Parse a latency answer of content type 2 or 4. A Result (2) must carry ReplyFor, its
+    /// only link to the probe; a LatencyResponse (4) may omit it ([`NOT_A_REPLY`]).
     pub fn from_frame(f: &Frame) -> Result<Self, EdgeError> {
         let expected = if f.content_type == ct::LATENCY_RESPONSE {
             ct::LATENCY_RESPONSE
@@ -658,10 +664,26 @@ impl LatencyResponse {
         };
         let r = Reader::new(f, expected, "latency response")?;
         let reply_for = f.reply_for().map_err(|e| r.bad(e))?;
+        let reply_for = match (expected, reply_for) {
+            (ct::LATENCY_RESPONSE, None) => NOT_A_REPLY,
+            (_, reply_for) => r.required(h::REPLY_FOR, reply_for)?,
+        };
         Ok(Self {
             probe: r.bytes(h::REFLECTED).unwrap_or_default(),
-            reply_for: r.required(h::REPLY_FOR, reply_for)?,
+            reply_for,
         })
+    }
+
+    /// Build as a LatencyResponse (content type 4) the way channel `latency.Responder` does:
+    /// header 128 only, plus ReplyFor when `reply_for` is not [`NOT_A_REPLY`].
+    pub fn to_latency_response_frame(&self, sequence: i32) -> Frame {
+        let mut hd = Headers::new();
+        hd.put_bytes(h::REFLECTED, self.probe.clone());
+        let mut f = frame(ct::LATENCY_RESPONSE, sequence, hd, Bytes::new());
+        if self.reply_for != NOT_A_REPLY {
+            f.set_reply_for(self.reply_for);
+        }
+        f
     }
 
     /// Build as a successful Result (the router's form).
@@ -1453,11 +1475,7 @@ impl EdgeMessage {
             Self::Hello(m) => m.to_frame(sequence),
             Self::Result(m) => m.to_frame(sequence),
             Self::Latency(m) => m.to_frame(sequence),
-            Self::LatencyResponse(m) => {
-                let mut f = m.to_frame(sequence);
-                f.content_type = ct::LATENCY_RESPONSE;
-                f
-            }
+            Self::LatencyResponse(m) => m.to_latency_response_frame(sequence),
             Self::Connect(m) => m.to_frame(sequence),
             Self::StateConnected(m) => m.to_frame(sequence),
             Self::StateClosed(m) => m.to_frame(sequence),

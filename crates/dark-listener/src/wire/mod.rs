@@ -26,8 +26,10 @@
 //!    or [`edge::Bind`] → [`edge::Dial`] → [`edge::DialSuccess`] (host), carry
 //!    [`edge::Data`], and end with [`edge::StateClosed`].
 //!
-//! Golden byte fixtures for these layers are in `tests/wire_golden.rs`; the decoder is fuzzed
-//! by `fuzz/fuzz_targets/frame_decode.rs` (`scripts/fuzz.sh`).
+//! Golden byte fixtures for every message above, written by hand from the reference notes,
+//! are in `tests/wire_golden.rs` (channel layer), `tests/wire_golden_dialer.rs` and
+//! `tests/wire_golden_host.rs` (edge messages); the decoder is fuzzed by
+//! `fuzz/fuzz_targets/frame_decode.rs` (`scripts/fuzz.sh`).
 
 pub mod batch;
 pub mod consts;
