@@ -69,7 +69,7 @@ pub enum HandshakeError {
 
 /// A channel that passed the handshake.
 #[derive(Debug)]
-pub struct Accepted {
+pub struct AcceptedChannel {
     /// The API session the hello presented.
     pub session: ApiSessionInfo,
     /// Bytes read after the hello (the start of the next frames).
@@ -112,7 +112,7 @@ pub async fn accept_channel<S>(
     leaf_der: &[u8],
     info: &RouterHelloInfo,
     policy: HelloPolicy<'_>,
-) -> Result<Accepted, HandshakeError>
+) -> Result<AcceptedChannel, HandshakeError>
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -178,7 +178,7 @@ where
         .map_err(HandshakeError::Write)?;
     stream.flush().await.map_err(HandshakeError::Write)?;
     let (session, share, oidc) = granted?;
-    Ok(Accepted {
+    Ok(AcceptedChannel {
         session,
         pending_bytes: buf,
         codec,

@@ -22,7 +22,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::channel::EdgeChannel;
 use super::RouterCore;
-use crate::controller::oidc::tokens::{self, TokenError};
+use crate::controller::oidc::tokens::{self, TokenRefusal};
 use crate::controller::oidc::{self as oidc, bearer, ChannelToken};
 use crate::pki::CertFingerprint;
 use crate::state::{ApiSessionInfo, LabState, RouterAuthError};
@@ -41,7 +41,7 @@ pub struct OidcChannel {
 pub enum ChannelTokenError {
     /// Signature, type, audience, expiry or certificate binding.
     #[error(transparent)]
-    Token(#[from] TokenError),
+    Token(#[from] TokenRefusal),
     /// OIDC is off, or its context cannot be built.
     #[error("OIDC is not available on this lab: {0}")]
     Unavailable(String),

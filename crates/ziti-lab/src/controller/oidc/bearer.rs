@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use super::tokens::{self, TokenError};
+use super::tokens::{self, TokenRefusal};
 use super::{context, now_secs};
 use crate::controller::ConnectionInfo;
 use crate::state::{ApiSessionInfo, LabState};
@@ -18,7 +18,7 @@ pub enum BearerError {
     Disabled,
     /// The token failed verification.
     #[error(transparent)]
-    Token(#[from] TokenError),
+    Token(#[from] TokenRefusal),
     /// The token's API session ended.
     #[error("the token's API session ended")]
     SessionEnded,

@@ -25,7 +25,7 @@ use http::{header, Request, StatusCode};
 use serde_json::json;
 
 use super::flow::{body, media_type, pairs, value};
-use super::tokens::{self, Audience, IdClaims, OidcClaims, TokenError, CLIENT_IDS};
+use super::tokens::{self, Audience, IdClaims, OidcClaims, TokenRefusal, CLIENT_IDS};
 use super::{json_ok, now_secs, now_secs_ceil, oauth_error, AuthRequest, OAuthError, OidcContext};
 use crate::controller::envelope::ApiResponse;
 use crate::controller::ConnectionInfo;
@@ -353,7 +353,7 @@ fn subject(
         now_secs(),
     )
     .map_err(|e| match e {
-        TokenError::NoCertificate | TokenError::CertificateMismatch | TokenError::Unbound => {
+        TokenRefusal::NoCertificate | TokenRefusal::CertificateMismatch | TokenRefusal::Unbound => {
             OAuthError::new(StatusCode::FORBIDDEN, "access_denied", e.to_string())
         }
         other => grant_error(other.to_string()),

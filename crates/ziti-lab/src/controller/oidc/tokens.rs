@@ -156,7 +156,7 @@ pub struct IdClaims {
 
 /// Why a presented token is refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum TokenError {
+pub enum TokenRefusal {
     /// Not a JWT of the lab, or the signature does not verify.
     #[error("the token is not a valid JWT signed by this controller: {0}")]
     Malformed(#[from] JwtDecodeError),
@@ -198,40 +198,40 @@ pub fn verify(
     expected_type: &'static str,
     leaf_der: Option<&[u8]>,
     now: i64,
-) -> Result<OidcClaims, TokenError> {
+) -> Result<OidcClaims, TokenRefusal> {
     let (header, claims): (serde_json::Value, OidcClaims) = decode_and_verify_as(jwt, spki_der)?;
     let kid = header.get("kid").and_then(|k| k.as_str()).unwrap_or("");
     if kid != signer.kid() {
-        return Err(TokenError::UnknownKey(kid.to_owned()));
+        return Err(TokenRefusal::UnknownKey(kid.to_owned()));
     }
     if claims.z_t != expected_type {
-        return Err(TokenError::WrongType {
+        return Err(TokenRefusal::WrongType {
             expected: expected_type,
             found: claims.z_t,
         });
     }
     if claims.exp <= now {
-        return Err(TokenError::Expired(now - claims.exp));
+        return Err(TokenRefusal::Expired(now - claims.exp));
     }
     if !CLIENT_IDS.iter().any(|c| claims.aud.contains(c)) {
-        return Err(TokenError::WrongAudience);
+        return Err(TokenRefusal::WrongAudience);
     }
     check_binding(&claims, leaf_der)?;
     Ok(claims)
 }
 
 /// The certificate-binding check alone (`z_cfs` lists the leaf's SHA-1).
-pub fn check_binding(claims: &OidcClaims, leaf_der: Option<&[u8]>) -> Result<(), TokenError> {
+pub fn check_binding(claims: &OidcClaims, leaf_der: Option<&[u8]>) -> Result<(), TokenRefusal> {
     let bound = match &claims.z_cfs {
         Some(list) if !list.is_empty() => list,
-        _ => return Err(TokenError::Unbound),
+        _ => return Err(TokenRefusal::Unbound),
     };
-    let leaf = leaf_der.ok_or(TokenError::NoCertificate)?;
+    let leaf = leaf_der.ok_or(TokenRefusal::NoCertificate)?;
     let fp = cert_sha1_hex(leaf);
     if bound.iter().any(|b| b == &fp) {
         Ok(())
     } else {
-        Err(TokenError::CertificateMismatch)
+        Err(TokenRefusal::CertificateMismatch)
     }
 }
 
@@ -297,36 +297,36 @@ mod tests {
         assert_eq!(got.sub, "id1");
         assert_eq!(
             verify(&good, &signer, spki, TYPE_ACCESS, Some(leaf), 2000).unwrap_err(),
-            TokenError::Expired(0)
+            TokenRefusal::Expired(0)
         );
         assert!(matches!(
             verify(&good, &signer, spki, TYPE_REFRESH, Some(leaf), 1000).unwrap_err(),
-            TokenError::WrongType { .. }
+            TokenRefusal::WrongType { .. }
         ));
         assert_eq!(
             verify(&good, &signer, spki, TYPE_ACCESS, Some(other), 1000).unwrap_err(),
-            TokenError::CertificateMismatch
+            TokenRefusal::CertificateMismatch
         );
         assert_eq!(
             verify(&good, &signer, spki, TYPE_ACCESS, None, 1000).unwrap_err(),
-            TokenError::NoCertificate
+            TokenRefusal::NoCertificate
         );
         let unbound = signer.sign_claims(&claims("a", 2000, None)).unwrap();
         assert_eq!(
             verify(&unbound, &signer, spki, TYPE_ACCESS, Some(leaf), 1000).unwrap_err(),
-            TokenError::Unbound
+            TokenRefusal::Unbound
         );
         let mut foreign = claims("a", 2000, Some(vec![fp]));
         foreign.aud = Audience::One("someone-else".into());
         let foreign = signer.sign_claims(&foreign).unwrap();
         assert_eq!(
             verify(&foreign, &signer, spki, TYPE_ACCESS, Some(leaf), 1000).unwrap_err(),
-            TokenError::WrongAudience
+            TokenRefusal::WrongAudience
         );
         for garbage in ["", "eyJ.x.y", "a.b.c.d", "not a token"] {
             assert!(matches!(
                 verify(garbage, &signer, spki, TYPE_ACCESS, Some(leaf), 1000).unwrap_err(),
-                TokenError::Malformed(_)
+                TokenRefusal::Malformed(_)
             ));
         }
         // A flipped signature byte.
