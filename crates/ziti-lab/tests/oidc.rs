@@ -13,7 +13,7 @@ use std::time::Duration;
 use common::ClientTls;
 use oidc_flow::{claims, jwt_header, pkce, sha1_hex, OidcClient, REDIRECT};
 use serde_json::json;
-use testbed::lab::{ephemeral_config, new_lab};
+use ziti_lab::test_support::{ephemeral_config, new_lab};
 use ziti_lab::{Lab, LabConfig, RunningLab};
 
 const REFRESH_URN: &str = "urn:ietf:params:oauth:token-type:refresh_token";

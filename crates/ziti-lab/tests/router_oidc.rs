@@ -36,7 +36,7 @@ impl OidcLab {
         let mut config = test_config();
         config.controller.oidc = true;
         config.controller.oidc_access_token_secs = access_secs;
-        let (dir, lab) = testbed::lab::new_lab(config);
+        let (dir, lab) = ziti_lab::test_support::new_lab(config);
         let running = lab.start().await.unwrap();
         OidcLab {
             _dir: dir,

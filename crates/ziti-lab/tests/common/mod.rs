@@ -1,5 +1,5 @@
 //! Shared helpers of the ziti-lab integration tests: an HTTPS client (hyper over tokio-rustls)
-//! and test support files. Labs and the peer-tool lookup come from the `testbed` crate.
+//! and test support files. Labs and the peer-tool lookup come from `ziti_lab::test_support`.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
