@@ -3,8 +3,7 @@
 //! tokens without or with a foreign `z_cfs`, expired ones, refresh tokens and garbage are
 //! refused, and a channel whose token runs out without an update is closed.
 
-#[path = "support/oidc_flow.rs"]
-mod oidc_flow;
+mod common;
 #[path = "support/router_lab.rs"]
 mod router_lab;
 
@@ -12,9 +11,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::oidc_flow::{claims, OidcClient};
 use dark_listener::wire::consts::{content_type as ct, header as h};
 use dark_listener::wire::edge::{Bind, Hello, UpdateToken};
-use oidc_flow::{claims, OidcClient};
 use router_lab::{client_tls, service_id, test_config, RawChannel, ReadEnd};
 use serde_json::json;
 use ziti_lab::{Lab, RunningLab};
@@ -280,7 +279,7 @@ async fn bad_hello_tokens_close_the_channel() {
         (
             "foreign z_cfs",
             lab.forge(&access, |c| {
-                c["z_cfs"] = json!([oidc_flow::sha1_hex(&other.der)])
+                c["z_cfs"] = json!([common::oidc_flow::sha1_hex(&other.der)])
             }),
         ),
         ("expired", lab.forge(&access, |c| c["exp"] = json!(now - 1))),
