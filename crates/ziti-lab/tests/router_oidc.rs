@@ -60,6 +60,14 @@ impl OidcLab {
             .await
     }
 
+    /// The access token from the certificate login of `cert`.
+    async fn access_token(&self, cert: &Cert) -> String {
+        self.login(cert).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    }
+
     /// A token with `edit` applied to the claims of `model`, signed by the lab's key.
     fn forge(&self, model: &str, edit: impl FnOnce(&mut serde_json::Value)) -> String {
         let mut c = claims(model);
@@ -150,10 +158,7 @@ async fn an_access_token_opens_a_channel_that_binds_and_takes_updates() {
     assert_eq!(reply.headers.get_u32(h::CONN_ID).unwrap(), Some(1));
 
     // UpdateToken with a fresh token of the same identity and certificate: success.
-    let fresh = lab.login(&cert).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let fresh = lab.access_token(&cert).await;
     let seq = ch
         .send_seq(
             UpdateToken {
@@ -180,10 +185,7 @@ async fn an_access_token_opens_a_channel_that_binds_and_takes_updates() {
 
     // A token bound to another certificate: failure, then the channel closes.
     let other = lab.cert("host-a");
-    let foreign = lab.login(&other).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let foreign = lab.access_token(&other).await;
     ch.send_seq(
         UpdateToken {
             token: Bytes::from(foreign),
@@ -211,10 +213,7 @@ async fn an_access_token_opens_a_channel_that_binds_and_takes_updates() {
 async fn garbage_updates_fail_and_legacy_channels_refuse_updates() {
     let lab = OidcLab::start(1800).await;
     let cert = lab.cert("host-a");
-    let access = lab.login(&cert).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let access = lab.access_token(&cert).await;
     let mut ch = lab.hello(&cert, &access).await;
     ch.send_seq(
         UpdateToken {
@@ -310,20 +309,14 @@ async fn a_channel_closes_when_its_token_expires_without_an_update() {
     // Tokens last 3 s (exp is whole seconds: 2 to 3 s from issue).
     let lab = OidcLab::start(3).await;
     let cert = lab.cert("host-a");
-    let access = lab.login(&cert).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let access = lab.access_token(&cert).await;
     let started = tokio::time::Instant::now();
     let mut updated = lab.hello(&cert, &access).await;
     let mut idle = lab.hello(&cert, &access).await;
     // Keep one channel fed with fresh tokens every second for 6 s.
     for _ in 0..6 {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let fresh = lab.login(&cert).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let fresh = lab.access_token(&cert).await;
         updated
             .send_seq(
                 UpdateToken {
