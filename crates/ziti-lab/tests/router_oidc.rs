@@ -14,6 +14,7 @@ use bytes::Bytes;
 use common::oidc_flow::{claims, OidcClient};
 use dark_listener::wire::consts::{content_type as ct, header as h};
 use dark_listener::wire::edge::{Bind, Hello, UpdateToken};
+use dark_listener::wire::frame::Frame;
 use router_lab::{client_tls, service_id, test_config, RawChannel, ReadEnd};
 use serde_json::json;
 use ziti_lab::{Lab, RunningLab};
@@ -94,7 +95,7 @@ impl OidcLab {
 
 /// Whether the router keeps the channel: a latency probe is answered.
 async fn alive(ch: &mut RawChannel) -> bool {
-    let probe = dark_listener::wire::frame::Frame {
+    let probe = Frame {
         content_type: ct::LATENCY,
         sequence: 0,
         headers: Default::default(),
@@ -108,6 +109,27 @@ async fn alive(ch: &mut RawChannel) -> bool {
             Err(_) => return false,
         }
     }
+}
+
+/// Sends an UpdateToken with `token`; its sequence number and the router's answer (the
+/// first UpdateTokenSuccess or UpdateTokenFailure that arrives).
+async fn update_token(ch: &mut RawChannel, token: String) -> (i32, Frame) {
+    let seq = ch
+        .send_seq(
+            UpdateToken {
+                token: Bytes::from(token),
+            }
+            .to_frame(0),
+        )
+        .await;
+    let reply = loop {
+        let f = ch.recv().await;
+        if f.content_type == ct::UPDATE_TOKEN_SUCCESS || f.content_type == ct::UPDATE_TOKEN_FAILURE
+        {
+            break f;
+        }
+    };
+    (seq, reply)
 }
 
 async fn closed(ch: &mut RawChannel) -> bool {
@@ -159,21 +181,7 @@ async fn an_access_token_opens_a_channel_that_binds_and_takes_updates() {
 
     // UpdateToken with a fresh token of the same identity and certificate: success.
     let fresh = lab.access_token(&cert).await;
-    let seq = ch
-        .send_seq(
-            UpdateToken {
-                token: Bytes::from(fresh),
-            }
-            .to_frame(0),
-        )
-        .await;
-    let reply = loop {
-        let f = ch.recv().await;
-        if f.content_type == ct::UPDATE_TOKEN_SUCCESS || f.content_type == ct::UPDATE_TOKEN_FAILURE
-        {
-            break f;
-        }
-    };
+    let (seq, reply) = update_token(&mut ch, fresh).await;
     assert_eq!(
         reply.content_type,
         ct::UPDATE_TOKEN_SUCCESS,
@@ -186,20 +194,7 @@ async fn an_access_token_opens_a_channel_that_binds_and_takes_updates() {
     // A token bound to another certificate: failure, then the channel closes.
     let other = lab.cert("host-a");
     let foreign = lab.access_token(&other).await;
-    ch.send_seq(
-        UpdateToken {
-            token: Bytes::from(foreign),
-        }
-        .to_frame(0),
-    )
-    .await;
-    let reply = loop {
-        let f = ch.recv().await;
-        if f.content_type == ct::UPDATE_TOKEN_SUCCESS || f.content_type == ct::UPDATE_TOKEN_FAILURE
-        {
-            break f;
-        }
-    };
+    let (_, reply) = update_token(&mut ch, foreign).await;
     assert_eq!(reply.content_type, ct::UPDATE_TOKEN_FAILURE);
     let reason = String::from_utf8_lossy(&reply.body).into_owned();
     assert!(reason.contains("z_cfs"), "{reason}");
