@@ -2,11 +2,10 @@
 //! builds) into the system temp directory and copied into each lab, labs in temp dirs on
 //! ephemeral or fixed free loopback ports (or, with a PKI of their own, on another address),
 //! optionally with tuned router options, identity files, and dialing a service until its host
-//! has bound it.
+//! has bound it. The shared PKI and the lab directories are ziti-lab's own test support
+//! (`ziti_lab::test_support`), re-exported here.
 
-use std::net::SocketAddr;
-use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use dark_listener::context::{Context, ContextOptions, DialOptions};
@@ -14,47 +13,13 @@ use dark_listener::identity::Identity;
 use dark_listener::stream::DarkStream;
 use ziti_lab::router::RouterOptions;
 use ziti_lab::{
-    IdentityDecl, Lab, LabConfig, LabPki, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl,
+    IdentityDecl, Lab, LabConfig, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl,
 };
 
-/// The directory of the shared test PKI, generated on first use and reused by later runs and
-/// by every test binary (ziti-lab's unit tests load it with their own `LabPki`).
-pub fn shared_pki_dir() -> &'static Path {
-    static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
-    TEMPLATE.get_or_init(|| {
-        let root =
-            std::env::temp_dir().join(concat!("darkscrape-test-pki-", env!("CARGO_PKG_VERSION")));
-        let pki = root.join("pki");
-        if LabPki::load(&pki).is_err() {
-            let scratch = tempfile::tempdir().unwrap().keep();
-            LabPki::create(&scratch.join("pki"), "127.0.0.1", "127.0.0.1").unwrap();
-            let _ = std::fs::remove_dir_all(&root);
-            // Another test binary may have won the race; either copy is fine.
-            if std::fs::rename(&scratch, &root).is_err() {
-                let _ = std::fs::remove_dir_all(&scratch);
-            }
-        }
-        pki
-    })
-}
-
-/// Copies the shared PKI into `lab_dir/pki`.
-pub fn copy_shared_pki_into(lab_dir: &Path) {
-    let dst = lab_dir.join("pki");
-    std::fs::create_dir_all(&dst).unwrap();
-    for entry in std::fs::read_dir(shared_pki_dir()).unwrap() {
-        let entry = entry.unwrap();
-        std::fs::copy(entry.path(), dst.join(entry.file_name())).unwrap();
-    }
-}
-
-/// The starter configuration with the controller and router on ephemeral loopback ports.
-pub fn ephemeral_config() -> LabConfig {
-    let mut config = LabConfig::starter();
-    config.controller.address = "127.0.0.1:0".parse().unwrap();
-    config.router.address = "127.0.0.1:0".parse().unwrap();
-    config
-}
+// The lab's own test support is the one copy of these; ziti-lab's tests use it directly.
+pub use ziti_lab::test_support::{
+    copy_shared_pki_into, ephemeral_config, free_loopback_addr, new_lab, shared_pki_dir,
+};
 
 /// Services that one group of identities hosts and another dials: what a fixture declares.
 #[derive(Debug, Clone, Copy)]
@@ -100,21 +65,6 @@ pub fn group_config(group: &ServiceGroup<'_>) -> LabConfig {
         });
     }
     config
-}
-
-/// A loopback address whose port was free a moment ago (for labs that must come back on the
-/// same addresses after a restart).
-pub fn free_loopback_addr() -> SocketAddr {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.local_addr().unwrap()
-}
-
-/// A lab initialised with `config` in a fresh temp dir holding a copy of the shared PKI.
-pub fn new_lab(config: LabConfig) -> (tempfile::TempDir, Lab) {
-    let dir = tempfile::tempdir().unwrap();
-    copy_shared_pki_into(dir.path());
-    let lab = Lab::init_with(dir.path(), config).unwrap();
-    (dir, lab)
 }
 
 /// Dials `service` with `options` every 100 ms until its host's bind is in place, for at
@@ -231,19 +181,6 @@ impl TestLab {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn each_lab_gets_a_loadable_copy_of_the_shared_pki() {
-        let (first, _) = new_lab(ephemeral_config());
-        let (second, _) = new_lab(ephemeral_config());
-        assert_ne!(first.path(), second.path());
-        for dir in [first.path(), second.path()] {
-            LabPki::load(&dir.join("pki")).unwrap();
-        }
-        let config = ephemeral_config();
-        assert_eq!(config.controller.address.port(), 0);
-        assert!(config.router.address.ip().is_loopback());
-    }
 
     #[test]
     fn a_group_declares_identities_services_and_both_policies() {

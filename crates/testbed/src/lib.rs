@@ -20,8 +20,12 @@
 //! [`lab::TestLab`] hands out `dark_listener` contexts. dark-listener's own integration tests
 //! use it too: they, ziti-lab and this crate all link the one (non-test) build of the
 //! dark-listener library, so the types line up. Its unit tests (`cfg(test)` build, a
-//! different copy) must not use such signatures; ziti-lab's unit tests take only paths from
-//! here for the same reason.
+//! different copy) must not use such signatures.
+//!
+//! The shared test PKI, lab directories and the lookup of peer tools are ziti-lab's own test
+//! support (`ziti_lab::test_support`), re-exported from [`lab`] and [`peers`]: ziti-lab's
+//! tests use it without this crate, so ziti-lab does not dev-depend on a crate that depends
+//! on it. Tests that need both the lab and the workspace's binaries live in `tests/` here.
 #![warn(missing_docs)]
 
 pub mod files;

@@ -5,43 +5,9 @@
 
 use std::path::{Path, PathBuf};
 
-/// The workspace root (two levels above this crate's manifest).
-pub fn workspace_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// The tool named by the environment variable `env`, else `fallback`; panics naming the
-/// variable and `scripts/install-test-deps.sh` when the file does not exist.
-pub fn peer_tool(env: &str, fallback: &Path) -> PathBuf {
-    let path = std::env::var_os(env)
-        .map(PathBuf::from)
-        .unwrap_or_else(|| fallback.to_path_buf());
-    assert!(
-        path.exists(),
-        "{} not found: run scripts/install-test-deps.sh (or set {env})",
-        path.display()
-    );
-    path
-}
-
-/// The peer Python (the venv with `openziti` 0.6.0 and PyNaCl): `DARKSCRAPE_PEER_PYTHON`,
-/// else `<workspace>/.venv-peers/bin/python`.
-///
-/// Python finds its venv from the path it was started with, so `..` in the directory is
-/// resolved; the file itself is kept (the venv's `python` is a symlink to the system one).
-pub fn peer_python() -> PathBuf {
-    let path = peer_tool(
-        "DARKSCRAPE_PEER_PYTHON",
-        &workspace_root().join(".venv-peers/bin/python"),
-    );
-    match (
-        path.parent().and_then(|dir| dir.canonicalize().ok()),
-        path.file_name(),
-    ) {
-        (Some(dir), Some(file)) => dir.join(file),
-        _ => path,
-    }
-}
+// The lookup itself and the C SDK's Python are ziti-lab's test support (its own tests find
+// that peer); the one copy is re-exported here.
+pub use ziti_lab::test_support::peers::{peer_python, peer_tool, workspace_root};
 
 /// The Go SDK peer (`tests/peers/go-peer`, built by `scripts/install-test-deps.sh` into a
 /// cache outside the repository): `DARKSCRAPE_GO_PEER`. There is no fallback path, since the
@@ -69,36 +35,4 @@ pub fn node_exporter() -> PathBuf {
         "DARKSCRAPE_NODE_EXPORTER",
         Path::new("/usr/bin/prometheus-node-exporter"),
     )
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_missing_tool_fails_naming_the_install_script_and_the_variable() {
-        let missing = std::env::temp_dir().join("testbed-no-such-tool-7f3a");
-        let failure = std::panic::catch_unwind(|| {
-            peer_tool("TESTBED_UNSET_VARIABLE_FOR_THIS_TEST", &missing)
-        })
-        .unwrap_err();
-        let message = failure.downcast_ref::<String>().unwrap();
-        assert!(
-            message.contains("scripts/install-test-deps.sh"),
-            "{message}"
-        );
-        assert!(
-            message.contains("TESTBED_UNSET_VARIABLE_FOR_THIS_TEST"),
-            "{message}"
-        );
-    }
-
-    #[test]
-    fn an_existing_fallback_is_returned() {
-        let here = Path::new(env!("CARGO_MANIFEST_DIR")).join("Cargo.toml");
-        assert_eq!(
-            peer_tool("TESTBED_UNSET_VARIABLE_FOR_THIS_TEST", &here),
-            here
-        );
-    }
 }

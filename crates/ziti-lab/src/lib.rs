@@ -32,8 +32,8 @@ pub mod state;
 pub mod timefmt;
 mod tls_accept;
 
-#[cfg(test)]
-pub(crate) mod test_support;
+#[doc(hidden)]
+pub mod test_support;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -7,8 +7,8 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use common::support_file;
-use testbed::lab::{ephemeral_config, new_lab};
-use testbed::peers::peer_python;
+use ziti_lab::test_support::peers::peer_python;
+use ziti_lab::test_support::{ephemeral_config, new_lab};
 
 /// Runs the peer script with a time limit; returns (exit ok, stdout lines as JSON, stderr).
 async fn run_peer(args: &[&str], limit: Duration) -> (bool, Vec<serde_json::Value>, String) {

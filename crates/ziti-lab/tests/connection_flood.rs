@@ -13,8 +13,8 @@ use std::time::Duration;
 
 use common::{authenticate, ClientTls};
 use router_lab::TestLab;
-use testbed::lab::{ephemeral_config, new_lab};
 use ziti_lab::router::RouterOptions;
+use ziti_lab::test_support::{ephemeral_config, new_lab};
 
 /// What a real client gets to finish its TLS handshake and request.
 const CLIENT_DEADLINE: Duration = Duration::from_secs(4);

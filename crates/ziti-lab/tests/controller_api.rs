@@ -7,7 +7,7 @@ use std::net::SocketAddr;
 
 use common::{authenticate, send, ClientTls, Reply};
 use serde_json::Value;
-use testbed::lab::{ephemeral_config, new_lab};
+use ziti_lab::test_support::{ephemeral_config, new_lab};
 use ziti_lab::{IdentityDecl, Lab, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl};
 
 /// Lab material of one test: TLS clients with and without the identity's certificate.

@@ -6,7 +6,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
-use testbed::lab::{ephemeral_config, new_lab};
+use ziti_lab::test_support::{ephemeral_config, new_lab};
 
 /// Socket inodes owned by this process (`/proc/self/fd/* -> socket:[inode]`).
 fn own_socket_inodes() -> BTreeSet<u64> {

@@ -3,17 +3,15 @@
 //! exchange, and the refusals (each with an OAuth error body naming what was wrong).
 
 mod common;
-#[path = "support/oidc_flow.rs"]
-mod oidc_flow;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use common::oidc_flow::{claims, jwt_header, pkce, sha1_hex, OidcClient, REDIRECT};
 use common::ClientTls;
-use oidc_flow::{claims, jwt_header, pkce, sha1_hex, OidcClient, REDIRECT};
 use serde_json::json;
-use testbed::lab::{ephemeral_config, new_lab};
+use ziti_lab::test_support::{ephemeral_config, new_lab};
 use ziti_lab::{Lab, LabConfig, RunningLab};
 
 const REFRESH_URN: &str = "urn:ietf:params:oauth:token-type:refresh_token";
@@ -156,66 +154,35 @@ async fn certificate_login_issues_bound_tokens_usable_as_bearer() {
     assert_eq!(jwt_header(id)["kid"], kid.as_str());
 
     // Bearer on the client API: the identity and its API session.
-    let bearer = format!("Bearer {access}");
     let me = f
         .client
-        .send(
-            "GET",
-            "/edge/client/v1/current-identity",
-            &[("authorization", &bearer)],
-            vec![],
-        )
+        .get_with_bearer("/edge/client/v1/current-identity", access)
         .await;
     assert_eq!(me.status, 200, "{:?}", me.body);
     assert_eq!(me.json()["data"]["name"], "client");
     let s = f
         .client
-        .send(
-            "GET",
-            "/edge/client/v1/current-api-session",
-            &[("authorization", &bearer)],
-            vec![],
-        )
+        .get_with_bearer("/edge/client/v1/current-api-session", access)
         .await;
     assert_eq!(s.status, 200);
     assert_eq!(s.json()["data"]["id"], a["z_asid"]);
     // The same token from another certificate of the same identity: not bound to it.
     let r = f
         .other_cert
-        .send(
-            "GET",
-            "/edge/client/v1/current-identity",
-            &[("authorization", &bearer)],
-            vec![],
-        )
+        .get_with_bearer("/edge/client/v1/current-identity", access)
         .await;
     assert_eq!(r.status, 401);
     // Garbage bearer tokens.
     for garbage in ["Bearer x.y.z", "Bearer eyJhbGciOiJub25lIn0.e30.", "Bearer "] {
         let r = f
             .client
-            .send(
-                "GET",
-                "/edge/client/v1/services",
-                &[("authorization", garbage)],
-                vec![],
-            )
+            .get_with_authorization("/edge/client/v1/services", garbage)
             .await;
         assert_eq!(r.status, 401, "{garbage}");
     }
 
     // refresh_token grant, and RFC 8693 exchange for access/refresh and ID tokens.
-    let r = f
-        .client
-        .post_form(
-            "/oidc/oauth/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", "openziti"),
-                ("refresh_token", refresh),
-            ],
-        )
-        .await;
+    let r = f.client.refresh(refresh).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     let refreshed = r.json();
     assert_ne!(refreshed["access_token"], tokens["access_token"]);
@@ -269,12 +236,7 @@ async fn certificate_login_issues_bound_tokens_usable_as_bearer() {
     assert!(d.contains("API session"), "{d}");
     let r = f
         .client
-        .send(
-            "GET",
-            "/edge/client/v1/current-identity",
-            &[("authorization", &bearer)],
-            vec![],
-        )
+        .get_with_bearer("/edge/client/v1/current-identity", access)
         .await;
     assert_eq!(r.status, 401);
 }
@@ -447,14 +409,7 @@ async fn malformed_requests_get_clear_oauth_errors() {
         .await
         .oauth_error(400, "invalid_request");
     f.client
-        .post_form(
-            "/oidc/oauth/token",
-            &[
-                ("grant_type", "refresh_token"),
-                ("client_id", "openziti"),
-                ("refresh_token", "garbage"),
-            ],
-        )
+        .refresh("garbage")
         .await
         .oauth_error(400, "invalid_grant");
 }
@@ -473,12 +428,7 @@ async fn expired_tokens_are_refused() {
     tokio::time::sleep(Duration::from_millis(3100)).await;
     let r = f
         .client
-        .send(
-            "GET",
-            "/edge/client/v1/current-identity",
-            &[("authorization", &format!("Bearer {access}"))],
-            vec![],
-        )
+        .get_with_bearer("/edge/client/v1/current-identity", access)
         .await;
     assert_eq!(r.status, 401);
     let e = f
@@ -528,12 +478,7 @@ async fn no_credential_appears_in_the_log() {
     let (wrong, _) = pkce();
     f.client.exchange_code(&code2, &wrong, "openziti").await;
     f.other_cert
-        .send(
-            "GET",
-            "/edge/client/v1/services",
-            &[("authorization", &format!("Bearer {access}"))],
-            vec![],
-        )
+        .get_with_bearer("/edge/client/v1/services", &access)
         .await;
     f.other_cert
         .token_exchange(&refresh, REFRESH_URN, ACCESS_URN)

@@ -4,7 +4,7 @@
 mod common;
 
 use common::{authenticate, send, ClientTls};
-use testbed::lab::{ephemeral_config, new_lab};
+use ziti_lab::test_support::{ephemeral_config, new_lab};
 use ziti_lab::Lab;
 
 fn login_body() -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! The lab router against peers that abuse it, in process: one identity opening more than
 //! its share of channels, a peer that stalls in the middle of a frame, and large frames
 //! competing for the budget of frames still arriving. (The memory of 100 stalled peers is
-//! measured on a separate lab process in `router_stalled_peers.rs`.)
+//! measured on a separate lab process in `crates/testbed/tests/router_stalled_peers.rs`.)
 
 #[path = "support/router_lab.rs"]
 mod router_lab;

@@ -11,9 +11,9 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use router_lab::{support_file, TestLab};
-use testbed::peers::peer_python;
 use tokio::io::{AsyncBufReadExt, BufReader};
 use tokio::process::{Child, ChildStdout};
+use ziti_lab::test_support::peers::peer_python;
 
 /// Debugging knobs: `ROUTER_TEST_ZITI_LOG` sets the C SDK log level of the peers (default 3,
 /// 6 = trace) and `ROUTER_TEST_TAIL` how many stderr lines a failure shows (default 40).

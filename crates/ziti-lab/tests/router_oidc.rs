@@ -3,8 +3,7 @@
 //! tokens without or with a foreign `z_cfs`, expired ones, refresh tokens and garbage are
 //! refused, and a channel whose token runs out without an update is closed.
 
-#[path = "support/oidc_flow.rs"]
-mod oidc_flow;
+mod common;
 #[path = "support/router_lab.rs"]
 mod router_lab;
 
@@ -12,9 +11,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use common::oidc_flow::{claims, OidcClient};
 use dark_listener::wire::consts::{content_type as ct, header as h};
 use dark_listener::wire::edge::{Bind, Hello, UpdateToken};
-use oidc_flow::{claims, OidcClient};
+use dark_listener::wire::frame::Frame;
 use router_lab::{client_tls, service_id, test_config, RawChannel, ReadEnd};
 use serde_json::json;
 use ziti_lab::{Lab, RunningLab};
@@ -36,7 +36,7 @@ impl OidcLab {
         let mut config = test_config();
         config.controller.oidc = true;
         config.controller.oidc_access_token_secs = access_secs;
-        let (dir, lab) = testbed::lab::new_lab(config);
+        let (dir, lab) = ziti_lab::test_support::new_lab(config);
         let running = lab.start().await.unwrap();
         OidcLab {
             _dir: dir,
@@ -59,6 +59,14 @@ impl OidcLab {
         OidcClient::new(cert.tls.clone(), self.running.controller_addr())
             .login()
             .await
+    }
+
+    /// The access token from the certificate login of `cert`.
+    async fn access_token(&self, cert: &Cert) -> String {
+        self.login(cert).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
     }
 
     /// A token with `edit` applied to the claims of `model`, signed by the lab's key.
@@ -87,7 +95,7 @@ impl OidcLab {
 
 /// Whether the router keeps the channel: a latency probe is answered.
 async fn alive(ch: &mut RawChannel) -> bool {
-    let probe = dark_listener::wire::frame::Frame {
+    let probe = Frame {
         content_type: ct::LATENCY,
         sequence: 0,
         headers: Default::default(),
@@ -101,6 +109,27 @@ async fn alive(ch: &mut RawChannel) -> bool {
             Err(_) => return false,
         }
     }
+}
+
+/// Sends an UpdateToken with `token`; its sequence number and the router's answer (the
+/// first UpdateTokenSuccess or UpdateTokenFailure that arrives).
+async fn update_token(ch: &mut RawChannel, token: String) -> (i32, Frame) {
+    let seq = ch
+        .send_seq(
+            UpdateToken {
+                token: Bytes::from(token),
+            }
+            .to_frame(0),
+        )
+        .await;
+    let reply = loop {
+        let f = ch.recv().await;
+        if f.content_type == ct::UPDATE_TOKEN_SUCCESS || f.content_type == ct::UPDATE_TOKEN_FAILURE
+        {
+            break f;
+        }
+    };
+    (seq, reply)
 }
 
 async fn closed(ch: &mut RawChannel) -> bool {
@@ -151,25 +180,8 @@ async fn an_access_token_opens_a_channel_that_binds_and_takes_updates() {
     assert_eq!(reply.headers.get_u32(h::CONN_ID).unwrap(), Some(1));
 
     // UpdateToken with a fresh token of the same identity and certificate: success.
-    let fresh = lab.login(&cert).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let seq = ch
-        .send_seq(
-            UpdateToken {
-                token: Bytes::from(fresh),
-            }
-            .to_frame(0),
-        )
-        .await;
-    let reply = loop {
-        let f = ch.recv().await;
-        if f.content_type == ct::UPDATE_TOKEN_SUCCESS || f.content_type == ct::UPDATE_TOKEN_FAILURE
-        {
-            break f;
-        }
-    };
+    let fresh = lab.access_token(&cert).await;
+    let (seq, reply) = update_token(&mut ch, fresh).await;
     assert_eq!(
         reply.content_type,
         ct::UPDATE_TOKEN_SUCCESS,
@@ -181,24 +193,8 @@ async fn an_access_token_opens_a_channel_that_binds_and_takes_updates() {
 
     // A token bound to another certificate: failure, then the channel closes.
     let other = lab.cert("host-a");
-    let foreign = lab.login(&other).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    ch.send_seq(
-        UpdateToken {
-            token: Bytes::from(foreign),
-        }
-        .to_frame(0),
-    )
-    .await;
-    let reply = loop {
-        let f = ch.recv().await;
-        if f.content_type == ct::UPDATE_TOKEN_SUCCESS || f.content_type == ct::UPDATE_TOKEN_FAILURE
-        {
-            break f;
-        }
-    };
+    let foreign = lab.access_token(&other).await;
+    let (_, reply) = update_token(&mut ch, foreign).await;
     assert_eq!(reply.content_type, ct::UPDATE_TOKEN_FAILURE);
     let reason = String::from_utf8_lossy(&reply.body).into_owned();
     assert!(reason.contains("z_cfs"), "{reason}");
@@ -212,10 +208,7 @@ async fn an_access_token_opens_a_channel_that_binds_and_takes_updates() {
 async fn garbage_updates_fail_and_legacy_channels_refuse_updates() {
     let lab = OidcLab::start(1800).await;
     let cert = lab.cert("host-a");
-    let access = lab.login(&cert).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let access = lab.access_token(&cert).await;
     let mut ch = lab.hello(&cert, &access).await;
     ch.send_seq(
         UpdateToken {
@@ -280,7 +273,7 @@ async fn bad_hello_tokens_close_the_channel() {
         (
             "foreign z_cfs",
             lab.forge(&access, |c| {
-                c["z_cfs"] = json!([oidc_flow::sha1_hex(&other.der)])
+                c["z_cfs"] = json!([common::oidc_flow::sha1_hex(&other.der)])
             }),
         ),
         ("expired", lab.forge(&access, |c| c["exp"] = json!(now - 1))),
@@ -311,20 +304,14 @@ async fn a_channel_closes_when_its_token_expires_without_an_update() {
     // Tokens last 3 s (exp is whole seconds: 2 to 3 s from issue).
     let lab = OidcLab::start(3).await;
     let cert = lab.cert("host-a");
-    let access = lab.login(&cert).await["access_token"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let access = lab.access_token(&cert).await;
     let started = tokio::time::Instant::now();
     let mut updated = lab.hello(&cert, &access).await;
     let mut idle = lab.hello(&cert, &access).await;
     // Keep one channel fed with fresh tokens every second for 6 s.
     for _ in 0..6 {
         tokio::time::sleep(Duration::from_secs(1)).await;
-        let fresh = lab.login(&cert).await["access_token"]
-            .as_str()
-            .unwrap()
-            .to_owned();
+        let fresh = lab.access_token(&cert).await;
         updated
             .send_seq(
                 UpdateToken {

@@ -8,8 +8,8 @@ mod router_lab;
 
 use common::{authenticate, send, ClientTls};
 use router_lab::{ReadEnd, TestLab, STEP};
-use testbed::lab::{ephemeral_config, new_lab};
 use ziti_lab::state::MAX_API_SESSIONS;
+use ziti_lab::test_support::{ephemeral_config, new_lab};
 
 async fn current_api_session_status(
     tls: &ClientTls,

@@ -17,7 +17,7 @@ use super::model::{self, ConfigSelection};
 use super::ConnectionInfo;
 use crate::config::PolicyType;
 use crate::pki::CertFingerprint;
-use crate::state::{ApiSessionInfo, AuthError, EnrollError, LabState, SessionCreateError};
+use crate::state::{ApiSessionInfo, AuthError, EnrollmentRefusal, LabState, SessionCreateError};
 
 /// Largest request body accepted (CSRs and JSON bodies are far smaller).
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -494,23 +494,23 @@ async fn enroll(
                 json!({"cert": cert.cert_pem, "ca": state.pki().ca_pem()}),
             ))
         }
-        Err(EnrollError::InvalidToken) => Err(invalid_token()),
-        Err(EnrollError::Expired) => Err(ApiError::new(
+        Err(EnrollmentRefusal::InvalidToken) => Err(invalid_token()),
+        Err(EnrollmentRefusal::Expired) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "ENROLLMENT_EXPIRED",
             "The enrollment token has expired",
         )),
-        Err(EnrollError::AlreadyEnrolled) => Err(ApiError::new(
+        Err(EnrollmentRefusal::AlreadyEnrolled) => Err(ApiError::new(
             StatusCode::CONFLICT,
             "ENROLLMENT_IDENTITY_ALREADY_ENROLLED",
             "The identity has already been enrolled with this token",
         )),
-        Err(EnrollError::Csr(e)) => Err(ApiError::new(
+        Err(EnrollmentRefusal::Csr(e)) => Err(ApiError::new(
             StatusCode::BAD_REQUEST,
             "COULD_NOT_PROCESS_CSR",
             format!("Could not process the CSR: {e}"),
         )),
-        Err(EnrollError::Storage(e)) => Err(internal(e)),
+        Err(EnrollmentRefusal::Storage(e)) => Err(internal(e)),
     }
 }
 

@@ -8,8 +8,8 @@
 //! sessions a login loop of the same identity creates and never uses.
 
 use super::{
-    find_identity, now_micros, ApiSessionInfo, ApiSessionRecord, AuthError, Inner, LabError,
-    LabState, MAX_API_SESSIONS,
+    find_identity, now_micros, ApiSessionRecord, IdentityInfo, Inner, LabError, LabState,
+    RouterAuthError, MAX_API_SESSIONS,
 };
 use crate::pki::CertFingerprint;
 
@@ -17,6 +17,48 @@ use crate::pki::CertFingerprint;
 /// lookup checks the expiry of the session it finds, so a sweep is only housekeeping; sweeping
 /// on every request cost O(live sessions) each.
 const EXPIRY_SWEEP_INTERVAL_MICROS: i64 = 1_000_000;
+
+/// A live API session.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiSessionInfo {
+    /// API session id.
+    pub id: String,
+    /// The `zt-session` token.
+    pub token: String,
+    /// Whose session it is.
+    pub identity: IdentityInfo,
+    /// Fingerprint of the client certificate that authenticated.
+    pub cert_fingerprint: CertFingerprint,
+    /// Config types asked for at authentication.
+    pub config_types: Vec<String>,
+    /// Creation time, µs since the epoch.
+    pub created_at: i64,
+    /// Last activity, µs since the epoch.
+    pub last_activity_at: i64,
+    /// Expiry (`last_activity_at` + timeout), µs since the epoch.
+    pub expires_at: i64,
+    /// Timeout in seconds.
+    pub expiration_seconds: u64,
+    /// Address the session was created from.
+    pub ip_address: String,
+}
+
+/// Why `POST /authenticate?method=cert` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    /// The TLS connection carried no client certificate.
+    #[error("no client certificate was presented")]
+    NoCertificate,
+    /// The certificate chains to the lab CA but belongs to no (declared) identity.
+    #[error("the client certificate belongs to no identity of this lab")]
+    UnknownCertificate,
+    /// [`MAX_API_SESSIONS`] live API sessions exist already (`RATE_LIMITED`).
+    #[error("too many live API sessions; retry later or log out unused ones")]
+    TooManySessions,
+    /// The state could not be persisted.
+    #[error(transparent)]
+    Storage(#[from] LabError),
+}
 
 impl LabState {
     /// `POST /authenticate?method=cert`: maps the TLS client certificate to an identity and
@@ -219,5 +261,68 @@ impl LabState {
         drop(inner);
         self.announce_api_session_removals();
         Ok(true)
+    }
+
+    /// Router: validates the API session token an SDK sent in its channel Hello, against the
+    /// fingerprint of the client certificate of that TLS channel. Marks activity.
+    pub fn router_authenticate(
+        &self,
+        api_session_token: &str,
+        cert_fingerprint: &CertFingerprint,
+    ) -> Result<ApiSessionInfo, RouterAuthError> {
+        let session = self
+            .touch_api_session(api_session_token)
+            .ok_or(RouterAuthError::UnknownApiSession)?;
+        let inner = self.lock();
+        let record = inner
+            .identities
+            .get(&session.identity.id)
+            .ok_or(RouterAuthError::UnknownApiSession)?;
+        if record
+            .certs
+            .iter()
+            .any(|c| &c.fingerprint == cert_fingerprint)
+        {
+            Ok(session)
+        } else {
+            Err(RouterAuthError::CertificateMismatch)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::state::tests::starter_state as state;
+
+    #[test]
+    fn router_checks_token_and_certificate_together() {
+        let (_dir, state) = state();
+        let (cert, _) = state.issue_client_cert("reflectz").unwrap();
+        let (other, _) = state.issue_client_cert("client").unwrap();
+        let session = state
+            .authenticate(Some(&cert.cert_der), vec![], "127.0.0.1".into())
+            .unwrap();
+        assert_eq!(session.identity.name, "reflectz");
+        let seen = state
+            .router_authenticate(&session.token, &cert.fingerprint)
+            .unwrap();
+        assert_eq!(seen.id, session.id);
+        assert_eq!(
+            state.router_authenticate(&session.token, &other.fingerprint),
+            Err(RouterAuthError::CertificateMismatch)
+        );
+        assert_eq!(
+            state.router_authenticate("nope", &cert.fingerprint),
+            Err(RouterAuthError::UnknownApiSession)
+        );
+        assert!(matches!(
+            state.authenticate(None, vec![], "127.0.0.1".into()),
+            Err(AuthError::NoCertificate)
+        ));
+        assert!(matches!(
+            state.authenticate(Some(b"not a registered cert"), vec![], "127.0.0.1".into()),
+            Err(AuthError::UnknownCertificate)
+        ));
     }
 }

@@ -1,6 +1,9 @@
 //! Shared helpers of the ziti-lab integration tests: an HTTPS client (hyper over tokio-rustls)
-//! and test support files. Labs and the peer-tool lookup come from the `testbed` crate.
+//! and test support files, and ([`oidc_flow`]) the OIDC login step by step. Labs and the
+//! peer-tool lookup come from `ziti_lab::test_support`.
 #![allow(dead_code)]
+
+pub mod oidc_flow;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -80,6 +83,25 @@ impl Reply {
             .map(|v| v.to_str().unwrap())
             .unwrap_or("")
     }
+
+    pub fn location(&self) -> String {
+        self.headers
+            .get(http::header::LOCATION)
+            .unwrap_or_else(|| panic!("no Location in {} {:?}", self.status, self.body))
+            .to_str()
+            .unwrap()
+            .to_owned()
+    }
+
+    /// Asserts an OAuth error body with `status` and `error`; returns the description.
+    pub fn oauth_error(&self, status: u16, error: &str) -> String {
+        assert_eq!(self.status, status, "{:?}", self.body);
+        let v = self.json();
+        assert_eq!(v["error"], error, "{v}");
+        let d = v["error_description"].as_str().unwrap().to_owned();
+        assert!(!d.is_empty());
+        d
+    }
 }
 
 /// `POST /authenticate?method=cert` with `tls`'s client certificate and `body`, no extra
@@ -88,7 +110,8 @@ pub async fn authenticate(tls: &ClientTls, addr: std::net::SocketAddr, body: Vec
     send(tls, addr, "POST", "/authenticate?method=cert", &[], body).await
 }
 
-/// Sends one request on a new TLS connection to `addr` (bounded by a 10 s timeout).
+/// Sends one request on a new TLS connection to `addr` (bounded by a 10 s timeout), asking
+/// for JSON.
 pub async fn send(
     tls: &ClientTls,
     addr: std::net::SocketAddr,
@@ -97,9 +120,34 @@ pub async fn send(
     headers: &[(&str, &str)],
     body: Vec<u8>,
 ) -> Reply {
+    let mut all = vec![("accept", "application/json")];
+    all.extend_from_slice(headers);
+    request(
+        &tls.config,
+        addr,
+        &addr.to_string(),
+        method,
+        path,
+        &all,
+        body,
+    )
+    .await
+}
+
+/// Sends one request on a new TLS connection to `addr` with `Host: host` and exactly
+/// `headers` besides (bounded by a 10 s timeout); follows no redirect.
+pub async fn request(
+    tls: &Arc<rustls::ClientConfig>,
+    addr: std::net::SocketAddr,
+    host: &str,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Vec<u8>,
+) -> Reply {
     tokio::time::timeout(Duration::from_secs(10), async {
         let tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
-        let connector = tokio_rustls::TlsConnector::from(tls.config.clone());
+        let connector = tokio_rustls::TlsConnector::from(tls.clone());
         let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
         let stream = connector.connect(name, tcp).await.unwrap();
         let tls_version = stream.get_ref().1.protocol_version();
@@ -111,8 +159,7 @@ pub async fn send(
         let mut req = http::Request::builder()
             .method(method)
             .uri(path)
-            .header("host", addr.to_string())
-            .header("accept", "application/json");
+            .header("host", host);
         for (k, v) in headers {
             req = req.header(*k, *v);
         }

@@ -1,6 +1,7 @@
 //! Shared by the router tests: a lab with a fixed set of identities, services and policies,
 //! raw TLS channels to its router that send and receive frames. The lab directory and the
-//! peer-tool lookup come from the `testbed` crate.
+//! peer-tool lookup come from `ziti_lab::test_support`. (testbed's `router_stalled_peers`
+//! test includes this file too.)
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
@@ -87,7 +88,7 @@ impl TestLab {
     }
 
     pub async fn start_with(options: RouterOptions) -> TestLab {
-        let (dir, lab) = testbed::lab::new_lab(test_config());
+        let (dir, lab) = ziti_lab::test_support::new_lab(test_config());
         let running = lab.start_with(options).await.unwrap();
         TestLab { lab, running, dir }
     }

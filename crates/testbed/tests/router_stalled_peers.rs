@@ -9,8 +9,12 @@
 //! back to within [`AFTER_BOUND_MIB`] of the baseline once they are gone (the second round
 //! shows that freed memory does not stay with the allocator and pile up). Set `DARKSCRAPE_LAB_BINARY` to run
 //! it against another build of `darkscrape` (for instance one from before the fix).
+//!
+//! It runs the workspace's `darkscrape` binary, so it lives here rather than among
+//! ziti-lab's own tests (which depend on no crate that depends on ziti-lab).
 
-#[path = "support/router_lab.rs"]
+// The raw router channels of ziti-lab's own router tests (one copy, read from there).
+#[path = "../../ziti-lab/tests/support/router_lab.rs"]
 mod router_lab;
 
 use std::path::PathBuf;
@@ -202,7 +206,7 @@ async fn stalled_peers_are_dropped_at_the_deadline_and_their_memory_returns() {
     config.controller.address = testbed::lab::free_loopback_addr();
     config.router.address = testbed::lab::free_loopback_addr();
     let router = config.router.address;
-    let (dir, lab) = testbed::lab::new_lab(config);
+    let (dir, lab) = ziti_lab::test_support::new_lab(config);
     for name in IDENTITIES {
         lab.issue_identity_file(name, &dir.path().join(format!("{name}.json")))
             .unwrap();

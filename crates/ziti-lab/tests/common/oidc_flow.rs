@@ -1,54 +1,19 @@
 //! Shared by the OIDC tests: an HTTPS client that sets `Host` itself and does not follow
-//! redirects, PKCE material, and the certificate login of openziti/ziti's `edge-oidc` API step
-//! by step (authorize → login page → POST /oidc/login/cert → callback → token endpoint).
-#![allow(dead_code)]
+//! redirects (on [`super::request`]), PKCE material, and the certificate login of
+//! openziti/ziti's `edge-oidc` API step by step (authorize → login page →
+//! POST /oidc/login/cert → callback → token endpoint).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use serde_json::Value;
+
+use super::Reply;
 
 /// The redirect URI sdk-golang v1.9.0 uses.
 pub const REDIRECT: &str = "http://localhost:8080/auth/callback";
-
-/// A response read completely.
-#[derive(Debug)]
-pub struct Reply {
-    pub status: u16,
-    pub headers: http::HeaderMap,
-    pub body: Bytes,
-}
-
-impl Reply {
-    pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("body is not JSON ({e}): {:?}", self.body))
-    }
-
-    pub fn location(&self) -> String {
-        self.headers
-            .get(http::header::LOCATION)
-            .unwrap_or_else(|| panic!("no Location in {} {:?}", self.status, self.body))
-            .to_str()
-            .unwrap()
-            .to_owned()
-    }
-
-    /// Asserts an OAuth error body with `status` and `error`; returns the description.
-    pub fn oauth_error(&self, status: u16, error: &str) -> String {
-        assert_eq!(self.status, status, "{:?}", self.body);
-        let v = self.json();
-        assert_eq!(v["error"], error, "{v}");
-        let d = v["error_description"].as_str().unwrap().to_owned();
-        assert!(!d.is_empty());
-        d
-    }
-}
 
 /// A client of one controller with one TLS configuration and one `Host` value.
 #[derive(Clone)]
@@ -83,42 +48,26 @@ impl OidcClient {
         headers: &[(&str, &str)],
         body: Vec<u8>,
     ) -> Reply {
-        tokio::time::timeout(Duration::from_secs(10), async {
-            let tcp = tokio::net::TcpStream::connect(self.addr).await.unwrap();
-            let connector = tokio_rustls::TlsConnector::from(self.tls.clone());
-            let name = rustls::pki_types::ServerName::try_from("127.0.0.1").unwrap();
-            let stream = connector.connect(name, tcp).await.unwrap();
-            let (mut sender, conn) =
-                hyper::client::conn::http1::handshake(hyper_util::rt::TokioIo::new(stream))
-                    .await
-                    .unwrap();
-            tokio::spawn(conn);
-            let mut req = http::Request::builder()
-                .method(method)
-                .uri(path)
-                .header("host", self.host.as_str());
-            for (k, v) in headers {
-                req = req.header(*k, *v);
-            }
-            let resp = sender
-                .send_request(req.body(Full::new(Bytes::from(body))).unwrap())
-                .await
-                .unwrap();
-            let status = resp.status().as_u16();
-            let headers = resp.headers().clone();
-            let body = resp.into_body().collect().await.unwrap().to_bytes();
-            Reply {
-                status,
-                headers,
-                body,
-            }
-        })
+        super::request(
+            &self.tls, self.addr, &self.host, method, path, headers, body,
+        )
         .await
-        .expect("request timed out")
     }
 
     pub async fn get(&self, path: &str) -> Reply {
         self.send("GET", path, &[], Vec::new()).await
+    }
+
+    /// `GET path` with `Authorization: Bearer <token>`.
+    pub async fn get_with_bearer(&self, path: &str, token: &str) -> Reply {
+        self.get_with_authorization(path, &format!("Bearer {token}"))
+            .await
+    }
+
+    /// `GET path` with this `Authorization` value as it is (garbage included).
+    pub async fn get_with_authorization(&self, path: &str, authorization: &str) -> Reply {
+        self.send("GET", path, &[("authorization", authorization)], Vec::new())
+            .await
     }
 
     pub async fn post_form(&self, path: &str, form: &[(&str, &str)]) -> Reply {
@@ -202,6 +151,19 @@ impl OidcClient {
                 ("code_verifier", verifier),
                 ("code", code),
                 ("redirect_uri", REDIRECT),
+            ],
+        )
+        .await
+    }
+
+    /// The `refresh_token` grant for client `openziti`.
+    pub async fn refresh(&self, refresh_token: &str) -> Reply {
+        self.post_form(
+            "/oidc/oauth/token",
+            &[
+                ("grant_type", "refresh_token"),
+                ("client_id", "openziti"),
+                ("refresh_token", refresh_token),
             ],
         )
         .await
