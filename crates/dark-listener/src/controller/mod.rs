@@ -14,6 +14,7 @@
 //! Existing router connections never wait on the controller: the session keeper only
 //! publishes new state, it never tears anything down when the controller goes away.
 
+mod answer;
 mod client;
 pub(crate) mod http;
 mod keeper;
@@ -21,7 +22,7 @@ pub mod model;
 pub mod oidc;
 pub mod schedule;
 
-pub(crate) use self::client::excerpt as client_excerpt;
+pub(crate) use self::answer::excerpt as client_excerpt;
 pub use self::client::{ControllerClient, ControllerClientOptions};
 pub use self::http::{error_chain, TransportError};
 pub use self::keeper::{AuthMethod, ControllerSession, ControllerSessionOptions, SessionSnapshot};
