@@ -16,6 +16,7 @@
 //! | [`dispatch`] | what each incoming message does (Connect, Bind, Data, …) |
 //! | [`terminators`] | the terminator table and terminator selection |
 //! | [`tap`] | the opt-in record of relayed Data payloads (tests) |
+//! | [`capture`] | the opt-in record of the raw frames SDKs send (fixture scripts, tests) |
 //! | [`denial`] | refusal texts and error codes |
 //! | [`token`] | OIDC access tokens on channels: hello check, UpdateToken, expiry |
 //!
@@ -40,6 +41,7 @@
 //! that stays full for [`RouterOptions::stall_timeout`] closes that channel (its circuits end
 //! with StateClosed to their peers). A malformed frame closes its own channel only.
 
+pub mod capture;
 pub mod channel;
 pub mod denial;
 pub mod dispatch;
@@ -88,6 +90,10 @@ pub struct RouterOptions {
     pub inspect_attempts: u32,
     /// A tap recording relayed Data payloads (tests only; `None`, the default, records nothing).
     pub payload_tap: Option<tap::PayloadTap>,
+    /// A capture of the raw bytes of every frame SDKs send, the hello included (tests and
+    /// fixture scripts only; `None`, the default, captures nothing and reads the channels
+    /// without any copy). See [`capture`].
+    pub frame_capture: Option<capture::FrameCapture>,
     /// Frames a channel's outbound queue holds.
     pub outbound_queue_frames: usize,
     /// Bytes (encoded frames) a channel's outbound queue holds; a larger frame takes it all.
@@ -136,6 +142,7 @@ impl Default for RouterOptions {
             inspect_interval: Duration::from_secs(10),
             inspect_attempts: 3,
             payload_tap: None,
+            frame_capture: None,
             outbound_queue_frames: 256,
             outbound_queue_bytes: 8 * 1024 * 1024,
             stall_timeout: Duration::from_secs(30),
@@ -334,7 +341,7 @@ async fn serve_connection(
 ) {
     let _ = tcp.tcp().set_nodelay(true);
     let timeout = core.options.tls_handshake_timeout;
-    let Some(mut tls) = tls_accept::handshake(&acceptor, tcp, peer, timeout, "router").await else {
+    let Some(tls) = tls_accept::handshake(&acceptor, tcp, peer, timeout, "router").await else {
         return;
     };
     let Some(leaf_der) = tls
@@ -349,6 +356,9 @@ async fn serve_connection(
     };
     let fingerprint = CertFingerprint::of_der(&leaf_der);
     let id = core.fabric.next_channel_id.fetch_add(1, Ordering::Relaxed);
+    // Everything read from here on (the hello first) passes the capture, when on.
+    let channel_capture = core.options.frame_capture.as_ref().map(|c| c.channel(id));
+    let mut tls = capture::CapturingStream::new(tls, channel_capture);
     let connection_id = format!("lab-ch{id}");
     let hello_info = core.hello_info();
     let accepted = tokio::select! {
@@ -386,6 +396,9 @@ async fn serve_connection(
         identity = %accepted.session.identity.name,
         "router channel up"
     );
+    if let Some(capture) = tls.capture() {
+        capture.set_identity(&accepted.session.identity.name);
+    }
     let (tx, rx) = mpsc::channel(core.options.outbound_queue_frames.max(1));
     let budget_bytes = core.options.outbound_queue_bytes.max(1);
     let budget = Arc::new(tokio::sync::Semaphore::new(budget_bytes as usize));
