@@ -285,16 +285,7 @@ fn parse_login_body(
                     )
                 })?
             };
-            let types = v
-                .get("configTypes")
-                .and_then(Value::as_array)
-                .map(|a| {
-                    a.iter()
-                        .filter_map(Value::as_str)
-                        .map(str::to_owned)
-                        .collect()
-                })
-                .unwrap_or_default();
+            let types = crate::controller::routes::json_config_types(&v);
             (
                 v.get("id").and_then(Value::as_str).unwrap_or("").to_owned(),
                 types,
