@@ -190,6 +190,13 @@ async fn host_sees_caller_and_app_data_and_fin_half_closes() {
     assert_eq!(answer, b"answer after FIN");
     // Writing after the peer closed fails.
     assert!(stream.write_all(b"late").await.is_err());
+    // Without a caller id, the dialer's identity name is sent, as the Go SDK does.
+    let _second = dialer.dial(E2EE, DialOptions::default()).await.unwrap();
+    let (_accepted, peer) = tokio::time::timeout(Duration::from_secs(10), listener.accept())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(peer.caller_id.as_deref(), Some("dialer"));
     drop(listener);
     dialer.shutdown(Duration::from_secs(5)).await;
     host.shutdown(Duration::from_secs(5)).await;

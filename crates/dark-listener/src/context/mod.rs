@@ -50,7 +50,8 @@ pub struct DialOptions {
     pub terminator_identity: Option<String>,
     /// Opaque bytes handed to the host (header 1011).
     pub app_data: Option<Bytes>,
-    /// Caller id shown to the host (header 1008).
+    /// Caller id shown to the host (header 1008). When `None`, [`Context::dial`] sends the
+    /// identity's name, as the OpenZiti Go SDK does on every dial.
     pub caller_id: Option<String>,
     /// Deadline for the whole dial (session, router, Connect).
     pub timeout: Duration,
@@ -229,7 +230,14 @@ impl Context {
     }
 
     /// Connects to `service` and returns the stream once the router confirmed the circuit.
-    pub async fn dial(&self, service: &str, options: DialOptions) -> Result<DarkStream, DialError> {
+    pub async fn dial(
+        &self,
+        service: &str,
+        mut options: DialOptions,
+    ) -> Result<DarkStream, DialError> {
+        if options.caller_id.is_none() {
+            options.caller_id = Some(self.inner.identity_name());
+        }
         let timeout = options.timeout;
         match tokio::time::timeout(timeout, self.dial_inner(service, &options)).await {
             Ok(result) => result,
