@@ -14,6 +14,7 @@ use http::Method;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use rustls::ClientConfig;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use super::answer::{decode_data, decode_envelope};
 use super::http::{HttpsTransport, TransportLimits};
@@ -335,25 +336,15 @@ impl ControllerClient {
         &self,
         request: &AuthenticateRequest,
     ) -> Result<ApiSession, ControllerError> {
-        let body = serde_json::to_vec(request).map_err(|e| ControllerError::Encode {
-            operation: "POST /authenticate",
-            source: e,
-        })?;
         let session: ApiSession = self
-            .call(
-                Method::POST,
+            .post_json(
                 "/authenticate?method=cert",
-                Some(body.into()),
+                request,
                 false,
                 "POST /authenticate",
             )
             .await?;
-        if session.token.is_empty() {
-            return Err(ControllerError::Invalid {
-                operation: "POST /authenticate",
-                reason: "the API session has an empty token".into(),
-            });
-        }
+        require_token(&session.token, "POST /authenticate", "the API session")?;
         if !session.auth_queries.is_empty() {
             return Err(ControllerError::Invalid {
                 operation: "POST /authenticate",
@@ -516,27 +507,15 @@ impl ControllerClient {
         service_id: &str,
         kind: SessionType,
     ) -> Result<ServiceSession, ControllerError> {
-        let body = serde_json::to_vec(&CreateSessionRequest { service_id, kind }).map_err(|e| {
-            ControllerError::Encode {
-                operation: "POST /sessions",
-                source: e,
-            }
-        })?;
         let session: ServiceSession = self
-            .call(
-                Method::POST,
+            .post_json(
                 "/sessions",
-                Some(body.into()),
+                &CreateSessionRequest { service_id, kind },
                 true,
                 "POST /sessions",
             )
             .await?;
-        if session.token.is_empty() {
-            return Err(ControllerError::Invalid {
-                operation: "POST /sessions",
-                reason: "the session has an empty token".into(),
-            });
-        }
+        require_token(&session.token, "POST /sessions", "the session")?;
         Ok(session)
     }
 
@@ -569,6 +548,26 @@ impl ControllerClient {
         headers
     }
 
+    /// `POST`s `request` encoded as JSON to `path_and_query` and decodes the answer's `data`.
+    async fn post_json<B: Serialize + ?Sized, T: DeserializeOwned>(
+        &self,
+        path_and_query: &str,
+        request: &B,
+        authenticated: bool,
+        operation: &'static str,
+    ) -> Result<T, ControllerError> {
+        let body = serde_json::to_vec(request)
+            .map_err(|source| ControllerError::Encode { operation, source })?;
+        self.call(
+            Method::POST,
+            path_and_query,
+            Some(body.into()),
+            authenticated,
+            operation,
+        )
+        .await
+    }
+
     async fn call<T: DeserializeOwned>(
         &self,
         method: Method,
@@ -591,6 +590,17 @@ impl ControllerClient {
         let answer = self.note_failure(&origin, answer)?;
         decode_data(operation, &url, answer)
     }
+}
+
+/// Refuses a session answer whose token is empty; `what` names the session in the message.
+fn require_token(token: &str, operation: &'static str, what: &str) -> Result<(), ControllerError> {
+    if token.is_empty() {
+        return Err(ControllerError::Invalid {
+            operation,
+            reason: format!("{what} has an empty token"),
+        });
+    }
+    Ok(())
 }
 
 #[cfg(test)]
