@@ -272,11 +272,7 @@ impl ControllerClient {
         let tokens = oidc::flow::login(&self.transport, &endpoint, request)
             .await
             .map_err(ControllerError::from);
-        let tokens = self.note_failure(&endpoint.origin, tokens)?;
-        let mut state = self.state();
-        state.token = Some(tokens.access_token.clone());
-        state.bearer = true;
-        Ok(tokens)
+        self.keep_oidc_tokens(&endpoint.origin, tokens)
     }
 
     /// Exchanges `refresh_token` for new OIDC tokens and keeps the new access token.
@@ -285,7 +281,17 @@ impl ControllerClient {
         let tokens = oidc::flow::refresh(&self.transport, &endpoint, refresh_token)
             .await
             .map_err(ControllerError::from);
-        let tokens = self.note_failure(&endpoint.origin, tokens)?;
+        self.keep_oidc_tokens(&endpoint.origin, tokens)
+    }
+
+    /// Notes the outcome of an OIDC call to `origin`; on success keeps the access token, to be
+    /// sent as `Authorization: Bearer`.
+    fn keep_oidc_tokens(
+        &self,
+        origin: &str,
+        tokens: Result<OidcTokens, ControllerError>,
+    ) -> Result<OidcTokens, ControllerError> {
+        let tokens = self.note_failure(origin, tokens)?;
         let mut state = self.state();
         state.token = Some(tokens.access_token.clone());
         state.bearer = true;
