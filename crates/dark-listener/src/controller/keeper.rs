@@ -358,6 +358,19 @@ impl Inner {
         self.publish(|s| s.last_error = Some(text));
     }
 
+    /// Drops the API session token so the next call logs in again.
+    fn forget_api_session(&self) {
+        self.client.clear_token();
+        self.publish(|s| s.api_session = None);
+    }
+
+    /// The controller answered 401 to a maintenance call: records why and forgets the session.
+    fn session_rejected(&self, err: &ControllerError) {
+        tracing::info!(error = %err, "API session no longer valid; logging in again");
+        self.note_error(err);
+        self.forget_api_session();
+    }
+
     fn relogin_requested(&self) -> bool {
         self.relogin_for.load(Ordering::SeqCst) == self.state.borrow().logins
     }
@@ -610,8 +623,7 @@ async fn run(inner: Arc<Inner>) {
         // Maintenance phase.
         loop {
             if inner.relogin_requested() {
-                inner.client.clear_token();
-                inner.publish(|s| s.api_session = None);
+                inner.forget_api_session();
                 continue 'login;
             }
             tokio::select! {
@@ -626,10 +638,7 @@ async fn run(inner: Arc<Inner>) {
                             inner.publish(|s| s.api_session = Some(session));
                         }
                         Err(err) if err.is_unauthorized() => {
-                            tracing::info!(error = %err, "API session no longer valid; logging in again");
-                            inner.note_error(&err);
-                            inner.client.clear_token();
-                            inner.publish(|s| s.api_session = None);
+                            inner.session_rejected(&err);
                             continue 'login;
                         }
                         Err(err) => {
@@ -652,10 +661,7 @@ async fn run(inner: Arc<Inner>) {
                             poll_at = Instant::now() + inner.options.service_poll_interval;
                         }
                         Err(err) if err.is_unauthorized() => {
-                            tracing::info!(error = %err, "API session no longer valid; logging in again");
-                            inner.note_error(&err);
-                            inner.client.clear_token();
-                            inner.publish(|s| s.api_session = None);
+                            inner.session_rejected(&err);
                             continue 'login;
                         }
                         Err(err) => {
