@@ -31,25 +31,38 @@ pub(crate) async fn next_frame(read: &mut RouterRead) -> Frame {
         .unwrap()
 }
 
+/// A pipe of `capacity` bytes: the SDK's end and the router's two framed ends.
+pub(crate) fn router_pipe(capacity: usize) -> (DuplexStream, RouterRead, RouterWrite) {
+    let (sdk, router) = tokio::io::duplex(capacity);
+    let (r, w) = tokio::io::split(router);
+    (
+        sdk,
+        FramedRead::new(r, FrameCodec::new()),
+        FramedWrite::new(w, FrameCodec::new()),
+    )
+}
+
+/// Reads the SDK's Hello and acknowledges it.
+pub(crate) async fn answer_hello(read: &mut RouterRead, write: &mut RouterWrite) {
+    let _hello = next_frame(read).await;
+    let ack = HelloReply {
+        success: true,
+        ..HelloReply::default()
+    }
+    .to_frame(-1)
+    .replying_to(-1);
+    write.send(&ack).await.unwrap();
+}
+
 /// A channel for `identity` to a scripted router over a pipe of `capacity` bytes, with the
 /// Hello answered; returns the channel and the router's two ends.
 pub(crate) async fn scripted_channel(
     capacity: usize,
     identity: &str,
 ) -> (RouterChannel, RouterRead, RouterWrite) {
-    let (sdk, router) = tokio::io::duplex(capacity);
-    let (r, w) = tokio::io::split(router);
-    let mut read = FramedRead::new(r, FrameCodec::new());
-    let mut write = FramedWrite::new(w, FrameCodec::new());
+    let (sdk, mut read, mut write) = router_pipe(capacity);
     let hello = tokio::spawn(async move {
-        let _hello = next_frame(&mut read).await;
-        let ack = HelloReply {
-            success: true,
-            ..HelloReply::default()
-        }
-        .to_frame(-1)
-        .replying_to(-1);
-        write.send(&ack).await.unwrap();
+        answer_hello(&mut read, &mut write).await;
         (read, write)
     });
     let channel = RouterChannel::start(

@@ -45,31 +45,18 @@ where
 mod tests {
     use std::time::Duration;
 
-    use futures_util::{SinkExt, StreamExt};
     use tokio::io::AsyncWriteExt;
-    use tokio_util::codec::{FramedRead, FramedWrite};
 
     use crate::channel::{ChannelError, ChannelOptions, RouterChannel};
-    use crate::wire::edge::HelloReply;
-    use crate::wire::frame::FrameCodec;
+    use crate::scripted_router::{answer_hello, router_pipe};
 
     /// A router that acknowledges the hello, then sends the header of a 4 MiB Data frame and
     /// all but the last 64 KiB of it, and stalls.
     #[tokio::test]
     async fn a_router_that_stalls_mid_frame_is_cut_off_at_the_frame_deadline() {
-        let (sdk, router) = tokio::io::duplex(1 << 20);
-        let (r, w) = tokio::io::split(router);
-        let mut read = FramedRead::new(r, FrameCodec::new());
-        let mut write = FramedWrite::new(w, FrameCodec::new());
+        let (sdk, mut read, mut write) = router_pipe(1 << 20);
         let stalled = tokio::spawn(async move {
-            let _hello = read.next().await.expect("hello").unwrap();
-            let ack = HelloReply {
-                success: true,
-                ..HelloReply::default()
-            }
-            .to_frame(-1)
-            .replying_to(-1);
-            write.send(&ack).await.unwrap();
+            answer_hello(&mut read, &mut write).await;
             let body: u32 = 4 << 20;
             let mut head = vec![3, 6, 9, 12];
             head.extend_from_slice(&60786i32.to_le_bytes());
