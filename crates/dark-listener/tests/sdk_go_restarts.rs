@@ -11,9 +11,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use dark_listener::context::{Context, DialOptions};
-use support::{assert_dial_refused, payload, round_trip, start_lab_on_fixed_ports, PLAIN};
+use support::{
+    assert_dial_refused, payload, pump_echo_rounds, round_trip, start_lab_on_fixed_ports, PLAIN,
+};
 use testbed::go_peer::{go_dial, GoHost};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Dials `service` until a 64 KiB echo comes back exact (every 200 ms, `within` at most);
 /// returns how long it took.
@@ -66,26 +67,11 @@ async fn a_stream_to_a_go_host_keeps_flowing_while_the_controller_restarts() {
     // One stream carries numbered 8 KiB chunks the whole time; each echo is checked.
     let stream = dialer.dial(PLAIN, DialOptions::default()).await.unwrap();
     let rounds = Arc::new(AtomicU64::new(0));
-    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let pump = {
         let rounds = rounds.clone();
         tokio::spawn(async move {
-            let (mut rd, mut wr) = tokio::io::split(stream);
-            let mut echoed = vec![0u8; 8 * 1024];
-            for round in 0..1_000_000u64 {
-                if done_rx.try_recv().is_ok() {
-                    break;
-                }
-                let chunk = payload(echoed.len(), (round % 251) as u8);
-                wr.write_all(&chunk).await.unwrap();
-                tokio::time::timeout(Duration::from_secs(5), rd.read_exact(&mut echoed))
-                    .await
-                    .unwrap_or_else(|_| panic!("round {round}: echo stalled for 5 s"))
-                    .unwrap();
-                assert!(echoed == chunk, "round {round}: echo differs");
-                rounds.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            pump_echo_rounds(stream, rounds, done_rx).await;
         })
     };
     tokio::time::sleep(Duration::from_millis(500)).await;

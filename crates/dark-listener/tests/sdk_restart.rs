@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 use dark_listener::context::{Context, ContextOptions, DialOptions};
 use dark_listener::listener::{BindOptions, ServiceListener};
 use dark_listener::stream::DarkStream;
-use support::{assert_dial_refused, echo_stream, payload, round_trip, start_lab, E2EE, PLAIN};
+use support::{
+    assert_dial_refused, echo_stream, payload, pump_echo_rounds, round_trip, start_lab, E2EE, PLAIN,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Context options that retry quickly, so a restart is noticed within the test's waits.
@@ -170,26 +172,11 @@ async fn streams_keep_flowing_while_the_controller_restarts() {
     // One encrypted stream carries numbered chunks the whole time; each echo is checked.
     let stream = dialer.dial(E2EE, DialOptions::default()).await.unwrap();
     let rounds = Arc::new(AtomicU64::new(0));
-    let (done_tx, mut done_rx) = tokio::sync::oneshot::channel::<()>();
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
     let pump = {
         let rounds = rounds.clone();
         tokio::spawn(async move {
-            let (mut rd, mut wr) = tokio::io::split(stream);
-            let mut echoed = vec![0u8; 8 * 1024];
-            for round in 0..1_000_000u64 {
-                if done_rx.try_recv().is_ok() {
-                    break;
-                }
-                let chunk = payload(echoed.len(), (round % 251) as u8);
-                wr.write_all(&chunk).await.unwrap();
-                tokio::time::timeout(Duration::from_secs(5), rd.read_exact(&mut echoed))
-                    .await
-                    .unwrap_or_else(|_| panic!("round {round}: echo stalled for 5 s"))
-                    .unwrap();
-                assert!(echoed == chunk, "round {round}: echo differs");
-                rounds.fetch_add(1, Ordering::SeqCst);
-                tokio::time::sleep(Duration::from_millis(10)).await;
-            }
+            let (mut rd, mut wr) = pump_echo_rounds(stream, rounds.clone(), done_rx).await;
             wr.shutdown().await.unwrap();
             let mut rest = Vec::new();
             rd.read_to_end(&mut rest).await.unwrap();

@@ -5,12 +5,14 @@
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::listener::ServiceListener;
 use testbed::lab::{free_loopback_addr, group_config, ServiceGroup, TestLab};
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use ziti_lab::LabConfig;
 
 /// Plain service.
@@ -105,6 +107,36 @@ pub fn payload(len: usize, seed: u8) -> Vec<u8> {
             (x >> 24) as u8
         })
         .collect()
+}
+
+/// Echo rounds over `stream` until `done` fires: each round writes a numbered 8 KiB chunk,
+/// checks the echo (within 5 s), counts it in `rounds` and waits 10 ms. Returns the stream's
+/// two halves.
+pub async fn pump_echo_rounds<S>(
+    stream: S,
+    rounds: Arc<AtomicU64>,
+    mut done: tokio::sync::oneshot::Receiver<()>,
+) -> (ReadHalf<S>, WriteHalf<S>)
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite,
+{
+    let (mut rd, mut wr) = tokio::io::split(stream);
+    let mut echoed = vec![0u8; 8 * 1024];
+    for round in 0..1_000_000u64 {
+        if done.try_recv().is_ok() {
+            break;
+        }
+        let chunk = payload(echoed.len(), (round % 251) as u8);
+        wr.write_all(&chunk).await.unwrap();
+        tokio::time::timeout(Duration::from_secs(5), rd.read_exact(&mut echoed))
+            .await
+            .unwrap_or_else(|_| panic!("round {round}: echo stalled for 5 s"))
+            .unwrap();
+        assert!(echoed == chunk, "round {round}: echo differs");
+        rounds.fetch_add(1, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    (rd, wr)
 }
 
 /// Sends `data`, half-closes, reads everything until EOF (concurrently, so large payloads do
