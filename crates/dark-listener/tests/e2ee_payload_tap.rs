@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use dark_listener::context::DialOptions;
 use dark_listener::listener::BindOptions;
-use support::{config, round_trip, spawn_echo, E2EE, PLAIN};
+use support::{assert_encrypted_iff_e2ee, config, round_trip, spawn_echo, E2EE, PLAIN};
 use testbed::lab::TestLab;
 use ziti_lab::router::tap::PayloadTap;
 use ziti_lab::router::RouterOptions;
@@ -36,12 +36,7 @@ async fn relay_through(service: &str) -> PayloadTap {
     );
     let dialer = lab.context("dialer").await;
     let stream = dialer.dial(service, DialOptions::default()).await.unwrap();
-    assert_eq!(
-        stream.is_encrypted(),
-        service == E2EE,
-        "{:?}",
-        stream.info()
-    );
+    assert_encrypted_iff_e2ee(&stream, service);
     let message = SECRET.repeat(3);
     let back = round_trip(stream, &message).await;
     assert_eq!(back, message, "the echo through {service} differs");

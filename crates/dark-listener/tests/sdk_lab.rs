@@ -11,8 +11,8 @@ use bytes::Bytes;
 use dark_listener::context::{ContextOptions, DialError, DialOptions};
 use dark_listener::listener::BindOptions;
 use support::{
-    assert_dial_refused, payload, round_trip, spawn_echo, start_lab, start_lab_on_fixed_ports,
-    E2EE, PLAIN,
+    assert_dial_refused, assert_encrypted_iff_e2ee, payload, round_trip, spawn_echo, start_lab,
+    start_lab_on_fixed_ports, E2EE, PLAIN,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -28,12 +28,7 @@ async fn echo_all_sizes(service: &'static str) {
     for (i, size) in SIZES.into_iter().enumerate() {
         let data = payload(size, i as u8);
         let stream = dialer.dial(service, DialOptions::default()).await.unwrap();
-        assert_eq!(
-            stream.is_encrypted(),
-            service == E2EE,
-            "{:?}",
-            stream.info()
-        );
+        assert_encrypted_iff_e2ee(&stream, service);
         let back = round_trip(stream, &data).await;
         assert_eq!(back.len(), data.len(), "size {size} on {service}");
         assert!(

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::listener::ServiceListener;
+use dark_listener::stream::DarkStream;
 use testbed::lab::{free_loopback_addr, group_config, ServiceGroup, TestLab};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use ziti_lab::LabConfig;
@@ -94,6 +95,16 @@ where
     }
     let _ = stream.shutdown().await;
     let _ = stream.read(&mut buf).await;
+}
+
+/// Asserts that `stream` is end-to-end encrypted exactly when `service` is [`E2EE`].
+pub fn assert_encrypted_iff_e2ee(stream: &DarkStream, service: &str) {
+    assert_eq!(
+        stream.is_encrypted(),
+        service == E2EE,
+        "{:?}",
+        stream.info()
+    );
 }
 
 /// Deterministic payload of `len` bytes (not all equal, so reordering would show).
