@@ -58,8 +58,9 @@ fn hello_ack(success: bool, message: &str) -> Frame {
     .replying_to(HELLO_SEQUENCE)
 }
 
-/// Starts a channel whose router acknowledges the hello; returns the router's ends.
-async fn started() -> (RouterChannel, RouterRead, RouterWrite) {
+/// Starts a channel whose router acknowledges the hello; returns the hello the SDK sent and
+/// the router's ends.
+async fn started_with_hello() -> (RouterChannel, Frame, RouterRead, RouterWrite) {
     let (sdk, mut read, mut write) = pipe();
     let router = tokio::spawn(async move {
         let hello = next(&mut read).await;
@@ -70,22 +71,19 @@ async fn started() -> (RouterChannel, RouterRead, RouterWrite) {
         .await
         .unwrap();
     let (hello, read, write) = router.await.unwrap();
+    (channel, hello, read, write)
+}
+
+/// Starts a channel whose router acknowledges the hello; returns the router's ends.
+async fn started() -> (RouterChannel, RouterRead, RouterWrite) {
+    let (channel, hello, read, write) = started_with_hello().await;
     assert_eq!(hello.sequence, HELLO_SEQUENCE);
     (channel, read, write)
 }
 
 #[tokio::test]
 async fn hello_carries_token_and_identity_and_parses_the_big_endian_capabilities() {
-    let (sdk, mut read, mut write) = pipe();
-    let router = tokio::spawn(async move {
-        let hello = next(&mut read).await;
-        write.send(&hello_ack(true, "")).await.unwrap();
-        (hello, read, write)
-    });
-    let channel = RouterChannel::start(sdk, "test-router".into(), "api-token", "my-id", options())
-        .await
-        .unwrap();
-    let (hello, _read, _write) = router.await.unwrap();
+    let (channel, hello, _read, _write) = started_with_hello().await;
     let parsed = Hello::from_frame(&hello).unwrap();
     assert_eq!(hello.sequence, -1);
     assert_eq!(&parsed.session_token[..], b"api-token");
