@@ -60,9 +60,9 @@ async fn login_moves_past_an_unreachable_controller_and_stays_on_the_live_one() 
     lab.stop().await;
 }
 
-#[test]
-fn a_client_needs_at_least_one_valid_controller_url() {
-    let identity_less_tls = std::sync::Arc::new(
+/// A TLS client configuration with no identity and no trusted roots.
+fn tls_without_identity() -> std::sync::Arc<rustls::ClientConfig> {
+    std::sync::Arc::new(
         rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
             rustls::crypto::ring::default_provider(),
         ))
@@ -70,7 +70,12 @@ fn a_client_needs_at_least_one_valid_controller_url() {
         .unwrap()
         .with_root_certificates(rustls::RootCertStore::empty())
         .with_no_client_auth(),
-    );
+    )
+}
+
+#[test]
+fn a_client_needs_at_least_one_valid_controller_url() {
+    let identity_less_tls = tls_without_identity();
     let err = ControllerClient::with_urls(&[], identity_less_tls.clone(), quick()).unwrap_err();
     assert!(err.to_string().contains("no controller URL"), "{err}");
     let err = ControllerClient::with_urls(
@@ -86,15 +91,7 @@ fn a_client_needs_at_least_one_valid_controller_url() {
 async fn a_call_before_version_uses_the_ztapi_path_and_returns() {
     // Before /version the API path comes from ztAPI; reading it once took the client's lock
     // twice and hung every call made before a /version answer.
-    let tls = std::sync::Arc::new(
-        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth(),
-    );
+    let tls = tls_without_identity();
     let dead = format!("https://{}/edge/client/v1", free_loopback_addr());
     let client = ControllerClient::new(&dead, tls, quick()).unwrap();
     assert_eq!(client.api_path(), "/edge/client/v1");
