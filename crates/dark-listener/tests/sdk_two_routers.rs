@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 use dark_listener::context::{Context, ContextOptions, DialOptions};
 use dark_listener::listener::{BindOptions, ServiceListener};
 use support::{echo_stream, payload, round_trip, start_lab_on_fixed_ports, PLAIN};
+use testbed::lab::TestLab;
 use tokio::sync::{mpsc, oneshot};
 
 /// Echoes every accepted stream; answers "how many routers hold a live bind" on `queries`.
@@ -85,8 +86,8 @@ async fn echo_within_5_s(dialer: &Context, round: usize) -> Duration {
     panic!("round {round}: no dial succeeded within 5 s: {errors:#?}");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn dials_fail_over_within_5_s_and_the_host_binds_again_five_times() {
+/// The lab on fixed ports with a second edge router, "router-b".
+async fn start_lab_with_router_b() -> TestLab {
     let mut lab = start_lab_on_fixed_ports().await;
     lab.running
         .as_mut()
@@ -94,6 +95,12 @@ async fn dials_fail_over_within_5_s_and_the_host_binds_again_five_times() {
         .add_router("router-b")
         .await
         .unwrap();
+    lab
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dials_fail_over_within_5_s_and_the_host_binds_again_five_times() {
+    let mut lab = start_lab_with_router_b().await;
     // Contexts made after the second router exists: their sessions list both.
     let mut host_options = ContextOptions::default();
     host_options.channel.reconnect_initial = Duration::from_millis(100);
@@ -156,13 +163,7 @@ async fn dials_fail_over_within_5_s_and_the_host_binds_again_five_times() {
 /// router's terminators go with its channels).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_go_sdk_host_on_two_routers_keeps_serving_when_either_stops() {
-    let mut lab = start_lab_on_fixed_ports().await;
-    lab.running
-        .as_mut()
-        .unwrap()
-        .add_router("router-b")
-        .await
-        .unwrap();
+    let mut lab = start_lab_with_router_b().await;
     let go =
         testbed::go_peer::GoHost::start("host", &[], &lab.identity_file("host-b"), PLAIN).await;
     let dialer = lab.context("dialer").await;
