@@ -542,17 +542,7 @@ async fn tls_relay(
 
 /// Echoes until EOF with a small buffer, then half-closes.
 async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut stream: S) {
-    let mut buf = [0u8; 1024];
-    loop {
-        let n = match stream.read(&mut buf).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        if stream.write_all(&buf[..n]).await.is_err() {
-            return;
-        }
-    }
-    let _ = stream.shutdown().await;
+    support::echo_until_eof(&mut stream, &mut [0u8; 1024]).await;
 }
 
 /// Writes one byte and reads its echo.

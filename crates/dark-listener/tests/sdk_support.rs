@@ -84,17 +84,28 @@ where
         stream.write_all(prefix.as_bytes()).await.unwrap();
     }
     let mut buf = vec![0u8; 32 * 1024];
+    if echo_until_eof(&mut stream, &mut buf).await {
+        let _ = stream.read(&mut buf).await;
+    }
+}
+
+/// Writes back what `stream` sends, read through `buf`, until EOF (or a read error), then
+/// half-closes. Returns false, without half-closing, when a write failed.
+pub async fn echo_until_eof<S>(stream: &mut S, buf: &mut [u8]) -> bool
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
     loop {
-        let n = match stream.read(&mut buf).await {
+        let n = match stream.read(buf).await {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
         if stream.write_all(&buf[..n]).await.is_err() {
-            return;
+            return false;
         }
     }
     let _ = stream.shutdown().await;
-    let _ = stream.read(&mut buf).await;
+    true
 }
 
 /// Asserts that `stream` is end-to-end encrypted exactly when `service` is [`E2EE`].
