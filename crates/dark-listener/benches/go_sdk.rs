@@ -81,25 +81,13 @@ const PAIRS: [(Sdk, Sdk); 4] = [
 ];
 
 fn main() {
-    let bench = std::env::args().any(|a| a == "--bench");
-    let plan = if bench { FULL } else { SMOKE };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run(plan, bench));
+    support::run_benchmark(|bench| run(if bench { FULL } else { SMOKE }, bench));
 }
 
 async fn run(plan: Plan, bench: bool) {
     println!(
-        "Go SDK comparison ({} plan, {} build), through the lab router on loopback",
-        if bench { "full" } else { "smoke" },
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
+        "Go SDK comparison ({}), through the lab router on loopback",
+        support::plan_and_build(bench)
     );
     println!("load average at start: {}", load_average());
     let lab = start_lab().await;

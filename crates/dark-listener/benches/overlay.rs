@@ -82,26 +82,14 @@ const SMOKE: Plan = Plan {
 const STALL: Duration = Duration::from_secs(60);
 
 fn main() {
-    let bench = std::env::args().any(|a| a == "--bench");
-    let plan = if bench { FULL } else { SMOKE };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .expect("tokio runtime");
-    runtime.block_on(run(plan, bench));
+    support::run_benchmark(|bench| run(if bench { FULL } else { SMOKE }, bench));
 }
 
 async fn run(plan: Plan, bench: bool) {
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     println!(
-        "overlay benchmark ({} plan, {} build, {cores} cores, tokio 2 worker threads)",
-        if bench { "full" } else { "smoke" },
-        if cfg!(debug_assertions) {
-            "debug"
-        } else {
-            "release"
-        },
+        "overlay benchmark ({}, {cores} cores, tokio 2 worker threads)",
+        support::plan_and_build(bench)
     );
     println!("load average at start: {}", load_average());
     let lab = start_lab().await;

@@ -108,6 +108,21 @@ where
     true
 }
 
+/// `main` of a benchmark target: `--bench` on the command line asks for the full plan
+/// (`run(true)`), otherwise the smoke plan; runs on a tokio runtime with 2 worker threads.
+pub fn run_benchmark<F>(run: impl FnOnce(bool) -> F)
+where
+    F: std::future::Future<Output = ()>,
+{
+    let bench = std::env::args().any(|a| a == "--bench");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
+    runtime.block_on(run(bench));
+}
+
 /// Asserts that `stream` is end-to-end encrypted exactly when `service` is [`E2EE`].
 pub fn assert_encrypted_iff_e2ee(stream: &DarkStream, service: &str) {
     assert_eq!(
@@ -159,6 +174,19 @@ where
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     (rd, wr)
+}
+
+/// How a benchmark run was made, for its title: "full plan, release build" (or smoke, debug).
+pub fn plan_and_build(bench: bool) -> String {
+    format!(
+        "{} plan, {} build",
+        if bench { "full" } else { "smoke" },
+        if cfg!(debug_assertions) {
+            "debug"
+        } else {
+            "release"
+        },
+    )
 }
 
 /// Sends `data`, half-closes, reads everything until EOF (concurrently, so large payloads do
