@@ -11,7 +11,6 @@
 #[path = "sdk_support.rs"]
 mod support;
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use dark_listener::context::DialOptions;
@@ -128,14 +127,7 @@ async fn a_go_dialer_stream_survives_token_refreshes() {
     let echo = spawn_echo(host.bind(PLAIN, BindOptions::default()).await.unwrap(), "");
     let before = stats(&lab);
     let identity = lab.identity_file("dialer");
-    let mut child = tokio::process::Command::new(testbed::peers::go_peer())
-        .args(["pipe", identity.to_str().unwrap(), PLAIN])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("cannot start the Go SDK peer");
+    let mut child = testbed::go_peer::spawn_pipe(&identity, PLAIN);
     let mut stdin = child.stdin.take().unwrap();
     let mut stderr = child.stderr.take().unwrap();
     let stderr_text = tokio::spawn(async move {

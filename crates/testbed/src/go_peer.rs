@@ -118,6 +118,16 @@ impl GoDialRun {
     }
 }
 
+/// Starts `go-peer pipe IDENTITY SERVICE` (one connection: stdin to it, it to stdout) with
+/// stdin, stdout and stderr piped. Killed on drop.
+pub fn spawn_pipe(identity: &Path, service: &str) -> Child {
+    let identity = identity.to_str().expect("identity path is UTF-8");
+    command(&["pipe", identity, service])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("cannot start the Go SDK peer")
+}
+
 /// Runs `go-peer dial [FLAGS] IDENTITY SERVICE SIZES…` to the end (at most `timeout`, then
 /// panics).
 pub async fn go_dial(
