@@ -14,19 +14,11 @@ use std::time::Duration;
 
 use dark_listener::context::DialOptions;
 use dark_listener::listener::BindOptions;
-use support::{payload, round_trip, spawn_echo, start_lab, E2EE, PLAIN};
-use testbed::go_peer::{go_dial, GoHost};
+use support::{go_dialer_echoes, payload, round_trip, spawn_echo, start_lab, E2EE, PLAIN};
+use testbed::go_peer::GoHost;
 use testbed::lab::{dial_when_bound, TestLab};
 
 const SIZES: [usize; 5] = [1, 1000, 65_536, 300_001, 1 << 20];
-
-/// Runs `go-peer dial` on `service` for every size in [`SIZES`] and checks each echo.
-async fn go_dials(lab: &TestLab, service: &str, flags: &[&str]) {
-    let identity = lab.identity_file("dialer");
-    go_dial(flags, &identity, service, &SIZES, Duration::from_secs(120))
-        .await
-        .assert_exact(&SIZES, service);
-}
 
 async fn go_dials_rust_host(service: &'static str) {
     let lab = start_lab().await;
@@ -35,7 +27,7 @@ async fn go_dials_rust_host(service: &'static str) {
         host.bind(service, BindOptions::default()).await.unwrap(),
         "",
     );
-    go_dials(&lab, service, &[]).await;
+    go_dialer_echoes(&lab, service, &[], &SIZES).await;
     host.shutdown(Duration::from_secs(5)).await;
     echo.await.unwrap();
     lab.stop().await;
@@ -61,16 +53,7 @@ async fn go_sdk_single_large_write(service: &'static str) {
         host.bind(service, BindOptions::default()).await.unwrap(),
         "",
     );
-    let sizes = [(8 << 20) + 1];
-    go_dial(
-        &[],
-        &lab.identity_file("dialer"),
-        service,
-        &sizes,
-        Duration::from_secs(120),
-    )
-    .await
-    .assert_exact(&sizes, service);
+    go_dialer_echoes(&lab, service, &[], &[(8 << 20) + 1]).await;
     host.shutdown(Duration::from_secs(5)).await;
     echo.await.unwrap();
     lab.stop().await;
@@ -160,7 +143,7 @@ async fn go_sdk_dials_a_rust_terminator_by_the_host_identity_name() {
         ..BindOptions::default()
     };
     let echo = spawn_echo(host.bind(PLAIN, options).await.unwrap(), "");
-    go_dials(&lab, PLAIN, &["-terminator", "host-a"]).await;
+    go_dialer_echoes(&lab, PLAIN, &["-terminator", "host-a"], &SIZES).await;
     host.shutdown(Duration::from_secs(5)).await;
     echo.await.unwrap();
     lab.stop().await;

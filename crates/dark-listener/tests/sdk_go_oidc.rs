@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use dark_listener::context::DialOptions;
 use dark_listener::listener::BindOptions;
-use support::{config, payload, round_trip, spawn_echo, PLAIN};
-use testbed::go_peer::{go_dial, GoHost};
+use support::{config, go_dialer_echoes, payload, round_trip, spawn_echo, PLAIN};
+use testbed::go_peer::GoHost;
 use testbed::lab::{dial_when_bound, TestLab};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use ziti_lab::controller::oidc::{context, OidcStats};
@@ -40,15 +40,7 @@ async fn go_sdk_logs_in_with_oidc_and_exchanges_data_with_a_legacy_rust_sdk() {
     let host = lab.context("host-a").await;
     let echo = spawn_echo(host.bind(PLAIN, BindOptions::default()).await.unwrap(), "");
     let sizes = [1, 65_536, 300_001];
-    go_dial(
-        &[],
-        &lab.identity_file("dialer"),
-        PLAIN,
-        &sizes,
-        Duration::from_secs(120),
-    )
-    .await
-    .assert_exact(&sizes, PLAIN);
+    go_dialer_echoes(&lab, PLAIN, &[], &sizes).await;
     let after_dial = stats(&lab);
     assert!(
         after_dial.logins >= 1,

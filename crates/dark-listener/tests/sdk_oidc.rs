@@ -14,8 +14,8 @@ use std::time::{Duration, Instant};
 use dark_listener::context::{Context, ContextOptions, DialOptions};
 use dark_listener::controller::{AuthMethod, ControllerSessionOptions};
 use dark_listener::listener::BindOptions;
-use support::{payload, round_trip, spawn_echo, E2EE, PLAIN};
-use testbed::go_peer::{go_dial, GoHost};
+use support::{go_dialer_echoes, payload, round_trip, spawn_echo, E2EE, PLAIN};
+use testbed::go_peer::GoHost;
 use testbed::lab::{dial_when_bound, TestLab};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -177,15 +177,7 @@ async fn the_go_sdk_and_ours_exchange_data_with_both_login_methods() {
             host.bind(service, BindOptions::default()).await.unwrap(),
             "",
         );
-        go_dial(
-            &[],
-            &lab.identity_file("dialer"),
-            service,
-            &sizes,
-            Duration::from_secs(120),
-        )
-        .await
-        .assert_exact(&sizes, service);
+        go_dialer_echoes(&lab, service, &[], &sizes).await;
         host.shutdown(Duration::from_secs(2)).await;
         echo.await.unwrap();
     }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::listener::ServiceListener;
 use dark_listener::stream::DarkStream;
+use testbed::go_peer::go_dial;
 use testbed::lab::{free_loopback_addr, group_config, ServiceGroup, TestLab};
 use tokio::io::{AsyncReadExt, AsyncWriteExt, ReadHalf, WriteHalf};
 use ziti_lab::LabConfig;
@@ -131,6 +132,15 @@ pub fn assert_encrypted_iff_e2ee(stream: &DarkStream, service: &str) {
         "{:?}",
         stream.info()
     );
+}
+
+/// Runs `go-peer dial [FLAGS]` as "dialer" on `service` for every size in `sizes` (within
+/// 120 s) and checks each echo.
+pub async fn go_dialer_echoes(lab: &TestLab, service: &str, flags: &[&str], sizes: &[usize]) {
+    let identity = lab.identity_file("dialer");
+    go_dial(flags, &identity, service, sizes, Duration::from_secs(120))
+        .await
+        .assert_exact(sizes, service);
 }
 
 /// Deterministic payload of `len` bytes (not all equal, so reordering would show).
