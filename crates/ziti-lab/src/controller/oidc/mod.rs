@@ -279,15 +279,7 @@ impl OAuthError {
     /// The response: `{"error","error_description"}`, `Cache-Control: no-store`.
     pub fn response(&self) -> ApiResponse {
         let body = json!({"error": self.error, "error_description": self.description});
-        let mut resp = http::Response::new(Full::new(Bytes::from(body.to_string())));
-        *resp.status_mut() = self.status;
-        resp.headers_mut().insert(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        );
-        resp.headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        resp
+        no_store_json(self.status, &body)
     }
 }
 
@@ -302,7 +294,13 @@ pub fn oauth_error(
 
 /// A JSON body with status 200 and `Cache-Control: no-store`.
 pub fn json_ok(body: &serde_json::Value) -> ApiResponse {
+    no_store_json(StatusCode::OK, body)
+}
+
+/// A JSON body with `status` and `Cache-Control: no-store`.
+fn no_store_json(status: StatusCode, body: &serde_json::Value) -> ApiResponse {
     let mut resp = http::Response::new(Full::new(Bytes::from(body.to_string())));
+    *resp.status_mut() = status;
     resp.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
