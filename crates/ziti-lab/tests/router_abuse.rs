@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use dark_listener::channel::{ChannelError, ChannelOptions, RouterChannel};
 use dark_listener::wire::consts::{content_type as ct, header as h};
-use dark_listener::wire::edge::{Hello, LatencyProbe};
+use dark_listener::wire::edge::LatencyProbe;
 use dark_listener::wire::frame::Frame;
 use router_lab::{RawChannel, ReadEnd, TestLab, STEP};
 use ziti_lab::router::RouterOptions;
@@ -53,16 +53,7 @@ async fn one_identity_gets_at_most_its_share_of_channels() {
     }
     // The fourth hello of the same identity gets a failed hello reply that says why.
     let (tls, token) = lab.login("dialer");
-    let mut over = RawChannel::connect(lab.running.router_addr(), tls.clone()).await;
-    over.send(
-        Hello {
-            session_token: Bytes::from(token.clone()),
-            identifier: Bytes::from_static(b"router-test"),
-            ..Hello::default()
-        }
-        .to_frame(-1),
-    )
-    .await;
+    let mut over = lab.send_hello(tls.clone(), &token).await;
     let reply = over.expect(ct::RESULT).await;
     assert_eq!(
         reply.headers.get_bool(h::RESULT_SUCCESS).unwrap(),
@@ -114,16 +105,7 @@ async fn one_identity_gets_at_most_its_share_of_channels() {
     drop(held.pop());
     let mut again = None;
     for _ in 0..100 {
-        let mut ch = RawChannel::connect(lab.running.router_addr(), tls.clone()).await;
-        ch.send(
-            Hello {
-                session_token: Bytes::from(token.clone()),
-                identifier: Bytes::from_static(b"router-test"),
-                ..Hello::default()
-            }
-            .to_frame(-1),
-        )
-        .await;
+        let mut ch = lab.send_hello(tls.clone(), &token).await;
         let ack = ch.expect(ct::RESULT).await;
         if ack.headers.get_bool(h::RESULT_SUCCESS).unwrap() == Some(true) {
             again = Some(ch);

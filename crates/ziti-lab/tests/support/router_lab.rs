@@ -116,17 +116,24 @@ impl TestLab {
             .token
     }
 
-    /// A channel of `identity` that passed the hello.
-    pub async fn channel(&self, identity: &str) -> (RawChannel, String) {
-        let (tls, token) = self.login(identity);
+    /// A raw channel over `tls` that has sent the hello ("router-test") with API session
+    /// `token`; the router's reply is still to be read.
+    pub async fn send_hello(&self, tls: Arc<rustls::ClientConfig>, token: &str) -> RawChannel {
         let mut ch = RawChannel::connect(self.running.router_addr(), tls).await;
         let hello = Hello {
-            session_token: Bytes::from(token.clone()),
+            session_token: Bytes::from(token.to_owned()),
             identifier: Bytes::from_static(b"router-test"),
             ..Hello::default()
         }
         .to_frame(-1);
         ch.send(hello).await;
+        ch
+    }
+
+    /// A channel of `identity` that passed the hello.
+    pub async fn channel(&self, identity: &str) -> (RawChannel, String) {
+        let (tls, token) = self.login(identity);
+        let mut ch = self.send_hello(tls, &token).await;
         let ack = ch.recv().await;
         assert_eq!(ack.content_type, ct::RESULT);
         assert_eq!(ack.headers.get_bool(h::RESULT_SUCCESS).unwrap(), Some(true));
