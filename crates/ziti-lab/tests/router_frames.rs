@@ -205,16 +205,7 @@ async fn a_client_without_certificate_is_refused() {
 async fn connect_to_an_unbound_service_is_refused() {
     let lab = TestLab::start().await;
     let (mut d, token) = dialer(&lab, "plain").await;
-    let seq = d
-        .send_seq(
-            Connect {
-                conn_id: 5,
-                token,
-                ..Connect::default()
-            }
-            .to_frame(0),
-        )
-        .await;
+    let seq = d.send_connect(5, token).await;
     let closed = d.expect(ct::STATE_CLOSED).await;
     assert_eq!(reply_for(&closed), seq);
     assert_eq!(conn_id(&closed), 5);
@@ -243,16 +234,7 @@ async fn wrong_session_types_and_invalid_sessions_are_refused_with_codes() {
     let dial_token = lab.session(&api, "plain", PolicyType::Dial);
 
     // Its own Bind token in a Connect: "incorrect session type", code 4, start over.
-    let seq = ch
-        .send_seq(
-            Connect {
-                conn_id: 1,
-                token: Bytes::from(bind_token.clone()),
-                ..Connect::default()
-            }
-            .to_frame(0),
-        )
-        .await;
+    let seq = ch.send_connect(1, Bytes::from(bind_token.clone())).await;
     let closed = ch.expect(ct::STATE_CLOSED).await;
     assert_eq!(reply_for(&closed), seq);
     assert_eq!(closed.body.as_ref(), b"incorrect session type");
@@ -283,15 +265,8 @@ async fn wrong_session_types_and_invalid_sessions_are_refused_with_codes() {
     );
 
     // A token nobody issued: "invalid session", code 3.
-    ch.send_seq(
-        Connect {
-            conn_id: 2,
-            token: Bytes::from_static(b"st-not-a-session"),
-            ..Connect::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    ch.send_connect(2, Bytes::from_static(b"st-not-a-session"))
+        .await;
     let closed = ch.expect(ct::STATE_CLOSED).await;
     assert_eq!(closed.body.as_ref(), b"invalid session");
     assert_eq!(closed.headers.get_u32(h::ERROR_CODE).unwrap(), Some(3));
@@ -410,15 +385,7 @@ async fn router_provided_ids_dial_data_fin_and_close_both_ways() {
 
     // Host → dialer, a large body.
     let big = Bytes::from(vec![0x5au8; 200_000]);
-    host.send_seq(
-        Data {
-            conn_id: new_id,
-            payload: big.clone(),
-            ..Data::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    host.send_data(new_id, big.clone()).await;
     let got = d.expect(ct::DATA).await;
     assert_eq!(conn_id(&got), 3);
     assert_eq!(got.body, big);
@@ -440,15 +407,7 @@ async fn router_provided_ids_dial_data_fin_and_close_both_ways() {
     assert!(fin.body.is_empty());
 
     // The dialer can still write after the host's FIN.
-    d.send_seq(
-        Data {
-            conn_id: 3,
-            payload: Bytes::from_static(b"after fin"),
-            ..Data::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    d.send_data(3, Bytes::from_static(b"after fin")).await;
     assert_eq!(host.expect(ct::DATA).await.body.as_ref(), b"after fin");
 
     // Dialer closes: the host gets StateClosed for its conn with a reason.
@@ -465,28 +424,11 @@ async fn router_provided_ids_dial_data_fin_and_close_both_ways() {
     assert_eq!(closed.body.as_ref(), b"close called");
 
     // Data for the dead conn is ignored on both sides.
-    d.send_seq(
-        Data {
-            conn_id: 3,
-            payload: Bytes::from_static(b"late"),
-            ..Data::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    d.send_data(3, Bytes::from_static(b"late")).await;
     host.expect_silence(Duration::from_millis(200)).await;
 
     // Second circuit, closed by the host this time.
-    let seq2 = d
-        .send_seq(
-            Connect {
-                conn_id: 4,
-                token: token.clone(),
-                ..Connect::default()
-            }
-            .to_frame(0),
-        )
-        .await;
+    let seq2 = d.send_connect(4, token.clone()).await;
     let dial = host.expect(ct::DIAL).await;
     let id2 = host.accept_dial(&dial, 11).await;
     assert_ne!(id2, new_id);
@@ -539,16 +481,7 @@ async fn legacy_host_picks_the_conn_id_and_gets_state_connected() {
     assert!(ok.headers.get_bytes(h::ROUTER_PROVIDED_CONN_ID).is_none());
 
     let (mut d, token) = dialer(&lab, "plain").await;
-    let connect_seq = d
-        .send_seq(
-            Connect {
-                conn_id: 1,
-                token,
-                ..Connect::default()
-            }
-            .to_frame(0),
-        )
-        .await;
+    let connect_seq = d.send_connect(1, token).await;
     let dial = host.expect(ct::DIAL).await;
     assert!(
         dial.headers.get_bytes(h::ROUTER_PROVIDED_CONN_ID).is_none(),
@@ -580,26 +513,10 @@ async fn legacy_host_picks_the_conn_id_and_gets_state_connected() {
     assert_eq!(conn_id(&connected), 1);
 
     // Same numeric conn id on both channels, two different conns.
-    host.send_seq(
-        Data {
-            conn_id: 2,
-            payload: Bytes::from_static(b"from host"),
-            ..Data::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    host.send_data(2, Bytes::from_static(b"from host")).await;
     let got = d.expect(ct::DATA).await;
     assert_eq!((conn_id(&got), got.body.as_ref()), (1, &b"from host"[..]));
-    d.send_seq(
-        Data {
-            conn_id: 1,
-            payload: Bytes::from_static(b"from dialer"),
-            ..Data::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    d.send_data(1, Bytes::from_static(b"from dialer")).await;
     let got = host.expect(ct::DATA).await;
     assert_eq!((conn_id(&got), got.body.as_ref()), (2, &b"from dialer"[..]));
 }
@@ -613,16 +530,7 @@ async fn dial_failed_and_dial_timeout_reach_the_dialer() {
     .await;
     let (mut host, _) = bound_host(&lab, "host-a", "plain", plain_bind(1)).await;
     let (mut d, token) = dialer(&lab, "plain").await;
-    let seq = d
-        .send_seq(
-            Connect {
-                conn_id: 1,
-                token: token.clone(),
-                ..Connect::default()
-            }
-            .to_frame(0),
-        )
-        .await;
+    let seq = d.send_connect(1, token.clone()).await;
     let dial = host.expect(ct::DIAL).await;
     host.send_seq(
         DialFailed {
@@ -643,16 +551,7 @@ async fn dial_failed_and_dial_timeout_reach_the_dialer() {
     );
 
     // The host never answers: the dialer hears about it after the dial timeout.
-    let seq = d
-        .send_seq(
-            Connect {
-                conn_id: 2,
-                token,
-                ..Connect::default()
-            }
-            .to_frame(0),
-        )
-        .await;
+    let seq = d.send_connect(2, token).await;
     let dial = host.expect(ct::DIAL).await;
     let closed = d.expect(ct::STATE_CLOSED).await;
     assert_eq!(reply_for(&closed), seq);
@@ -675,15 +574,7 @@ async fn a_dropped_host_channel_closes_its_circuits_and_terminators() {
     let lab = TestLab::start().await;
     let (mut host, _) = bound_host(&lab, "host-a", "plain", plain_bind(1)).await;
     let (mut d, token) = dialer(&lab, "plain").await;
-    d.send_seq(
-        Connect {
-            conn_id: 8,
-            token: token.clone(),
-            ..Connect::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    d.send_connect(8, token.clone()).await;
     host.answer_dial(1).await;
     d.expect(ct::STATE_CONNECTED).await;
     drop(host);
@@ -691,15 +582,7 @@ async fn a_dropped_host_channel_closes_its_circuits_and_terminators() {
     assert_eq!(conn_id(&closed), 8);
     assert!(!closed.body.is_empty());
     // The terminator went with the channel.
-    d.send_seq(
-        Connect {
-            conn_id: 9,
-            token,
-            ..Connect::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    d.send_connect(9, token).await;
     let closed = d.expect(ct::STATE_CLOSED).await;
     assert_eq!(
         closed.body.as_ref(),
@@ -712,15 +595,7 @@ async fn a_dropped_dialer_closes_the_host_side() {
     let lab = TestLab::start().await;
     let (mut host, _) = bound_host(&lab, "host-a", "plain", plain_bind(1)).await;
     let (mut d, token) = dialer(&lab, "plain").await;
-    d.send_seq(
-        Connect {
-            conn_id: 8,
-            token,
-            ..Connect::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    d.send_connect(8, token).await;
     let id = host.answer_dial(1).await;
     d.expect(ct::STATE_CONNECTED).await;
     drop(d);
@@ -733,16 +608,7 @@ async fn encryption_required_needs_keys_on_both_sides() {
     let lab = TestLab::start().await;
     let (mut d, token) = dialer(&lab, "secret").await;
     // No dialer key: code 11 before any terminator is looked at.
-    let seq = d
-        .send_seq(
-            Connect {
-                conn_id: 1,
-                token: token.clone(),
-                ..Connect::default()
-            }
-            .to_frame(0),
-        )
-        .await;
+    let seq = d.send_connect(1, token.clone()).await;
     let closed = d.expect(ct::STATE_CLOSED).await;
     assert_eq!(reply_for(&closed), seq);
     assert_eq!(
@@ -842,15 +708,7 @@ async fn addressable_terminators_follow_the_instance_id_rule() {
     .await;
     let (mut d, token) = dialer(&lab, "plain").await;
     // Only an addressable terminator exists: a plain dial finds none.
-    d.send_seq(
-        Connect {
-            conn_id: 1,
-            token: token.clone(),
-            ..Connect::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    d.send_connect(1, token.clone()).await;
     let closed = d.expect(ct::STATE_CLOSED).await;
     assert_eq!(
         closed.body.as_ref(),
@@ -1065,15 +923,7 @@ async fn inspect_keeps_confirmed_binds_and_drops_denied_ones() {
     // Only bind 1 is left: every dial lands there.
     let (mut d, dial_token) = dialer(&lab, "plain").await;
     for conn in 1..=3 {
-        d.send_seq(
-            Connect {
-                conn_id: conn,
-                token: dial_token.clone(),
-                ..Connect::default()
-            }
-            .to_frame(0),
-        )
-        .await;
+        d.send_connect(conn, dial_token.clone()).await;
         let dial = host.expect(ct::DIAL).await;
         assert_eq!(conn_id(&dial), 1);
         host.send_seq(
@@ -1104,15 +954,7 @@ async fn unbind_removes_the_terminator_without_reply() {
     .await;
     host.expect_silence(Duration::from_millis(200)).await;
     let (mut d, dial_token) = dialer(&lab, "plain").await;
-    d.send_seq(
-        Connect {
-            conn_id: 1,
-            token: dial_token,
-            ..Connect::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    d.send_connect(1, dial_token).await;
     let closed = d.expect(ct::STATE_CLOSED).await;
     assert!(closed.body.ends_with(b"has no terminators"));
 }
@@ -1390,15 +1232,7 @@ async fn stalled_dialer_is_cut_off(options: RouterOptions) {
     let lab = TestLab::start_with(options).await;
     let (mut host, _) = bound_host(&lab, "host-a", "plain", plain_bind(1)).await;
     let (mut d, token) = dialer(&lab, "plain").await;
-    d.send_seq(
-        Connect {
-            conn_id: 1,
-            token,
-            ..Connect::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    d.send_connect(1, token).await;
     let id = host.answer_dial(1).await;
     d.expect(ct::STATE_CONNECTED).await;
     // The dialer reads nothing from now on. 32 MiB is far more than the socket buffers and the
@@ -1407,15 +1241,7 @@ async fn stalled_dialer_is_cut_off(options: RouterOptions) {
     let chunk = Bytes::from(vec![1u8; 256 * 1024]);
     let sent = tokio::time::timeout(Duration::from_secs(60), async {
         for _ in 0..128 {
-            host.send_seq(
-                Data {
-                    conn_id: id,
-                    payload: chunk.clone(),
-                    ..Data::default()
-                }
-                .to_frame(0),
-            )
-            .await;
+            host.send_data(id, chunk.clone()).await;
         }
     })
     .await;

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 
 use bytes::Bytes;
 use dark_listener::wire::consts::content_type as ct;
-use dark_listener::wire::edge::{Bind, Connect, Data};
+use dark_listener::wire::edge::Bind;
 use router_lab::TestLab;
 use ziti_lab::PolicyType;
 
@@ -86,27 +86,10 @@ async fn only_controller_and_router_listen_while_hosting_and_dialing() {
     host.expect(ct::STATE_CONNECTED).await;
     let (mut dialer, api) = lab.channel("dialer").await;
     let dial_token = Bytes::from(lab.session(&api, "plain", PolicyType::Dial));
-    dialer
-        .send_seq(
-            Connect {
-                conn_id: 1,
-                token: dial_token,
-                ..Connect::default()
-            }
-            .to_frame(0),
-        )
-        .await;
+    dialer.send_connect(1, dial_token).await;
     let id = host.answer_dial(1).await;
     dialer.expect(ct::STATE_CONNECTED).await;
-    host.send_seq(
-        Data {
-            conn_id: id,
-            payload: Bytes::from_static(b"metrics"),
-            ..Data::default()
-        }
-        .to_frame(0),
-    )
-    .await;
+    host.send_data(id, Bytes::from_static(b"metrics")).await;
     assert_eq!(dialer.expect(ct::DATA).await.body.as_ref(), b"metrics");
 
     assert_eq!(

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use dark_listener::wire::consts::{content_type as ct, header as h};
-use dark_listener::wire::edge::{DialSuccess, Hello};
+use dark_listener::wire::edge::{Connect, Data, DialSuccess, Hello};
 use dark_listener::wire::frame::{Frame, FrameCodec};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio_rustls::client::TlsStream;
@@ -245,6 +245,34 @@ impl RawChannel {
         frame.sequence = seq;
         self.send(frame).await;
         seq
+    }
+
+    /// Sends a Connect of `conn_id` with the dial session `token` and no other headers;
+    /// returns its sequence number.
+    pub async fn send_connect(&mut self, conn_id: u32, token: Bytes) -> i32 {
+        self.send_seq(
+            Connect {
+                conn_id,
+                token,
+                ..Connect::default()
+            }
+            .to_frame(0),
+        )
+        .await
+    }
+
+    /// Sends a Data frame of `conn_id` carrying `payload` and no other headers; returns its
+    /// sequence number.
+    pub async fn send_data(&mut self, conn_id: u32, payload: Bytes) -> i32 {
+        self.send_seq(
+            Data {
+                conn_id,
+                payload,
+                ..Data::default()
+            }
+            .to_frame(0),
+        )
+        .await
     }
 
     /// The next frame, or how the stream ended.
