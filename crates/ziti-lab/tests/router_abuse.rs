@@ -13,7 +13,7 @@ use dark_listener::channel::{ChannelError, ChannelOptions, RouterChannel};
 use dark_listener::wire::consts::{content_type as ct, header as h};
 use dark_listener::wire::edge::LatencyProbe;
 use dark_listener::wire::frame::Frame;
-use router_lab::{RawChannel, ReadEnd, TestLab, STEP};
+use router_lab::{RawChannel, TestLab};
 use ziti_lab::router::RouterOptions;
 
 /// The 20-byte header of a Data frame announcing `header_len` header bytes and `body_len`
@@ -31,13 +31,6 @@ fn probe(body_len: usize) -> Frame {
     let mut f = LatencyProbe::from_timestamp(42).to_frame(0);
     f.body = Bytes::from(vec![0u8; body_len]);
     f
-}
-
-async fn expect_closed(ch: &mut RawChannel, what: &str) {
-    match ch.try_recv(STEP).await {
-        Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => {}
-        other => panic!("expected {what} to be closed, got {other:?}"),
-    }
 }
 
 #[tokio::test]
@@ -64,7 +57,7 @@ async fn one_identity_gets_at_most_its_share_of_channels() {
         message.contains("identity dialer already has 3 channels"),
         "{message}"
     );
-    expect_closed(&mut over, "the refused channel").await;
+    over.expect_closed("the refused channel").await;
 
     // This SDK reports the refusal with the router's words.
     let stream = RawChannel::connect(lab.running.router_addr(), tls.clone())
@@ -131,7 +124,7 @@ async fn a_peer_that_stalls_mid_frame_is_closed_at_the_frame_deadline() {
     stalled
         .send_bytes(&vec![0u8; (headers + body - (64 << 10)) as usize])
         .await;
-    expect_closed(&mut stalled, "the stalled channel").await;
+    stalled.expect_closed("the stalled channel").await;
     // The deadline is about completing a frame, not about being quiet: a channel that sent
     // whole frames and then nothing stays open.
     good.expect_silence(Duration::from_millis(800)).await;
@@ -169,5 +162,5 @@ async fn large_frames_wait_for_the_budget_and_small_ones_do_not() {
     // … and is served once the stalled peer is dropped at its deadline.
     let reply = large.expect(ct::RESULT).await;
     assert_eq!(reply.reply_for().unwrap(), Some(large_seq));
-    expect_closed(&mut stalled, "the stalled channel").await;
+    stalled.expect_closed("the stalled channel").await;
 }

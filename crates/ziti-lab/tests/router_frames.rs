@@ -124,10 +124,7 @@ async fn golden_hello_is_acknowledged_then_the_bad_token_closes_the_channel() {
     );
     assert!(ack.body.is_empty());
     // "abc" is no API session: after the ack the router closes without a message.
-    match ch.try_recv(STEP).await {
-        Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => {}
-        other => panic!("expected the channel to close, got {other:?}"),
-    }
+    ch.expect_closed("the channel").await;
 }
 
 #[tokio::test]
@@ -194,10 +191,8 @@ async fn a_client_without_certificate_is_refused() {
         .to_frame(-1);
         let _ =
             tokio::io::AsyncWriteExt::write_all(&mut ch.stream, &hello.to_bytes().unwrap()).await;
-        match ch.try_recv(STEP).await {
-            Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => {}
-            other => panic!("a certificate-less client got {other:?}"),
-        }
+        ch.expect_closed("a certificate-less client's channel")
+            .await;
     }
 }
 
@@ -969,20 +964,14 @@ async fn a_malformed_frame_closes_only_its_channel() {
         "03 06 09 0c 6e ed 00 00 01 00 00 00 03 00 00 00 00 00 00 00 01 02 03",
     ))
     .await;
-    match bad.try_recv(STEP).await {
-        Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => {}
-        other => panic!("expected the bad channel to close, got {other:?}"),
-    }
+    bad.expect_closed("the bad channel").await;
     // Bad magic in the middle of a stream, on another fresh channel.
     let (mut bad2, _) = lab.channel("dialer").await;
     bad2.send_bytes(&hex(
         "00 11 22 33 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00",
     ))
     .await;
-    match bad2.try_recv(STEP).await {
-        Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => {}
-        other => panic!("expected the second bad channel to close, got {other:?}"),
-    }
+    bad2.expect_closed("the second bad channel").await;
     let seq = good
         .send_seq(LatencyProbe::from_timestamp(5).to_frame(0))
         .await;
@@ -1016,10 +1005,7 @@ async fn silent_and_oversized_hellos_are_cut_off() {
     let (tls, _) = lab.login("dialer");
     let mut silent = RawChannel::connect(lab.running.router_addr(), tls.clone()).await;
     let started = std::time::Instant::now();
-    match silent.try_recv(STEP).await {
-        Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => {}
-        other => panic!("expected a close, got {other:?}"),
-    }
+    silent.expect_closed("the channel").await;
     assert!(
         started.elapsed() < Duration::from_secs(5),
         "{:?}",
@@ -1032,10 +1018,7 @@ async fn silent_and_oversized_hellos_are_cut_off() {
         "03 06 09 0c 00 00 00 00 ff ff ff ff 20 4e 00 00 00 00 00 00",
     ))
     .await;
-    match big.try_recv(STEP).await {
-        Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => {}
-        other => panic!("expected a close, got {other:?}"),
-    }
+    big.expect_closed("the channel").await;
 }
 
 #[tokio::test]
@@ -1203,10 +1186,7 @@ async fn update_token_is_refused_and_the_channel_closed() {
     let reply = ch.expect(ct::UPDATE_TOKEN_FAILURE).await;
     assert_eq!(reply_for(&reply), seq);
     assert!(!reply.body.is_empty());
-    match ch.try_recv(STEP).await {
-        Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => {}
-        other => panic!("expected a close, got {other:?}"),
-    }
+    ch.expect_closed("the channel").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -344,6 +344,15 @@ impl RawChannel {
         out
     }
 
+    /// Asserts that the router closes this channel (within [`STEP`]) without sending a frame;
+    /// `what` names the channel in the panic.
+    pub async fn expect_closed(&mut self, what: &str) {
+        match self.try_recv(STEP).await {
+            Err(ReadEnd::Closed) | Err(ReadEnd::Error(_)) => {}
+            other => panic!("expected {what} to close, got {other:?}"),
+        }
+    }
+
     /// Asserts nothing arrives within `wait` (the channel stays open and silent).
     pub async fn expect_silence(&mut self, wait: Duration) {
         match self.try_recv(wait).await {
