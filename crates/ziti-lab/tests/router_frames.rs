@@ -34,6 +34,15 @@ fn reply_for(f: &Frame) -> i32 {
     f.reply_for().unwrap().expect("frame is not a reply")
 }
 
+/// Sends a latency probe stamped `timestamp` on `ch` and asserts that the router answers it
+/// (the channel is still usable).
+async fn assert_probe_answered(ch: &mut RawChannel, timestamp: u64) {
+    let seq = ch
+        .send_seq(LatencyProbe::from_timestamp(timestamp).to_frame(0))
+        .await;
+    assert_eq!(reply_for(&ch.expect(ct::RESULT).await), seq);
+}
+
 fn conn_id(f: &Frame) -> u32 {
     f.headers.get_u32(h::CONN_ID).unwrap().expect("no conn id")
 }
@@ -449,10 +458,7 @@ async fn router_provided_ids_dial_data_fin_and_close_both_ways() {
         .to_frame(0),
     )
     .await;
-    let seq = d
-        .send_seq(LatencyProbe::from_timestamp(1).to_frame(0))
-        .await;
-    assert_eq!(reply_for(&d.expect(ct::RESULT).await), seq);
+    assert_probe_answered(&mut d, 1).await;
 }
 
 #[tokio::test]
@@ -972,10 +978,7 @@ async fn a_malformed_frame_closes_only_its_channel() {
     ))
     .await;
     bad2.expect_closed("the second bad channel").await;
-    let seq = good
-        .send_seq(LatencyProbe::from_timestamp(5).to_frame(0))
-        .await;
-    assert_eq!(reply_for(&good.expect(ct::RESULT).await), seq);
+    assert_probe_answered(&mut good, 5).await;
 }
 
 #[tokio::test]
@@ -1069,10 +1072,7 @@ async fn tls12_clients_are_served() {
         1,
         "ReplyFor follows the hello's own sequence"
     );
-    let seq = ch
-        .send_seq(LatencyProbe::from_timestamp(3).to_frame(0))
-        .await;
-    assert_eq!(reply_for(&ch.expect(ct::RESULT).await), seq);
+    assert_probe_answered(&mut ch, 3).await;
 }
 
 #[tokio::test]
@@ -1242,10 +1242,7 @@ async fn stalled_dialer_is_cut_off(options: RouterOptions) {
         assert!(frames < 200, "more frames than the host sent");
     }
     // The host's channel is unaffected.
-    let seq = host
-        .send_seq(LatencyProbe::from_timestamp(9).to_frame(0))
-        .await;
-    assert_eq!(reply_for(&host.expect(ct::RESULT).await), seq);
+    assert_probe_answered(&mut host, 9).await;
 }
 
 /// The hello reply says what a 2.0.3 router's says (openziti/ziti v2.0.3
