@@ -5,7 +5,7 @@ mod common;
 
 use std::net::SocketAddr;
 
-use common::{authenticate, send, ClientTls, Reply};
+use common::{authenticate, current_api_session, send, ClientTls, Reply};
 use serde_json::Value;
 use ziti_lab::test_support::{ephemeral_config, new_lab};
 use ziti_lab::{IdentityDecl, Lab, PolicyType, RunningLab, ServiceDecl, ServicePolicyDecl};
@@ -335,26 +335,10 @@ async fn api_sessions_expire_after_the_idle_timeout() {
     let r = authenticate(&tls, running.controller_addr(), Vec::new()).await;
     let token = r.json()["data"]["token"].as_str().unwrap().to_owned();
     assert_eq!(r.json()["data"]["expirationSeconds"], 1);
-    let ok = send(
-        &tls,
-        running.controller_addr(),
-        "GET",
-        "/current-api-session",
-        &[("zt-session", &token)],
-        Vec::new(),
-    )
-    .await;
+    let ok = current_api_session(&tls, running.controller_addr(), &token).await;
     assert_eq!(ok.status, 200);
     tokio::time::sleep(std::time::Duration::from_millis(1300)).await;
-    let gone = send(
-        &tls,
-        running.controller_addr(),
-        "GET",
-        "/current-api-session",
-        &[("zt-session", &token)],
-        Vec::new(),
-    )
-    .await;
+    let gone = current_api_session(&tls, running.controller_addr(), &token).await;
     assert_error(&gone, 401, "UNAUTHORIZED");
     running.shutdown().await;
 }

@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{authenticate, send, ClientTls};
+use common::{authenticate, current_api_session, send, ClientTls};
 use ziti_lab::test_support::{ephemeral_config, new_lab};
 use ziti_lab::Lab;
 
@@ -32,15 +32,7 @@ async fn api_sessions_certificates_and_ids_survive_a_restart() {
     let running = lab.start().await.unwrap();
     assert_eq!(lab.state().identity_by_name("client").unwrap(), before);
     // Same token, same certificate: still logged in, config types remembered.
-    let r = send(
-        &tls,
-        running.controller_addr(),
-        "GET",
-        "/current-api-session",
-        &[("zt-session", &token)],
-        Vec::new(),
-    )
-    .await;
+    let r = current_api_session(&tls, running.controller_addr(), &token).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(
         r.json()["data"]["configTypes"],

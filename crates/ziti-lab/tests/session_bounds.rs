@@ -6,7 +6,7 @@ mod common;
 #[path = "support/router_lab.rs"]
 mod router_lab;
 
-use common::{authenticate, send, ClientTls};
+use common::{authenticate, current_api_session, ClientTls};
 use router_lab::{ReadEnd, TestLab, STEP};
 use ziti_lab::state::MAX_API_SESSIONS;
 use ziti_lab::test_support::{ephemeral_config, new_lab};
@@ -16,16 +16,7 @@ async fn current_api_session_status(
     addr: std::net::SocketAddr,
     token: &str,
 ) -> u16 {
-    send(
-        tls,
-        addr,
-        "GET",
-        "/current-api-session",
-        &[("zt-session", token)],
-        Vec::new(),
-    )
-    .await
-    .status
+    current_api_session(tls, addr, token).await.status
 }
 
 #[tokio::test]

@@ -110,6 +110,23 @@ pub async fn authenticate(tls: &ClientTls, addr: std::net::SocketAddr, body: Vec
     send(tls, addr, "POST", "/authenticate?method=cert", &[], body).await
 }
 
+/// `GET /current-api-session` with the API session `token` in `zt-session`.
+pub async fn current_api_session(
+    tls: &ClientTls,
+    addr: std::net::SocketAddr,
+    token: &str,
+) -> Reply {
+    send(
+        tls,
+        addr,
+        "GET",
+        "/current-api-session",
+        &[("zt-session", token)],
+        Vec::new(),
+    )
+    .await
+}
+
 /// Sends one request on a new TLS connection to `addr` (bounded by a 10 s timeout), asking
 /// for JSON.
 pub async fn send(
