@@ -43,6 +43,53 @@ impl Fixture {
         send(&self.client, self.addr(), "GET", path, &headers, Vec::new()).await
     }
 
+    /// `GET path` without a client certificate, with `headers`.
+    async fn anon_get(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        send(&self.anon, self.addr(), "GET", path, headers, Vec::new()).await
+    }
+
+    /// `POST path` without a client certificate, with `Content-Type: content_type`.
+    async fn anon_post(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        Self::post_over(&self.anon, self.addr(), path, content_type, body).await
+    }
+
+    /// `POST path` with the client certificate and `Content-Type: content_type`, no token.
+    async fn client_post(&self, path: &str, content_type: &str, body: Vec<u8>) -> Reply {
+        Self::post_over(&self.client, self.addr(), path, content_type, body).await
+    }
+
+    async fn post_over(
+        tls: &ClientTls,
+        addr: SocketAddr,
+        path: &str,
+        content_type: &str,
+        body: Vec<u8>,
+    ) -> Reply {
+        send(
+            tls,
+            addr,
+            "POST",
+            path,
+            &[("content-type", content_type)],
+            body,
+        )
+        .await
+    }
+
+    /// `DELETE path` with the client certificate and the API session `token`.
+    async fn delete(&self, path: &str, token: &str) -> Reply {
+        let headers = [("zt-session", token)];
+        send(
+            &self.client,
+            self.addr(),
+            "DELETE",
+            path,
+            &headers,
+            Vec::new(),
+        )
+        .await
+    }
+
     async fn post_json(&self, path: &str, token: Option<&str>, body: Value) -> Reply {
         let mut headers = vec![("content-type", "application/json")];
         if let Some(t) = token {
@@ -115,7 +162,7 @@ async fn version_is_served_on_every_prefix() {
         "/edge/v1/version",
         "/edge/client/v1/",
     ] {
-        let reply = send(&f.anon, f.addr(), "GET", path, &[], Vec::new()).await;
+        let reply = f.anon_get(path, &[]).await;
         assert_eq!(reply.status, 200, "{path}");
         assert_eq!(reply.content_type(), "application/json");
         assert_common_headers(&reply, &instance);
@@ -144,7 +191,7 @@ async fn tls12_is_offered_and_tls13_preferred() {
     let r = send(&tls12, f.addr(), "GET", "/version", &[], Vec::new()).await;
     assert_eq!(r.status, 200);
     assert_eq!(r.tls_version, Some(rustls::ProtocolVersion::TLSv1_2));
-    let r = send(&f.anon, f.addr(), "GET", "/version", &[], Vec::new()).await;
+    let r = f.anon_get("/version", &[]).await;
     assert_eq!(r.tls_version, Some(rustls::ProtocolVersion::TLSv1_3));
 }
 
@@ -156,15 +203,9 @@ async fn cacerts_is_a_base64_degenerate_pkcs7_holding_the_ca() {
         "/.well-known/est/cacerts",
         "/edge/client/v1/.well-known/est/cacerts",
     ] {
-        let reply = send(
-            &f.anon,
-            f.addr(),
-            "GET",
-            path,
-            &[("accept", "application/pkcs7-mime")],
-            Vec::new(),
-        )
-        .await;
+        let reply = f
+            .anon_get(path, &[("accept", "application/pkcs7-mime")])
+            .await;
         assert_eq!(reply.status, 200);
         assert_eq!(reply.content_type(), "application/pkcs7-mime");
         let text: String = std::str::from_utf8(&reply.body).unwrap().lines().collect();
@@ -232,15 +273,9 @@ async fn authenticate_creates_a_complete_api_session() {
     assert_common_headers(&reply, &instance);
     assert_eq!(reply.json()["data"]["id"], s["id"]);
 
-    let reply = send(
-        &f.client,
-        f.addr(),
-        "DELETE",
-        "/edge/client/v1/current-api-session",
-        &[("zt-session", &token)],
-        Vec::new(),
-    )
-    .await;
+    let reply = f
+        .delete("/edge/client/v1/current-api-session", &token)
+        .await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.json(), serde_json::json!({"data": {}, "meta": {}}));
     assert_error(
@@ -254,15 +289,13 @@ async fn authenticate_creates_a_complete_api_session() {
 async fn authentication_and_session_failures_use_error_envelopes() {
     let f = Fixture::new("client").await;
     // No client certificate.
-    let r = send(
-        &f.anon,
-        f.addr(),
-        "POST",
-        "/authenticate?method=cert",
-        &[("content-type", "application/json")],
-        b"{}".to_vec(),
-    )
-    .await;
+    let r = f
+        .anon_post(
+            "/authenticate?method=cert",
+            "application/json",
+            b"{}".to_vec(),
+        )
+        .await;
     assert_error(&r, 401, "INVALID_AUTH");
     // Unsupported method.
     assert_error(
@@ -272,26 +305,22 @@ async fn authentication_and_session_failures_use_error_envelopes() {
         "INVALID_AUTH_METHOD",
     );
     // Garbage body.
-    let r = send(
-        &f.client,
-        f.addr(),
-        "POST",
-        "/authenticate?method=cert",
-        &[("content-type", "application/json")],
-        b"{nope".to_vec(),
-    )
-    .await;
+    let r = f
+        .client_post(
+            "/authenticate?method=cert",
+            "application/json",
+            b"{nope".to_vec(),
+        )
+        .await;
     assert_error(&r, 400, "COULD_NOT_PARSE_BODY");
     // Oversized body.
-    let r = send(
-        &f.client,
-        f.addr(),
-        "POST",
-        "/authenticate?method=cert",
-        &[("content-type", "application/json")],
-        vec![b' '; 100 * 1024],
-    )
-    .await;
+    let r = f
+        .client_post(
+            "/authenticate?method=cert",
+            "application/json",
+            vec![b' '; 100 * 1024],
+        )
+        .await;
     assert_eq!(r.status, 413);
     // Unknown token, missing token.
     assert_error(
@@ -302,15 +331,9 @@ async fn authentication_and_session_failures_use_error_envelopes() {
     assert_error(&f.get("/services", None).await, 401, "UNAUTHORIZED");
     // A valid token used over a connection without the certificate that created it.
     let (token, _) = f.login(&[]).await;
-    let r = send(
-        &f.anon,
-        f.addr(),
-        "GET",
-        "/current-identity",
-        &[("zt-session", &token)],
-        Vec::new(),
-    )
-    .await;
+    let r = f
+        .anon_get("/current-identity", &[("zt-session", &token)])
+        .await;
     assert_error(&r, 401, "UNAUTHORIZED");
     // Unknown paths and other APIs.
     for path in [
@@ -615,30 +638,19 @@ async fn sessions_follow_service_policies() {
     );
 
     // Logging out revokes the service session for the router.
-    send(
-        &f.client,
-        f.addr(),
-        "DELETE",
-        "/current-api-session",
-        &[("zt-session", &token)],
-        Vec::new(),
-    )
-    .await;
+    f.delete("/current-api-session", &token).await;
     assert!(!f.lab.state().is_service_session_valid(st));
 }
 
 #[tokio::test]
 async fn auxiliary_endpoints() {
     let f = Fixture::new("client").await;
-    let r = send(
-        &f.anon,
-        f.addr(),
-        "GET",
-        "/edge/client/v1/external-jwt-signers?limit=25&offset=0",
-        &[],
-        Vec::new(),
-    )
-    .await;
+    let r = f
+        .anon_get(
+            "/edge/client/v1/external-jwt-signers?limit=25&offset=0",
+            &[],
+        )
+        .await;
     assert_eq!(r.status, 200);
     assert_eq!(r.json()["data"], serde_json::json!([]));
     assert_eq!(r.json()["meta"]["pagination"]["totalCount"], 0);
@@ -670,75 +682,46 @@ async fn enrollment_by_api_is_one_time_and_checks_the_csr() {
     let path = format!("/edge/client/v1/enroll?method=ott&token={}", claims.jti);
 
     // Bad CSR first: refused, token still usable.
-    let r = send(
-        &f.anon,
-        f.addr(),
-        "POST",
-        &path,
-        &[("content-type", "text/plain")],
-        b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n".to_vec(),
-    )
-    .await;
+    let r = f
+        .anon_post(
+            &path,
+            "text/plain",
+            b"-----BEGIN CERTIFICATE REQUEST-----\nAAAA\n-----END CERTIFICATE REQUEST-----\n"
+                .to_vec(),
+        )
+        .await;
     assert_error(&r, 400, "COULD_NOT_PROCESS_CSR");
     // Unknown token, wrong method, odd content type.
-    let r = send(
-        &f.anon,
-        f.addr(),
-        "POST",
-        "/enroll?method=ott&token=nope",
-        &[("content-type", "text/plain")],
-        csr.clone().into_bytes(),
-    )
-    .await;
+    let r = f
+        .anon_post(
+            "/enroll?method=ott&token=nope",
+            "text/plain",
+            csr.clone().into_bytes(),
+        )
+        .await;
     assert_error(&r, 400, "INVALID_ENROLLMENT_TOKEN");
-    let r = send(
-        &f.anon,
-        f.addr(),
-        "POST",
-        "/enroll?method=ca",
-        &[("content-type", "text/plain")],
-        csr.clone().into_bytes(),
-    )
-    .await;
+    let r = f
+        .anon_post("/enroll?method=ca", "text/plain", csr.clone().into_bytes())
+        .await;
     assert_error(&r, 400, "INVALID_ENROLLMENT_TOKEN");
-    let r = send(
-        &f.anon,
-        f.addr(),
-        "POST",
-        &path,
-        &[("content-type", "image/png")],
-        csr.clone().into_bytes(),
-    )
-    .await;
+    let r = f
+        .anon_post(&path, "image/png", csr.clone().into_bytes())
+        .await;
     assert_error(&r, 400, "INVALID_CONTENT_TYPE");
 
     // JSON form succeeds.
     let body = serde_json::json!({"clientCsr": csr})
         .to_string()
         .into_bytes();
-    let r = send(
-        &f.anon,
-        f.addr(),
-        "POST",
-        &path,
-        &[("content-type", "application/json")],
-        body.clone(),
-    )
-    .await;
+    let r = f.anon_post(&path, "application/json", body.clone()).await;
     assert_eq!(r.status, 200, "{:?}", r.body);
     assert_eq!(r.content_type(), "application/json");
     let cert_pem = r.json()["data"]["cert"].as_str().unwrap().to_owned();
     assert!(cert_pem.starts_with("-----BEGIN CERTIFICATE-----"));
     // Second use: 409.
-    let r = send(
-        &f.anon,
-        f.addr(),
-        "POST",
-        &path,
-        &[("content-type", "application/x-pem-file")],
-        csr.clone().into_bytes(),
-    )
-    .await;
+    let r = f
+        .anon_post(&path, "application/x-pem-file", csr.clone().into_bytes())
+        .await;
     assert_error(&r, 409, "ENROLLMENT_IDENTITY_ALREADY_ENROLLED");
 
     // The enrolled certificate logs in as scraper.
@@ -764,15 +747,8 @@ async fn enrollment_by_api_is_one_time_and_checks_the_csr() {
         .unwrap()
         .pem()
         .unwrap();
-    let r = send(
-        &f.anon,
-        f.addr(),
-        "POST",
-        &format!("/enroll?method=ott&token={}", claims2.jti),
-        &[("content-type", "text/plain")],
-        csr2.into_bytes(),
-    )
-    .await;
+    let path = format!("/enroll?method=ott&token={}", claims2.jti);
+    let r = f.anon_post(&path, "text/plain", csr2.into_bytes()).await;
     assert_eq!(r.status, 200);
     let r = authenticate(&tls, f.addr(), Vec::new()).await;
     assert_error(&r, 401, "INVALID_AUTH");
