@@ -9,14 +9,13 @@
 mod lab;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::time::Duration;
 
 use dark_metrics::exposition::{Format, MetricFamily};
 use dark_metrics::scrape::{scrape, ScrapeError, ScrapeRequest};
 use lab::{context, start_lab, HOST, SCRAPER, SERVICE};
 use testbed::lab::{addressed, dial_when_bound, TestLab};
-use testbed::process::stop_cleanly;
+use testbed::process::{logged_command, stop_cleanly};
 
 fn has(families: &[MetricFamily], name: &str) -> bool {
     families.iter().any(|f| f.name == name)
@@ -27,16 +26,11 @@ fn identity_file(lab: &TestLab) -> PathBuf {
 }
 
 fn start(identity: &Path, log: &Path, extra: &[&str]) -> tokio::process::Child {
-    tokio::process::Command::new(env!("CARGO_BIN_EXE_darkscrape"))
+    logged_command(env!("CARGO_BIN_EXE_darkscrape"), log)
         .args(["node-exporter", "--identity"])
         .arg(identity)
         .args(["--service", SERVICE])
         .args(extra)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .kill_on_drop(true)
         .spawn()
         .expect("darkscrape starts")
 }

@@ -12,14 +12,13 @@
 mod support;
 
 use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::stream::DarkStream;
 use support::{start_lab, ECHO, HOST, SCRAPER};
 use testbed::lab::dial_when_bound;
-use testbed::process::{built_binary, exits_cleanly, send_signal};
+use testbed::process::{built_binary, exits_cleanly, logged_command, send_signal};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Child;
 
@@ -29,13 +28,8 @@ const LINES: usize = 30;
 const PACE: Duration = Duration::from_millis(60);
 
 fn spawn_darkscrape(args: &[&str], log: &Path) -> Child {
-    tokio::process::Command::new(built_binary("darkscrape"))
+    logged_command(built_binary("darkscrape"), log)
         .args(args)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(log).unwrap())
-        .kill_on_drop(true)
         .spawn()
         .expect("darkscrape starts")
 }

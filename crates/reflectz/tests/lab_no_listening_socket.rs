@@ -18,7 +18,7 @@ use std::time::Duration;
 use dark_listener::context::DialOptions;
 use support::{http_get, sample_value, start_lab, DEMO, ECHO, HOST, METRICS, SCRAPER};
 use testbed::lab::{addressed, dial_when_bound};
-use testbed::process::{built_binary, stop_cleanly};
+use testbed::process::{built_binary, logged_command, stop_cleanly};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 /// Asserts that `pid` has TCP sockets (its channels) but none listening, and no UDP socket
@@ -37,16 +37,11 @@ async fn reflectz_and_the_example_exporter_hold_no_listening_socket() {
 
     // darkscrape reflectz, configured through the original's environment variables.
     let log = lab.dir.path().join("reflectz.log");
-    let child = tokio::process::Command::new(built_binary("darkscrape"))
+    let child = logged_command(built_binary("darkscrape"), &log)
         .arg("reflectz")
         .env("IDENTITY_FILE", &identity)
         .env("SERVICE_NAME", ECHO)
         .env("PROMETHEUS_SERVICE_NAME", METRICS)
-        .env("RUST_LOG", "info")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(&log).unwrap())
-        .kill_on_drop(true)
         .spawn()
         .expect("darkscrape starts");
     let pid = child.id().unwrap();

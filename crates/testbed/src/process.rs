@@ -2,6 +2,7 @@
 //! signal, and waiting (bounded) for a clean exit, with the child's log in the failure.
 
 use std::path::{Path, PathBuf};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokio::process::Child;
@@ -23,6 +24,19 @@ pub fn built_binary(relative: &str) -> PathBuf {
         path.display()
     );
     path
+}
+
+/// A command for `program` with `RUST_LOG=info`, stdin and stdout null and stderr written to
+/// `log` (created); its child is killed on drop.
+pub fn logged_command(program: impl AsRef<std::ffi::OsStr>, log: &Path) -> tokio::process::Command {
+    let mut command = tokio::process::Command::new(program);
+    command
+        .env("RUST_LOG", "info")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(log).unwrap())
+        .kill_on_drop(true);
+    command
 }
 
 /// Sends `signal` (a kill(1) option such as `-TERM` or `-INT`) to the running `child`.
