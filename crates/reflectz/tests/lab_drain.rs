@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use dark_listener::context::{Context, DialOptions};
 use dark_listener::stream::DarkStream;
 use support::{start_lab, ECHO, HOST, SCRAPER};
-use testbed::lab::dial_when_bound;
+use testbed::lab::{dial_when_bound, TestLab};
 use testbed::process::{built_binary, exits_cleanly, logged_command, send_signal};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::process::Child;
@@ -27,9 +27,14 @@ const LINES: usize = 30;
 /// Pause between two lines.
 const PACE: Duration = Duration::from_millis(60);
 
-fn spawn_darkscrape(args: &[&str], log: &Path) -> Child {
+/// Starts `darkscrape SUBCOMMAND --identity <HOST's file> --service ECHO EXTRA…` with its
+/// stderr in `log`.
+fn spawn_darkscrape(lab: &TestLab, subcommand: &str, extra: &[&str], log: &Path) -> Child {
+    let identity = lab.identity_file(HOST);
     logged_command(built_binary("darkscrape"), log)
-        .args(args)
+        .args([subcommand, "--identity", identity.to_str().unwrap()])
+        .args(["--service", ECHO])
+        .args(extra)
         .spawn()
         .expect("darkscrape starts")
 }
@@ -87,21 +92,9 @@ async fn dials_are_refused(ctx: &Context) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflectz_echoes_every_line_of_an_open_session_after_sigterm() {
     let lab = start_lab().await;
-    let identity = lab.identity_file(HOST);
     let dialer = lab.context(SCRAPER).await;
     let log = lab.dir.path().join("reflectz.log");
-    let child = spawn_darkscrape(
-        &[
-            "reflectz",
-            "--identity",
-            identity.to_str().unwrap(),
-            "--service",
-            ECHO,
-            "--drain-timeout",
-            "10",
-        ],
-        &log,
-    );
+    let child = spawn_darkscrape(&lab, "reflectz", &["--drain-timeout", "10"], &log);
     let stream = dial_when_bound(&dialer, ECHO, DialOptions::default(), 150).await;
     let session = stream_through_sigterm(stream, &child, "you sent me: ");
     tokio::join!(session, dials_are_refused(&dialer));
@@ -114,21 +107,9 @@ async fn reflectz_echoes_every_line_of_an_open_session_after_sigterm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reflectz_closes_a_session_still_open_after_the_drain_timeout() {
     let lab = start_lab().await;
-    let identity = lab.identity_file(HOST);
     let dialer = lab.context(SCRAPER).await;
     let log = lab.dir.path().join("reflectz.log");
-    let child = spawn_darkscrape(
-        &[
-            "reflectz",
-            "--identity",
-            identity.to_str().unwrap(),
-            "--service",
-            ECHO,
-            "--drain-timeout",
-            "1",
-        ],
-        &log,
-    );
+    let child = spawn_darkscrape(&lab, "reflectz", &["--drain-timeout", "1"], &log);
     let stream = dial_when_bound(&dialer, ECHO, DialOptions::default(), 150).await;
     let mut stream = BufReader::new(stream);
     assert_eq!(round_trip(&mut stream, "hi\n").await, "you sent me: hi\n");
@@ -172,24 +153,10 @@ async fn tcp_echo() -> std::net::SocketAddr {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn host_finishes_a_forwarded_stream_after_sigterm() {
     let lab = start_lab().await;
-    let identity = lab.identity_file(HOST);
     let dialer = lab.context(SCRAPER).await;
     let to = tcp_echo().await.to_string();
     let log = lab.dir.path().join("host.log");
-    let child = spawn_darkscrape(
-        &[
-            "host",
-            "--identity",
-            identity.to_str().unwrap(),
-            "--service",
-            ECHO,
-            "--to",
-            &to,
-            "--drain-timeout",
-            "10",
-        ],
-        &log,
-    );
+    let child = spawn_darkscrape(&lab, "host", &["--to", &to, "--drain-timeout", "10"], &log);
     let stream = dial_when_bound(&dialer, ECHO, DialOptions::default(), 150).await;
     let session = stream_through_sigterm(stream, &child, "");
     tokio::join!(session, dials_are_refused(&dialer));
