@@ -22,7 +22,7 @@ use std::task::{Context as TaskContext, Poll};
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use dark_metrics::serve::{MetricsBody, MetricsHttpService};
+use dark_metrics::serve::{html_escape, MetricsBody, MetricsHttpService};
 use http::header::{self, HeaderValue};
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
@@ -267,21 +267,6 @@ fn failure(failed: &ProxyFailure) -> Response<MetricsBody> {
     plain(failed.status, failed.reason, &failed.message)
 }
 
-fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 fn status_page(shared: &Shared) -> String {
     let list = shared.targets.borrow().clone();
     let outcomes = shared.metrics.last_outcomes();
@@ -299,9 +284,9 @@ fn status_page(shared: &Shared) -> String {
          <li>any absolute <code>http://</code> URI: the scrape proxy (<code>proxy_url</code>); \
          name the target with <code>?{SERVICE_PARAM}=</code> and <code>&amp;{TERMINATOR_PARAM}=</code> \
          or as the URL's host</li></ul>\n",
-        escape(&info.identity),
-        info.listen.as_deref().map_or("none".to_string(), escape),
-        info.service.as_deref().map_or("none".to_string(), escape),
+        html_escape(&info.identity),
+        info.listen.as_deref().map_or("none".to_string(), html_escape),
+        info.service.as_deref().map_or("none".to_string(), html_escape),
     );
     let _ = write!(
         page,
@@ -310,7 +295,7 @@ fn status_page(shared: &Shared) -> String {
         list.targets.len(),
         list.last_error
             .as_deref()
-            .map(|e| format!("<p class=\"fail\">Discovery: {}</p>\n", escape(e)))
+            .map(|e| format!("<p class=\"fail\">Discovery: {}</p>\n", html_escape(e)))
             .unwrap_or_default(),
     );
     let now = SystemTime::now();
@@ -327,11 +312,11 @@ fn status_page(shared: &Shared) -> String {
                 match outcome.failure {
                     None => format!(
                         "<span class=\"ok\">ok</span> ({}, {age})",
-                        escape(&outcome.detail)
+                        html_escape(&outcome.detail)
                     ),
                     Some(reason) => format!(
                         "<span class=\"fail\">{reason}</span>: {} ({age})",
-                        escape(&outcome.detail)
+                        html_escape(&outcome.detail)
                     ),
                 }
             })
@@ -339,10 +324,10 @@ fn status_page(shared: &Shared) -> String {
         let _ = writeln!(
             page,
             "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{last}</td></tr>",
-            escape(&address.instance()),
-            escape(&address.service),
-            escape(address.terminator.as_deref().unwrap_or("")),
-            escape(&target.attributes.join(", ")),
+            html_escape(&address.instance()),
+            html_escape(&address.service),
+            html_escape(address.terminator.as_deref().unwrap_or("")),
+            html_escape(&target.attributes.join(", ")),
         );
     }
     page.push_str("</table>\n</body></html>\n");

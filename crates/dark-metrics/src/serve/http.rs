@@ -299,7 +299,9 @@ pub(crate) fn landing_page(title: &str, path: &str) -> Bytes {
     ))
 }
 
-fn html_escape(text: &str) -> String {
+/// `text` with the five HTML-special characters (`& < > " '`) escaped, for element text
+/// and quoted attribute values.
+pub fn html_escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {

@@ -68,7 +68,7 @@ pub use self::collector::{collector_fn, CollectError, CollectFuture, Collector, 
 pub use self::drain::{serve_streams, Drain, DrainSummary};
 pub use self::gather::{CollectorOutcome, CollectorStatus, Gathered};
 pub use self::http::{
-    collect_budget, DeadlinePolicy, MetricsBody, MetricsHttpService, RequestFailed,
+    collect_budget, html_escape, DeadlinePolicy, MetricsBody, MetricsHttpService, RequestFailed,
     SCRAPE_TIMEOUT_HEADER,
 };
 pub use self::process::ProcessCollector;
