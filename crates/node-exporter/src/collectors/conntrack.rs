@@ -126,11 +126,7 @@ mod tests {
     #[test]
     fn fixture_values() {
         let f = run(&ConntrackCollector::new(fixture_options()));
-        let count: f64 = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/proc/sys/net/netfilter/nf_conntrack_count"
-        ))
-        .unwrap()
+        let count: f64 = fixture_text("proc/sys/net/netfilter/nf_conntrack_count")
         .trim()
         .parse()
         .unwrap();

@@ -63,11 +63,7 @@ mod tests {
 
     #[test]
     fn fixture_values() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/proc/loadavg"
-        ))
-        .unwrap();
+        let text = fixture_text("proc/loadavg");
         let want: f64 = text.split_whitespace().next().unwrap().parse().unwrap();
         let f = run(&LoadavgCollector::new(fixture_options()));
         assert_eq!(value(&f, "node_load1", &[]), want);

@@ -150,11 +150,7 @@ mod tests {
 
     #[test]
     fn fixture_values() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/proc/meminfo"
-        ))
-        .unwrap();
+        let text = fixture_text("proc/meminfo");
         let kb: f64 = text
             .lines()
             .next()

@@ -376,6 +376,12 @@ pub(crate) mod test_support {
         )
     }
 
+    /// The text of `tests/fixtures/{relative}`.
+    pub fn fixture_text(relative: &str) -> String {
+        let path = format!("{}/tests/fixtures/{relative}", env!("CARGO_MANIFEST_DIR"));
+        std::fs::read_to_string(path).unwrap()
+    }
+
     /// Runs a collector and returns its families, sorted.
     pub fn run(c: &dyn HostCollector) -> Vec<MetricFamily> {
         let mut f = Families::new();

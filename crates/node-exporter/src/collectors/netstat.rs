@@ -155,11 +155,7 @@ mod tests {
     use dark_metrics::exposition::MetricType;
 
     fn field(file: &str, proto: &str, name: &str) -> f64 {
-        let text = std::fs::read_to_string(format!(
-            "{}/tests/fixtures/proc/net/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        ))
-        .unwrap();
+        let text = fixture_text(&format!("proc/net/{file}"));
         let stats = if file == "snmp6" {
             parse_snmp6(&text)
         } else {

@@ -172,11 +172,7 @@ mod tests {
     #[test]
     fn fixture_values() {
         let f = run(&StatCollector::new(fixture_options()));
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/proc/stat"
-        ))
-        .unwrap();
+        let text = fixture_text("proc/stat");
         let btime: f64 = text
             .lines()
             .find_map(|l| l.strip_prefix("btime "))

@@ -72,11 +72,7 @@ mod tests {
 
     #[test]
     fn fixture_values() {
-        let text = std::fs::read_to_string(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/tests/fixtures/proc/vmstat"
-        ))
-        .unwrap();
+        let text = fixture_text("proc/vmstat");
         let pgfault: f64 = text
             .lines()
             .find_map(|l| l.strip_prefix("pgfault "))
