@@ -266,6 +266,7 @@ pub(crate) const REGISTRATION: super::Registration = super::Registration {
 mod tests {
     use super::*;
     use crate::collectors::test_support::*;
+    use dark_metrics::exposition::MetricFamily;
     use std::time::Duration;
 
     #[test]
@@ -309,6 +310,11 @@ mod tests {
         assert!(parse_mounts(Path::new("t"), "a b c\n", |p| p.to_string()).is_err());
     }
 
+    /// The `node_filesystem_device_error` value of the file system at `mountpoint`.
+    fn device_error(f: &[MetricFamily], mountpoint: &str) -> f64 {
+        value(f, "node_filesystem_device_error", &[("mountpoint", mountpoint)])
+    }
+
     fn slow_statfs(_: &Path) -> std::io::Result<FsFigures> {
         std::thread::sleep(Duration::from_millis(1500));
         Ok(FsFigures {
@@ -332,27 +338,13 @@ mod tests {
         let t = std::time::Instant::now();
         let f = run(&c);
         assert!(t.elapsed() < Duration::from_secs(1));
-        assert_eq!(
-            value(
-                &f,
-                "node_filesystem_device_error",
-                &[("mountpoint", "/nfs")]
-            ),
-            1.0
-        );
+        assert_eq!(device_error(&f, "/nfs"), 1.0);
         assert!(c.is_stuck("/nfs"));
         // Skipped at once while the call is still blocked.
         let t = std::time::Instant::now();
         let f = run(&c);
         assert!(t.elapsed() < Duration::from_millis(100));
-        assert_eq!(
-            value(
-                &f,
-                "node_filesystem_device_error",
-                &[("mountpoint", "/nfs")]
-            ),
-            1.0
-        );
+        assert_eq!(device_error(&f, "/nfs"), 1.0);
         let waited = std::time::Instant::now();
         while c.is_stuck("/nfs") && waited.elapsed() < Duration::from_secs(5) {
             std::thread::sleep(Duration::from_millis(50));
@@ -374,22 +366,8 @@ mod tests {
         o.filesystem_mount_timeout = Duration::from_secs(2);
         let c = FilesystemCollector::new(Arc::new(o));
         let f = run(&c);
-        assert_eq!(
-            value(
-                &f,
-                "node_filesystem_device_error",
-                &[("mountpoint", "/missing")]
-            ),
-            1.0
-        );
-        assert_eq!(
-            value(
-                &f,
-                "node_filesystem_device_error",
-                &[("mountpoint", "/nfs")]
-            ),
-            1.0
-        );
+        assert_eq!(device_error(&f, "/missing"), 1.0);
+        assert_eq!(device_error(&f, "/nfs"), 1.0);
         assert_eq!(count(&f, "node_filesystem_size_bytes"), 0);
         assert!(!c.is_stuck("/nfs"), "a fast failure is not a stuck mount");
     }
