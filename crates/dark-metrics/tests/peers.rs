@@ -24,6 +24,7 @@ use dark_metrics::exposition::{
     negotiate, parse, write_format, write_openmetrics, write_text, Format, MetricFamily,
     MetricType, ParseLimits, Sample, Text, WriteOptions,
 };
+use testbed::lab::free_loopback_addr;
 use testbed::peers::{node_exporter, prometheus, promtool};
 use testbed::promtool::check_metrics;
 
@@ -221,14 +222,6 @@ fn prometheus_openmetrics_parser_accepts_our_output() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// A minimal HTTP/1.0 GET; returns (status line, headers, body).
 fn http_get(
     addr: SocketAddr,
@@ -383,7 +376,7 @@ fn prometheus_scrapes_both_formats_and_its_go_output_round_trips() {
     let dir = temp_dir("prometheus");
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let target = listener.local_addr().unwrap();
-    let api: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let api: SocketAddr = free_loopback_addr();
     std::fs::write(
         dir.join("prometheus.yml"),
         format!(
@@ -502,7 +495,7 @@ fn prometheus_scrapes_both_formats_and_its_go_output_round_trips() {
 #[test]
 fn node_exporter_output_round_trips_byte_for_byte() {
     let node_exporter = node_exporter();
-    let addr: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+    let addr: SocketAddr = free_loopback_addr();
     let child = Command::new(&node_exporter)
         .arg(format!("--web.listen-address={addr}"))
         .stdout(Stdio::null())

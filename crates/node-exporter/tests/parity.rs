@@ -5,7 +5,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use dark_metrics::exposition::{MetricFamily, MetricType};
 use node_exporter::{ExporterArgs, COLLECTORS};
+use testbed::lab::free_loopback_addr;
 
 /// Families node_exporter emits that we deliberately do not, with the reason.
 const ONLY_IN_NODE_EXPORTER: &[(&str, &str)] = &[
@@ -70,14 +71,6 @@ impl Drop for KillOnDrop {
     }
 }
 
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// GET /metrics over loopback with HTTP/1.0 (the server closes the connection).
 fn fetch_metrics(port: u16) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(("127.0.0.1", port))?;
@@ -98,7 +91,7 @@ fn fetch_metrics(port: u16) -> std::io::Result<String> {
 }
 
 fn scrape_node_exporter(flags: &[String]) -> Vec<MetricFamily> {
-    let port = free_port();
+    let port = free_loopback_addr().port();
     let child = Command::new(node_exporter_binary())
         .arg(format!("--web.listen-address=127.0.0.1:{port}"))
         .arg("--web.disable-exporter-metrics")
