@@ -8,20 +8,8 @@ Prints one JSON object per step on stdout; exits 0 only when every step succeede
 bounds the run time (openziti.load blocks until the first service list arrives).
 """
 import json
-import os
-import sys
 
-
-def emit(**fields):
-    sys.stdout.write(json.dumps(fields) + "\n")
-    sys.stdout.flush()
-
-
-def finish(code):
-    # The C library keeps its own threads; leave without running its teardown.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
+from peer_report import emit, finish, run
 
 
 def main(argv):
@@ -52,8 +40,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        main(sys.argv)
-    except Exception as e:  # report any failure as a step the Rust test can show
-        emit(step="error", error=repr(e))
-        finish(1)
+    run(main)

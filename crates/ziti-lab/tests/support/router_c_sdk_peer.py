@@ -12,24 +12,11 @@ Prints one JSON object per step on stdout; exits 0 only when every step succeede
 test bounds the run time and kills the process.
 """
 import hashlib
-import json
-import os
 import socket
-import sys
+
+from peer_report import emit, finish, run
 
 MAX_LINE = 4 * 1024 * 1024
-
-
-def emit(**fields):
-    sys.stdout.write(json.dumps(fields) + "\n")
-    sys.stdout.flush()
-
-
-def finish(code):
-    # The C library keeps its own threads; leave without running its teardown.
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(code)
 
 
 def read_line(sock):
@@ -118,8 +105,4 @@ def main(argv):
 
 
 if __name__ == "__main__":
-    try:
-        main(sys.argv)
-    except Exception as e:  # report any failure as a step the Rust test can show
-        emit(step="error", error=repr(e))
-        finish(1)
+    run(main)
