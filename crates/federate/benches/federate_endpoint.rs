@@ -26,8 +26,8 @@ use federate::GatewayConfig;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::TokioIo;
 use support::{
-    cpu_by_thread_name, lab_config, percentile, process_cpu_ns, runtime, start_bench_gateway,
-    start_exporters, status_kib,
+    cpu_by_thread_name, lab_config, percentile, process_cpu_ns, start_bench_gateway,
+    start_exporters, status_kib, BenchRuntimes,
 };
 use testbed::lab::TestLab;
 use testbed::prometheus::TestPrometheus;
@@ -122,21 +122,15 @@ fn main() {
         "/federate benchmark ({} build): {exporters} targets x {series} series, {requests} requests per format",
         if cfg!(debug_assertions) { "debug" } else { "release" },
     );
-    let lab_rt = runtime("lab");
-    let exporters_rt = runtime("exporters");
-    let gateway_rt = runtime("gateway");
-    let main_rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("main runtime");
-    let lab = lab_rt.block_on(TestLab::start_with(lab_config(exporters)));
-    let (_, _exporters_ctx) = exporters_rt.block_on(start_exporters(
+    let rt = BenchRuntimes::start();
+    let lab = rt.lab.block_on(TestLab::start_with(lab_config(exporters)));
+    let (_, _exporters_ctx) = rt.exporters.block_on(start_exporters(
         &lab.identity_file("exporters"),
         exporters,
         series,
     ));
     let rss_before = status_kib(0, "VmRSS:");
-    let (gateway, _gateway_ctx) = gateway_rt.block_on(start_bench_gateway(
+    let (gateway, _gateway_ctx) = rt.gateway.block_on(start_bench_gateway(
         &lab.identity_file("gateway"),
         GatewayConfig {
             scrape_loop: Some(ScrapeLoopOptions {
@@ -148,7 +142,7 @@ fn main() {
         exporters,
     ));
     let bridge = gateway.local_addr().expect("bridge");
-    main_rt.block_on(async {
+    rt.main.block_on(async {
         // The gateway's store holds every target.
         let up_query = "/federate?match%5B%5D=up";
         let mut filled = false;
@@ -214,9 +208,5 @@ fn main() {
         prometheus.stop().await;
     });
     drop(gateway);
-    main_rt.shutdown_background();
-    gateway_rt.shutdown_background();
-    exporters_rt.shutdown_background();
-    lab_rt.block_on(lab.stop());
-    lab_rt.shutdown_background();
+    rt.shutdown(lab);
 }

@@ -29,8 +29,8 @@ use std::time::Duration;
 
 use federate::GatewayConfig;
 use support::{
-    cpu_by_thread_name, lab_config, percentile, runtime, start_bench_gateway, start_exporters,
-    status_kib,
+    cpu_by_thread_name, lab_config, percentile, start_bench_gateway, start_exporters, status_kib,
+    BenchRuntimes,
 };
 use testbed::lab::TestLab;
 use testbed::prometheus::TestPrometheus;
@@ -126,26 +126,22 @@ fn main() {
         plan.scrape_interval,
         plan.phase,
     );
-    let lab_rt = runtime("lab");
-    let exporters_rt = runtime("exporters");
-    let gateway_rt = runtime("gateway");
-    let main_rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .expect("main runtime");
+    let rt = BenchRuntimes::start();
 
-    let lab = lab_rt.block_on(TestLab::start_with(lab_config(plan.exporters)));
+    let lab = rt
+        .lab
+        .block_on(TestLab::start_with(lab_config(plan.exporters)));
     let exporter_identity = lab.identity_file("exporters");
     let gateway_identity = lab.identity_file("gateway");
 
     // The exporters: one registry of `series` gauges each, served on TCP and dark.
-    let (direct, _exporters_ctx) = exporters_rt.block_on(start_exporters(
+    let (direct, _exporters_ctx) = rt.exporters.block_on(start_exporters(
         &exporter_identity,
         plan.exporters,
         plan.series,
     ));
     let rss_before_gateway = status_kib(0, "VmRSS:");
-    let (gateway, _gateway_ctx) = gateway_rt.block_on(start_bench_gateway(
+    let (gateway, _gateway_ctx) = rt.gateway.block_on(start_bench_gateway(
         &gateway_identity,
         GatewayConfig::default(),
         plan.exporters,
@@ -165,8 +161,12 @@ fn main() {
     let dark_config = format!(
         "{interval}scrape_configs:\n  - job_name: dark\n    http_sd_configs:\n      - url: http://{bridge}/sd\n    proxy_url: http://{bridge}/\n"
     );
-    let direct_result = main_rt.block_on(phase(plan, &direct_config, "direct", plan.exporters));
-    let dark_result = main_rt.block_on(phase(plan, &dark_config, "dark", plan.exporters));
+    let direct_result = rt
+        .main
+        .block_on(phase(plan, &direct_config, "direct", plan.exporters));
+    let dark_result = rt
+        .main
+        .block_on(phase(plan, &dark_config, "dark", plan.exporters));
     let rss_after = status_kib(0, "VmRSS:");
 
     let per_scrape = |result: &PhaseResult, part: &str| {
@@ -211,9 +211,5 @@ fn main() {
     assert!(dark_result.scrapes > 0 && direct_result.scrapes > 0);
     // Shut the runtimes down without waiting for the servers that run forever.
     drop(gateway);
-    main_rt.shutdown_background();
-    gateway_rt.shutdown_background();
-    exporters_rt.shutdown_background();
-    lab_rt.block_on(lab.stop());
-    lab_rt.shutdown_background();
+    rt.shutdown(lab);
 }

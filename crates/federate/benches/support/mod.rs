@@ -17,7 +17,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use testbed::lab::ephemeral_config;
+use testbed::lab::{ephemeral_config, TestLab};
 use tokio::runtime::Runtime;
 use ziti_lab::{IdentityDecl, LabConfig, PolicyType, ServiceDecl, ServicePolicyDecl};
 
@@ -78,6 +78,40 @@ pub fn runtime(name: &str) -> Runtime {
         .enable_all()
         .build()
         .expect("tokio runtime")
+}
+
+/// The runtimes of a gateway benchmark: the lab's, the exporters' and the gateway's (each
+/// from [`runtime`], so their CPU time can be told apart) and a current-thread one for the
+/// measuring client.
+pub struct BenchRuntimes {
+    pub lab: Runtime,
+    pub exporters: Runtime,
+    pub gateway: Runtime,
+    pub main: Runtime,
+}
+
+impl BenchRuntimes {
+    pub fn start() -> Self {
+        BenchRuntimes {
+            lab: runtime("lab"),
+            exporters: runtime("exporters"),
+            gateway: runtime("gateway"),
+            main: tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("main runtime"),
+        }
+    }
+
+    /// Stops `lab` and shuts every runtime down without waiting for the servers that run
+    /// forever.
+    pub fn shutdown(self, lab: TestLab) {
+        self.main.shutdown_background();
+        self.gateway.shutdown_background();
+        self.exporters.shutdown_background();
+        self.lab.block_on(lab.stop());
+        self.lab.shutdown_background();
+    }
 }
 
 /// Starts `count` exporters of `series` gauges each, every one on a loopback TCP listener
