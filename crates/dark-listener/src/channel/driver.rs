@@ -284,7 +284,7 @@ async fn probe_loop(shared: std::sync::Weak<Shared>, closed: CancellationToken) 
         let result = channel.probe(timeout).await.map(|_| ());
         let parked = channel.shared.reader_parked.load(Ordering::Relaxed);
         match probe_verdict(result, parked) {
-            ProbeVerdict::ProbeAgain if parked => {
+            ProbeVerdict::ExcusedByBackPressure => {
                 tracing::debug!(router = %channel.shared.router, "probe unanswered while the reader waits on a slow stream; not declaring the router dead");
             }
             ProbeVerdict::ProbeAgain => {}

@@ -407,10 +407,12 @@ impl<S: Clone, B: Clone, W> ChannelCore<S, B, W> {
 /// What the probe task does after a latency probe.
 #[derive(Debug)]
 pub enum ProbeVerdict {
-    /// The router answered, or the probe went unanswered while the channel's reader was
-    /// parked on a slow stream (the answer is then queued behind that stream's data, so
-    /// silence proves nothing): probe again after the interval.
+    /// The router answered: probe again after the interval.
     ProbeAgain,
+    /// The probe went unanswered while the channel's reader was parked on a slow stream:
+    /// the answer is then queued behind that stream's data, so silence proves nothing.
+    /// Probe again after the interval.
+    ExcusedByBackPressure,
     /// The router is considered dead: close the channel with this reason.
     Dead(ChannelError),
     /// The channel closed for another reason: stop probing.
@@ -422,7 +424,9 @@ pub enum ProbeVerdict {
 pub fn probe_verdict(result: Result<(), ChannelError>, reader_parked: bool) -> ProbeVerdict {
     match result {
         Ok(()) => ProbeVerdict::ProbeAgain,
-        Err(ChannelError::ProbeTimeout { .. }) if reader_parked => ProbeVerdict::ProbeAgain,
+        Err(ChannelError::ProbeTimeout { .. }) if reader_parked => {
+            ProbeVerdict::ExcusedByBackPressure
+        }
         Err(err @ ChannelError::ProbeTimeout { .. }) => ProbeVerdict::Dead(err),
         Err(_) => ProbeVerdict::Stop,
     }

@@ -570,7 +570,7 @@ fn probe_verdicts() {
     // Silence while the reader waits on a slow stream proves nothing.
     assert!(matches!(
         probe_verdict(Err(timeout()), true),
-        ProbeVerdict::ProbeAgain
+        ProbeVerdict::ExcusedByBackPressure
     ));
     assert!(matches!(
         probe_verdict(Err(timeout()), false),
